@@ -1,0 +1,38 @@
+//! The subcommands behind the binary. Each returns a [`CommandError`] whose kind decides the
+//! exit code, so `main` stays a thin shell around them.
+
+pub mod collect;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod once;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::config::{self, ConfigError, Settings};
+
+/// How a command failed. `Usage` and `Config` mean the operator must change something before
+/// trying again (exit 2); `Runtime` means the attempt failed and may work later (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_) | CommandError::Usage(_) => 2,
+            CommandError::Runtime(_) => 1,
+        }
+    }
+}
+
+/// Loads and validates the configuration from `path`.
+pub fn load_settings(path: &Path) -> Result<Settings, CommandError> {
+    Ok(config::load(path)?)
+}

@@ -1,0 +1,150 @@
+//! Injected faults, so a client's retry and backoff paths can be exercised on purpose.
+//!
+//! They are applied after the signature check (a fault must not hide a signing bug) and before
+//! validation (a throttled request says nothing about its content, as on the real service).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What to do to one request instead of answering it normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Close the connection without any response.
+    Drop,
+    /// `ThrottlingException` (HTTP 400).
+    Throttle,
+    /// `InternalServerError` (HTTP 500).
+    Fail,
+}
+
+/// A token bucket holding at most `capacity` tokens and refilled at `rate` per second, so a
+/// steady `rate` requests per second pass and a burst of up to `capacity` does.
+#[derive(Debug)]
+pub struct TokenBucket {
+    capacity: f64,
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// Starts full: the first `capacity` requests of a burst pass.
+    pub fn new(tps: f64, now: Instant) -> Self {
+        let capacity = tps.max(1.0);
+        Self {
+            capacity,
+            rate: tps,
+            tokens: capacity,
+            last: now,
+        }
+    }
+
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Faults {
+    bucket: Option<Mutex<TokenBucket>>,
+    fail_rate: f64,
+    drop_rate: f64,
+    latency: Duration,
+}
+
+impl Faults {
+    pub fn new(throttle_tps: Option<f64>, fail_rate: f64, drop_rate: f64, latency: Duration) -> Self {
+        Self {
+            bucket: throttle_tps.map(|tps| Mutex::new(TokenBucket::new(tps, Instant::now()))),
+            fail_rate,
+            drop_rate,
+            latency,
+        }
+    }
+
+    pub fn latency(&self) -> Duration {
+        self.latency
+    }
+
+    /// Decides the fate of one request: dropped first (the client sees nothing at all), then
+    /// throttled, then failed.
+    pub fn decide(&self, now: Instant) -> Option<Fault> {
+        if chance(self.drop_rate) {
+            return Some(Fault::Drop);
+        }
+        if let Some(bucket) = &self.bucket {
+            // A poisoned lock only means another request panicked mid-update of two floats;
+            // the bucket is still usable.
+            let mut bucket = bucket.lock().unwrap_or_else(|e| e.into_inner());
+            if !bucket.try_take(now) {
+                return Some(Fault::Throttle);
+            }
+        }
+        if chance(self.fail_rate) {
+            return Some(Fault::Fail);
+        }
+        None
+    }
+}
+
+/// `true` with probability `p`: never for 0, always for 1.
+fn chance(p: f64) -> bool {
+    p > 0.0 && rand::random::<f64>() < p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_burst_of_capacity_then_refills() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5.0, t0);
+        let passed = (0..50).filter(|_| b.try_take(t0)).count();
+        assert_eq!(passed, 5);
+        assert!(!b.try_take(t0 + Duration::from_millis(100)));
+        assert!(b.try_take(t0 + Duration::from_millis(250)));
+        // A long pause refills only up to capacity.
+        let later = t0 + Duration::from_secs(60);
+        let passed = (0..50).filter(|_| b.try_take(later)).count();
+        assert_eq!(passed, 5);
+    }
+
+    #[test]
+    fn fractional_rates_still_let_one_through() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(0.5, t0);
+        assert!(b.try_take(t0));
+        assert!(!b.try_take(t0 + Duration::from_secs(1)));
+        assert!(b.try_take(t0 + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn rates_zero_and_one() {
+        let never = Faults::new(None, 0.0, 0.0, Duration::ZERO);
+        let always_fail = Faults::new(None, 1.0, 0.0, Duration::ZERO);
+        let always_drop = Faults::new(None, 1.0, 1.0, Duration::ZERO);
+        let now = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(never.decide(now), None);
+            assert_eq!(always_fail.decide(now), Some(Fault::Fail));
+            assert_eq!(always_drop.decide(now), Some(Fault::Drop));
+        }
+    }
+
+    #[test]
+    fn half_rate_is_roughly_half() {
+        let f = Faults::new(None, 0.5, 0.0, Duration::ZERO);
+        let now = Instant::now();
+        let failed = (0..10_000).filter(|_| f.decide(now).is_some()).count();
+        assert!((4_000..6_000).contains(&failed), "{failed}");
+    }
+}

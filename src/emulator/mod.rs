@@ -1,0 +1,277 @@
+//! A local PutInventory endpoint that speaks the real AWS protocol (DESIGN §8).
+//!
+//! It exists so the daemon's whole AWS path — the real `aws-sdk-ssm` client, SigV4 signing,
+//! error classification, retries — can be exercised by tests, the demo and the benchmarks
+//! without an AWS account. It is an independent oracle: its rules are written from the API
+//! reference ([`rules`], [`store`]), never by calling the daemon's own validation.
+//!
+//! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory` or
+//! `AmazonSSM.ListInventoryEntries`, SigV4-signed for service `ssm` in any region with one of
+//! the configured key pairs. `GET /stats` returns [`Stats`] as JSON (unsigned: it is a local
+//! debugging aid, not an AWS API).
+//!
+//! Errors are `{"__type": NAME, "Message": ...}` with HTTP 400, or 500 for
+//! `InternalServerError`; `ItemContentMismatchException`, `InvalidItemContentException`,
+//! `ItemSizeLimitExceededException` and `UnsupportedInventoryItemContextException` also carry
+//! `TypeName`, exactly the shapes that model it. `SubTypeCountLimitExceededException` is never
+//! produced (the emulator has no sub-types).
+//!
+//! Byte limits: the service's real per-item and per-node limits are not published, so they are
+//! configuration. The defaults are the SSM Agent's own historical per-type budget (200 KiB) and
+//! room for 20 such types per node (4 MiB), so a client that fits them is conservative.
+
+mod error;
+mod faults;
+mod rules;
+mod server;
+mod service;
+mod sigv4;
+mod stats;
+mod store;
+
+pub mod cli;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use self::stats::{FaultStats, InstanceStats, RECENT_BODY_SIZES, Stats};
+pub use self::store::StoredItem;
+
+/// AWS's documentation example access key id: obviously fake, never valid on AWS.
+pub const DEMO_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+/// The secret paired with [`DEMO_ACCESS_KEY_ID`] in AWS's documentation.
+pub const DEMO_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// The documented limit of custom inventory types per AWS account.
+pub const DEFAULT_MAX_CUSTOM_TYPES: usize = 20;
+/// 200 KiB: the SSM Agent's per-type size budget (the service's own limit is unpublished).
+pub const DEFAULT_MAX_ITEM_BYTES: usize = 200 * 1024;
+/// 4 MiB: room for [`DEFAULT_MAX_CUSTOM_TYPES`] items of [`DEFAULT_MAX_ITEM_BYTES`] per node.
+pub const DEFAULT_MAX_NODE_BYTES: usize = 4 * 1024 * 1024;
+/// The clock skew AWS tolerates between a request's X-Amz-Date and its own clock.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Where to listen; port 0 picks a free port ([`Emulator::local_addr`] tells which).
+    pub listen: SocketAddr,
+    /// Accepted (access key id, secret access key) pairs.
+    pub credentials: Vec<(String, String)>,
+    /// When set, PutInventory for any other InstanceId answers `InvalidInstanceId`.
+    pub known_instances: Option<Vec<String>>,
+    /// Distinct `Custom:` types the account may hold (across all nodes).
+    pub max_custom_types: usize,
+    /// Largest item, measured as its compact JSON.
+    pub max_item_bytes: usize,
+    /// Largest total of one node's stored items.
+    pub max_node_bytes: usize,
+    pub max_clock_skew: Duration,
+    /// Token bucket (capacity = rate) in front of every API call; `None` for no throttling.
+    pub throttle_tps: Option<f64>,
+    /// Probability (0..=1) of answering `InternalServerError` (HTTP 500).
+    pub fail_rate: f64,
+    /// Delay before every API answer.
+    pub latency: Duration,
+    /// Probability (0..=1) of closing the connection without an answer.
+    pub drop_rate: f64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            credentials: vec![(DEMO_ACCESS_KEY_ID.to_owned(), DEMO_SECRET_ACCESS_KEY.to_owned())],
+            known_instances: None,
+            max_custom_types: DEFAULT_MAX_CUSTOM_TYPES,
+            max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
+            max_node_bytes: DEFAULT_MAX_NODE_BYTES,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            throttle_tps: None,
+            fail_rate: 0.0,
+            latency: Duration::ZERO,
+            drop_rate: 0.0,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    fn check(&self) -> Result<(), EmulatorError> {
+        let bad = |why: String| Err(EmulatorError::InvalidConfig(why));
+        if self.credentials.is_empty() {
+            return bad("at least one access key pair is needed".into());
+        }
+        if let Some((key, _)) = self.credentials.iter().find(|(k, s)| k.is_empty() || s.is_empty()) {
+            return bad(format!("access key '{key}' has an empty id or secret"));
+        }
+        for (name, p) in [("fail_rate", self.fail_rate), ("drop_rate", self.drop_rate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(format!("{name} must be between 0 and 1, not {p}"));
+            }
+        }
+        if let Some(tps) = self.throttle_tps
+            && !(tps.is_finite() && tps > 0.0)
+        {
+            return bad(format!("throttle_tps must be a positive number, not {tps}"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("emulator: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("emulator: cannot read the local address of the listener bound for {addr}: {source}")]
+    LocalAddr {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "emulator: refusing to listen on {addr}: it is not a loopback address \
+         (pass --allow-remote to listen there anyway)"
+    )]
+    NotLoopback { addr: SocketAddr },
+    #[error("emulator: invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+impl EmulatorError {
+    /// 2 for a usage or configuration error, 1 for a runtime failure (DESIGN §7).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::NotLoopback { .. } | Self::InvalidConfig(_) => 2,
+            Self::Bind { .. } | Self::LocalAddr { .. } => 1,
+        }
+    }
+}
+
+/// A running emulator. Dropping it stops accepting connections; [`Emulator::shutdown`] also
+/// waits for in-flight requests.
+pub struct Emulator {
+    addr: SocketAddr,
+    service: Arc<service::Service>,
+    token: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Binds and spawns the accept loop on the current tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        config.check()?;
+        let listen = config.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::LocalAddr { addr: listen, source })?;
+        let service = Arc::new(service::Service::new(config));
+        let token = CancellationToken::new();
+        let task = tokio::spawn(server::accept_loop(listener, service.clone(), token.clone()));
+        tracing::info!(%addr, "emulator listening");
+        Ok(Emulator {
+            addr,
+            service,
+            token,
+            task: Some(task),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to give the SDK (`endpoint_url`) or the AWS CLI (`--endpoint-url`).
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.service.stats()
+    }
+
+    /// What is stored for one node and type, as ListInventoryEntries would show it.
+    pub fn stored(&self, instance_id: &str, type_name: &str) -> Option<StoredItem> {
+        self.service.stored(instance_id, type_name)
+    }
+
+    /// Stops accepting connections and waits until in-flight requests have been answered.
+    pub async fn shutdown(mut self) {
+        self.token.cancel();
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "emulator: accept loop ended abnormally");
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_checks() {
+        assert!(EmulatorConfig::default().check().is_ok());
+        let c = EmulatorConfig {
+            fail_rate: 1.5,
+            ..Default::default()
+        };
+        assert_eq!(c.check().unwrap_err().exit_code(), 2);
+        let c = EmulatorConfig {
+            throttle_tps: Some(0.0),
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+        let c = EmulatorConfig {
+            credentials: vec![],
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+    }
+
+    #[tokio::test]
+    async fn start_reports_the_bound_address_and_stops() {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        assert!(emu.local_addr().ip().is_loopback());
+        assert_ne!(emu.local_addr().port(), 0);
+        assert_eq!(emu.endpoint_url(), format!("http://127.0.0.1:{}", emu.local_addr().port()));
+        let addr = emu.local_addr();
+        emu.shutdown().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn bind_errors_name_the_address() {
+        let first = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let taken = EmulatorConfig {
+            listen: first.local_addr(),
+            ..Default::default()
+        };
+        let err = Emulator::start(taken).await.unwrap_err();
+        assert!(err.to_string().contains(&first.local_addr().to_string()), "{err}");
+        assert_eq!(err.exit_code(), 1);
+    }
+}

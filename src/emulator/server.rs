@@ -1,0 +1,223 @@
+//! HTTP/1.1 transport: the accept loop, routing, signature check and fault injection in front
+//! of [`Service`].
+//!
+//! Order per API request, chosen to match the real endpoint: read the body, verify the
+//! signature, then faults (latency, drop, throttle, 5xx), then the operation's own rules.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{ApiError, ErrorCode};
+use super::faults::Fault;
+use super::service::Service;
+use super::sigv4::{self, SignedRequest, VerifyConfig};
+
+/// The signing name of Systems Manager.
+const SIGNING_SERVICE: &str = "ssm";
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Far above any valid PutInventory (30 items); only a guard against unbounded buffering.
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Returned by the request handler to make hyper close the connection without answering
+/// (hyper drops a connection whose service fails, writing nothing).
+#[derive(Debug, thiserror::Error)]
+enum Abort {
+    #[error("connection dropped by fault injection")]
+    Injected,
+    #[error("could not read the request body: {0}")]
+    Body(String),
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// Accepts connections until `token` is cancelled, then lets every open connection finish its
+/// in-flight request before returning.
+pub async fn accept_loop(listener: TcpListener, service: Arc<Service>, token: CancellationToken) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = token.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(serve_connection(stream, service.clone(), token.clone()));
+                }
+                Err(e) => {
+                    // Typically EMFILE: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "emulator: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+async fn serve_connection(stream: TcpStream, service: Arc<Service>, token: CancellationToken) {
+    let handler = service_fn(move |req| handle(service.clone(), req));
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), handler);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = token.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "emulator: connection ended");
+    }
+}
+
+async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpResponse, Abort> {
+    let request_id = new_request_id();
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/stats") => return Ok(json_response(StatusCode::OK, &service.stats(), &request_id)),
+        (&Method::POST, "/") => {}
+        _ => {
+            let body = serde_json::json!({"message": "Not Found: the emulator serves POST / and GET /stats"});
+            return Ok(json_response(StatusCode::NOT_FOUND, &body, &request_id));
+        }
+    }
+
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            service.stats.request(MAX_REQUEST_BODY_BYTES);
+            let err = ApiError::new(
+                ErrorCode::RequestEntityTooLarge,
+                format!("Request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"),
+            );
+            return Ok(error_response(&service, &err, &request_id));
+        }
+        Err(e) => return Err(Abort::Body(e.to_string())),
+    };
+    service.stats.request(body.len());
+
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let verify = VerifyConfig {
+        service: SIGNING_SERVICE,
+        credentials: &service.credentials,
+        now: OffsetDateTime::now_utc(),
+        max_skew: service.config.max_clock_skew,
+    };
+    if let Err(err) = sigv4::verify(&signed, &verify) {
+        return Ok(error_response(&service, &err, &request_id));
+    }
+
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match target {
+        "AmazonSSM.PutInventory" => service.stats.put_inventory(body.len()),
+        "AmazonSSM.ListInventoryEntries" => service.stats.list_inventory_entries(),
+        _ => {}
+    }
+
+    let latency = service.faults.latency();
+    if !latency.is_zero() {
+        service.stats.delayed();
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(fault) = service.faults.decide(Instant::now()) {
+        service.stats.fault(fault);
+        let err = match fault {
+            Fault::Drop => return Err(Abort::Injected),
+            Fault::Throttle => ApiError::new(ErrorCode::Throttling, "Rate exceeded"),
+            Fault::Fail => ApiError::new(
+                ErrorCode::InternalServerError,
+                "An internal error occurred (injected by the emulator's fail_rate)",
+            ),
+        };
+        return Ok(error_response(&service, &err, &request_id));
+    }
+
+    let result = match target {
+        "AmazonSSM.PutInventory" => service.put_inventory(&body),
+        "AmazonSSM.ListInventoryEntries" => service.list_inventory_entries(&body),
+        other => Err(ApiError::new(
+            ErrorCode::UnknownOperation,
+            format!("The emulator does not implement X-Amz-Target '{other}'"),
+        )),
+    };
+    Ok(match result {
+        Ok(out) => json_response(StatusCode::OK, &out, &request_id),
+        Err(err) => error_response(&service, &err, &request_id),
+    })
+}
+
+fn error_response(service: &Service, err: &ApiError, request_id: &str) -> HttpResponse {
+    service.stats.error(err.code.name());
+    tracing::debug!(request_id, error = %err, "emulator: error answer");
+    let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(status, &err.body(), request_id)
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T, request_id: &str) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+/// A random id in the UUID v4 layout, as the service's `x-amzn-RequestId`.
+fn new_request_id() -> String {
+    let r: u128 = rand::random();
+    let hex = format!("{:032x}", (r & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_look_like_uuids() {
+        for _ in 0..100 {
+            let id = new_request_id();
+            assert_eq!(id.len(), 36);
+            let parts: Vec<_> = id.split('-').collect();
+            assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12]);
+            assert!(parts[2].starts_with('4'));
+            assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        }
+    }
+}

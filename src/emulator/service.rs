@@ -1,0 +1,184 @@
+//! The emulated SSM operations: request bodies in, response bodies or service errors out.
+//!
+//! Kept apart from the HTTP layer so the operations read as the API reference does, and so
+//! the HTTP layer only deals with transport, signing and faults.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use super::EmulatorConfig;
+use super::error::{ApiError, ErrorCode};
+use super::faults::Faults;
+use super::rules::{self, RuleConfig};
+use super::stats::{Recorder, Stats};
+use super::store::{Store, StoreLimits, StoredItem};
+
+/// Prefix of the emulator's opaque ListInventoryEntries NextToken.
+const NEXT_TOKEN_PREFIX: &str = "emulator-offset-";
+
+#[derive(Debug)]
+pub struct Service {
+    pub config: EmulatorConfig,
+    /// access key id → secret access key
+    pub credentials: HashMap<String, String>,
+    pub stats: Recorder,
+    pub faults: Faults,
+    store: Mutex<Store>,
+}
+
+impl Service {
+    pub fn new(config: EmulatorConfig) -> Self {
+        let credentials = config.credentials.iter().cloned().collect();
+        let faults = Faults::new(config.throttle_tps, config.fail_rate, config.drop_rate, config.latency);
+        Self {
+            config,
+            credentials,
+            stats: Recorder::default(),
+            faults,
+            store: Mutex::new(Store::default()),
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // `Store::apply` checks everything before it mutates, so a panic while the lock was
+        // held cannot have left a half-applied request behind.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn stored(&self, instance_id: &str, type_name: &str) -> Option<StoredItem> {
+        self.store().get(instance_id, type_name).cloned()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let custom_types = self.store().custom_type_count();
+        self.stats.snapshot(custom_types)
+    }
+
+    pub fn put_inventory(&self, body: &[u8]) -> Result<Value, ApiError> {
+        if let Some(id) = rules::peek_instance_id(body) {
+            self.stats.instance_request(&id, body.len());
+        }
+        let req = rules::check_put_inventory(
+            body,
+            RuleConfig {
+                max_item_bytes: self.config.max_item_bytes,
+                known_instances: self.config.known_instances.as_deref(),
+            },
+        )?;
+        let applied = self.store().apply(
+            &req,
+            StoreLimits {
+                max_custom_types: self.config.max_custom_types,
+                max_node_bytes: self.config.max_node_bytes,
+            },
+        )?;
+        self.stats.accepted(&req.instance_id, applied.stored, applied.refreshed);
+        Ok(json!({}))
+    }
+
+    pub fn list_inventory_entries(&self, body: &[u8]) -> Result<Value, ApiError> {
+        let req = rules::check_list_inventory_entries(body, self.config.known_instances.as_deref())?;
+        let offset = match &req.next_token {
+            None => 0,
+            Some(token) => token
+                .strip_prefix(NEXT_TOKEN_PREFIX)
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidNextToken, "The specified token isn't valid."))?,
+        };
+        let mut out = serde_json::Map::new();
+        out.insert("TypeName".into(), json!(req.type_name));
+        out.insert("InstanceId".into(), json!(req.instance_id));
+        let Some(item) = self.stored(&req.instance_id, &req.type_name) else {
+            out.insert("Entries".into(), json!([]));
+            return Ok(Value::Object(out));
+        };
+        let total = item.content.len();
+        let end = match req.max_results {
+            Some(n) => offset.saturating_add(n).min(total),
+            None => total,
+        };
+        let page = item.content.get(offset.min(total)..end).unwrap_or_default();
+        out.insert("SchemaVersion".into(), json!(item.schema_version));
+        out.insert("CaptureTime".into(), json!(item.capture_time));
+        out.insert("Entries".into(), json!(page));
+        if end < total {
+            out.insert("NextToken".into(), json!(format!("{NEXT_TOKEN_PREFIX}{end}")));
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "i-0123456789abcdef0";
+
+    fn service() -> Service {
+        Service::new(EmulatorConfig::default())
+    }
+
+    fn put(s: &Service, items: Value) -> Result<Value, ApiError> {
+        s.put_inventory(json!({"InstanceId": ID, "Items": items}).to_string().as_bytes())
+    }
+
+    fn list(s: &Service, extra: Value) -> Result<Value, ApiError> {
+        let mut body = json!({"InstanceId": ID, "TypeName": "Custom:Rows"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        s.list_inventory_entries(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn list_pages_through_entries() {
+        let s = service();
+        let rows: Vec<Value> = (0..5).map(|i| json!({"n": i.to_string()})).collect();
+        put(
+            &s,
+            json!([{"TypeName": "Custom:Rows", "SchemaVersion": "1.0",
+                    "CaptureTime": "2026-11-27T10:00:00Z", "Content": rows}]),
+        )
+        .unwrap();
+        let first = list(&s, json!({"MaxResults": 2})).unwrap();
+        assert_eq!(first["Entries"], json!([{"n": "0"}, {"n": "1"}]));
+        assert_eq!(first["SchemaVersion"], "1.0");
+        assert_eq!(first["CaptureTime"], "2026-11-27T10:00:00Z");
+        let token = first["NextToken"].as_str().unwrap().to_owned();
+        let second = list(&s, json!({"MaxResults": 3, "NextToken": token})).unwrap();
+        assert_eq!(second["Entries"], json!([{"n": "2"}, {"n": "3"}, {"n": "4"}]));
+        assert!(second.get("NextToken").is_none());
+        let all = list(&s, json!({})).unwrap();
+        assert_eq!(all["Entries"].as_array().unwrap().len(), 5);
+        let err = list(&s, json!({"NextToken": "garbage"})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidNextToken);
+    }
+
+    #[test]
+    fn list_of_nothing_is_empty() {
+        let s = service();
+        let out = list(&s, json!({})).unwrap();
+        assert_eq!(out["Entries"], json!([]));
+        assert_eq!(out["InstanceId"], ID);
+    }
+
+    #[test]
+    fn stats_follow_requests() {
+        let s = service();
+        put(
+            &s,
+            json!([{"TypeName": "Custom:A", "SchemaVersion": "1.0",
+                    "CaptureTime": "2026-11-27T10:00:00Z", "Content": []}]),
+        )
+        .unwrap();
+        put(&s, json!([])).unwrap_err();
+        let st = s.stats();
+        assert_eq!(st.put_inventory_accepted, 1);
+        assert_eq!(st.items, 1);
+        assert_eq!(st.instances[ID].requests, 2);
+        assert_eq!(st.instances[ID].items, 1);
+        assert_eq!(st.custom_types, 1);
+    }
+}

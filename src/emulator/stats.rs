@@ -1,0 +1,180 @@
+//! Counters of what the emulator saw, for tests, the demo and benchmarks to assert on.
+//!
+//! The body sizes of recent PutInventory requests are kept so a client's own size estimate
+//! (the batcher's byte budget) can be compared with what actually went over the wire.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::faults::Fault;
+
+/// How many PutInventory body sizes [`Stats::recent_put_body_sizes`] keeps.
+pub const RECENT_BODY_SIZES: usize = 1000;
+
+/// A snapshot of the counters (what `GET /stats` returns as JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Every request to the API endpoint (`POST /`), signed or not.
+    pub requests: u64,
+    /// Sum of the body sizes of those requests.
+    pub request_body_bytes: u64,
+    /// Signed PutInventory requests (whatever their outcome).
+    pub put_inventory_requests: u64,
+    /// PutInventory requests that were accepted (HTTP 200).
+    pub put_inventory_accepted: u64,
+    /// Signed ListInventoryEntries requests.
+    pub list_inventory_entries_requests: u64,
+    /// Items in accepted PutInventory requests.
+    pub items: u64,
+    /// Of those, items whose content was (re)stored.
+    pub items_stored: u64,
+    /// Of those, items that only refreshed CaptureTime (hash-only or unchanged hash).
+    pub items_refreshed: u64,
+    /// Error answers by `__type`, injected ones included.
+    pub errors: BTreeMap<String, u64>,
+    pub faults: FaultStats,
+    /// Per InstanceId named in PutInventory requests that got past auth and faults.
+    pub instances: BTreeMap<String, InstanceStats>,
+    /// Body sizes of the last [`RECENT_BODY_SIZES`] signed PutInventory requests, oldest first.
+    pub recent_put_body_sizes: Vec<u64>,
+    /// Distinct custom types stored in the account.
+    pub custom_types: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FaultStats {
+    pub throttled: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// Requests held back by the configured latency.
+    pub delayed: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InstanceStats {
+    pub requests: u64,
+    /// Items accepted for this instance.
+    pub items: u64,
+    /// Body bytes of its PutInventory requests.
+    pub bytes: u64,
+}
+
+#[derive(Default, Debug)]
+struct Inner {
+    stats: Stats,
+    recent: VecDeque<u64>,
+}
+
+/// The live counters behind [`Stats`]; every method takes the lock briefly.
+#[derive(Default, Debug)]
+pub struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+impl Recorder {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // Only counters live behind the lock; a panic elsewhere cannot leave them unusable.
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn request(&self, body_len: usize) {
+        self.with(|i| {
+            i.stats.requests += 1;
+            i.stats.request_body_bytes += body_len as u64;
+        });
+    }
+
+    pub fn put_inventory(&self, body_len: usize) {
+        self.with(|i| {
+            i.stats.put_inventory_requests += 1;
+            if i.recent.len() == RECENT_BODY_SIZES {
+                i.recent.pop_front();
+            }
+            i.recent.push_back(body_len as u64);
+        });
+    }
+
+    pub fn list_inventory_entries(&self) {
+        self.with(|i| i.stats.list_inventory_entries_requests += 1);
+    }
+
+    pub fn instance_request(&self, instance_id: &str, body_len: usize) {
+        self.with(|i| {
+            let s = i.stats.instances.entry(instance_id.to_owned()).or_default();
+            s.requests += 1;
+            s.bytes += body_len as u64;
+        });
+    }
+
+    pub fn accepted(&self, instance_id: &str, stored: usize, refreshed: usize) {
+        self.with(|i| {
+            let n = (stored + refreshed) as u64;
+            i.stats.put_inventory_accepted += 1;
+            i.stats.items += n;
+            i.stats.items_stored += stored as u64;
+            i.stats.items_refreshed += refreshed as u64;
+            i.stats.instances.entry(instance_id.to_owned()).or_default().items += n;
+        });
+    }
+
+    pub fn error(&self, name: &str) {
+        self.with(|i| *i.stats.errors.entry(name.to_owned()).or_default() += 1);
+    }
+
+    pub fn fault(&self, fault: Fault) {
+        self.with(|i| match fault {
+            Fault::Drop => i.stats.faults.dropped += 1,
+            Fault::Throttle => i.stats.faults.throttled += 1,
+            Fault::Fail => i.stats.faults.failed += 1,
+        });
+    }
+
+    pub fn delayed(&self) {
+        self.with(|i| i.stats.faults.delayed += 1);
+    }
+
+    pub fn snapshot(&self, custom_types: usize) -> Stats {
+        self.with(|i| {
+            let mut s = i.stats.clone();
+            s.recent_put_body_sizes = i.recent.iter().copied().collect();
+            s.custom_types = custom_types as u64;
+            s
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_sizes_keep_the_last_n() {
+        let r = Recorder::default();
+        for n in 0..(RECENT_BODY_SIZES + 5) {
+            r.put_inventory(n);
+        }
+        let s = r.snapshot(0);
+        assert_eq!(s.recent_put_body_sizes.len(), RECENT_BODY_SIZES);
+        assert_eq!(s.recent_put_body_sizes[0], 5);
+        assert_eq!(s.put_inventory_requests, (RECENT_BODY_SIZES + 5) as u64);
+    }
+
+    #[test]
+    fn counts_per_instance_and_errors() {
+        let r = Recorder::default();
+        r.instance_request("i-01234567", 100);
+        r.accepted("i-01234567", 2, 1);
+        r.error("ThrottlingException");
+        r.error("ThrottlingException");
+        r.fault(Fault::Throttle);
+        let s = r.snapshot(3);
+        assert_eq!(s.instances["i-01234567"], InstanceStats { requests: 1, items: 3, bytes: 100 });
+        assert_eq!(s.errors["ThrottlingException"], 2);
+        assert_eq!(s.faults.throttled, 1);
+        assert_eq!(s.items_stored, 2);
+        assert_eq!(s.custom_types, 3);
+    }
+}

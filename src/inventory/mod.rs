@@ -1,0 +1,109 @@
+//! The inventory item model: what a probe produces and what PutInventory carries.
+//!
+//! An [`Item`] can only be built through [`Item::new`], which validates it against the
+//! PutInventory rules and computes its ContentHash, so every item that exists downstream is
+//! one the service should accept and whose hash is known.
+
+pub mod canonical;
+pub mod limits;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+pub use canonical::CONTENT_HASH_LEN;
+pub use validate::{ItemError, check_capture_time, check_schema_version, check_type_name};
+
+/// One row of Content: attribute name to string value. Keys iterate in byte order, which is
+/// the canonical key order.
+pub type Row = BTreeMap<String, String>;
+
+/// The parts of an item before validation, as a probe produced them.
+#[derive(Debug, Clone, Default)]
+pub struct RawItem {
+    pub type_name: String,
+    pub schema_version: String,
+    pub capture_time: String,
+    pub rows: Vec<Row>,
+    /// Only the SSM Agent's `AWS:ComplianceItem` uses Context; a probe that supplies one for a
+    /// `Custom:` type is refused rather than silently stripped.
+    pub context: Option<BTreeMap<String, String>>,
+    pub keep_order: bool,
+}
+
+/// A validated inventory item with its ContentHash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Item {
+    type_name: String,
+    schema_version: String,
+    capture_time: String,
+    content_hash: String,
+    content: Vec<Row>,
+}
+
+impl Item {
+    /// Validates `raw` against every PutInventory rule and computes its ContentHash.
+    pub fn new(raw: RawItem) -> Result<Item, ItemError> {
+        let RawItem {
+            type_name,
+            schema_version,
+            capture_time,
+            mut rows,
+            context,
+            keep_order,
+        } = raw;
+        check_type_name(&type_name)?;
+        check_schema_version(&type_name, &schema_version)?;
+        check_capture_time(&type_name, &capture_time)?;
+        if context.is_some() {
+            return Err(ItemError::ContextNotAllowed { type_name });
+        }
+        validate::check_rows(&type_name, &rows)?;
+        let content_hash = canonical::canonicalize(&mut rows, keep_order);
+        Ok(Item {
+            type_name,
+            schema_version,
+            capture_time,
+            content_hash,
+            content: rows,
+        })
+    }
+
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+    pub fn schema_version(&self) -> &str {
+        &self.schema_version
+    }
+    pub fn capture_time(&self) -> &str {
+        &self.capture_time
+    }
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+    /// Rows in the order they are sent and were hashed.
+    pub fn content(&self) -> &[Row] {
+        &self.content
+    }
+}
+
+/// The current time as a CaptureTime (`YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds).
+pub fn capture_time_now() -> String {
+    format_capture_time(time::OffsetDateTime::now_utc())
+}
+
+pub fn format_capture_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! The `ssm-inventoryd` binary: argument parsing and exit codes. Everything else lives in the
+//! library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ssm_inventoryd::commands::{self, CommandError};
+use ssm_inventoryd::config::DEFAULT_CONFIG_PATH;
+
+#[derive(Parser, Debug)]
+#[command(name = "ssm-inventoryd", version, about = "Keeps this node's custom inventory in AWS Systems Manager current")]
+struct Cli {
+    /// Main configuration file; probe drop-ins are read from its `probes_dir`.
+    #[arg(long, global = true, env = "SSM_INVENTORYD_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the configuration and probe definitions, then exit.
+    Validate,
+    /// Run probes and print their items as JSON, one per line; sends nothing.
+    Collect {
+        /// Only this probe.
+        #[arg(long)]
+        probe: Option<String>,
+    },
+    /// One collect-and-push cycle.
+    Once {
+        /// Print the PutInventory request bodies instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Instance ID to use instead of the configured or discovered one.
+        #[arg(long)]
+        instance_id: Option<String>,
+    },
+    /// Run as a daemon.
+    Run,
+    /// Show acknowledged state, quarantine and last errors.
+    Status,
+    /// Run the local PutInventory emulator.
+    #[cfg(feature = "emulator")]
+    Emulator(ssm_inventoryd::emulator::cli::EmulatorArgs),
+    /// Push the example configuration to a built-in emulator and report what happened.
+    #[cfg(feature = "emulator")]
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    match cli.command {
+        Command::Validate => commands::validate::run(&cli.config),
+        Command::Collect { probe } => runtime.block_on(commands::collect::run(&cli.config, probe.as_deref())),
+        Command::Once { dry_run, instance_id } => runtime.block_on(commands::once::run(
+            &cli.config,
+            commands::once::OnceOptions {
+                dry_run,
+                instance_id: instance_id.as_deref(),
+            },
+        )),
+        Command::Run | Command::Status => Err(CommandError::Usage(
+            "this command is not available in this version of ssm-inventoryd".into(),
+        )),
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
+        #[cfg(feature = "emulator")]
+        Command::Demo => Err(CommandError::Usage("demo is not available yet".into())),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // journald stamps each line itself.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    match (format, under_journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
+}

@@ -1,0 +1,94 @@
+//! Decides what each item needs: its full Content, its hash alone, or nothing.
+//!
+//! The point of the daemon is near-zero cost when nothing changes, so an item whose hash and
+//! SchemaVersion match what the service acknowledged is not sent — until `refresh_interval`
+//! has passed, when it is sent hash-only so the service keeps a current CaptureTime without
+//! receiving the content again.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::inventory::Item;
+use crate::state::InstanceState;
+use crate::wire::Payload;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Send(Payload),
+    /// Unchanged and recently acknowledged.
+    Skip,
+}
+
+/// Plans one item against the acknowledged state.
+pub fn decide(
+    item: &Item,
+    acknowledged: Option<&InstanceState>,
+    now: OffsetDateTime,
+    refresh_interval: Duration,
+    force: bool,
+) -> Decision {
+    if force {
+        return Decision::Send(Payload::Full);
+    }
+    let Some(ack) = acknowledged.and_then(|s| s.types.get(item.type_name())) else {
+        return Decision::Send(Payload::Full);
+    };
+    if ack.content_hash != item.content_hash() || ack.schema_version != item.schema_version() {
+        return Decision::Send(Payload::Full);
+    }
+    let age = now - ack.acknowledged_at;
+    if age >= refresh_interval {
+        Decision::Send(Payload::HashOnly)
+    } else {
+        Decision::Skip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::RawItem;
+    use crate::state::Ack;
+
+    fn item(stage: &str, schema: &str) -> Item {
+        Item::new(RawItem {
+            type_name: "Custom:StageInfo".into(),
+            schema_version: schema.into(),
+            capture_time: "2026-11-27T10:00:00Z".into(),
+            rows: vec![[("Stage".to_string(), stage.to_string())].into()],
+            ..RawItem::default()
+        })
+        .unwrap()
+    }
+
+    fn acked(item: &Item, at: OffsetDateTime) -> InstanceState {
+        let mut state = InstanceState::default();
+        state.types.insert(
+            item.type_name().into(),
+            Ack {
+                content_hash: item.content_hash().into(),
+                schema_version: item.schema_version().into(),
+                acknowledged_at: at,
+            },
+        );
+        state
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn decisions() {
+        let now = time::macros::datetime!(2026-11-27 12:00:00 UTC);
+        let current = item("PreProd", "1.0");
+        let fresh = acked(&current, now - time::Duration::hours(1));
+        let stale = acked(&current, now - time::Duration::hours(25));
+
+        assert_eq!(decide(&current, None, now, DAY, false), Decision::Send(Payload::Full));
+        assert_eq!(decide(&current, Some(&fresh), now, DAY, false), Decision::Skip);
+        assert_eq!(decide(&current, Some(&stale), now, DAY, false), Decision::Send(Payload::HashOnly));
+        assert_eq!(decide(&current, Some(&fresh), now, DAY, true), Decision::Send(Payload::Full));
+        assert_eq!(decide(&item("Prod", "1.0"), Some(&fresh), now, DAY, false), Decision::Send(Payload::Full));
+        assert_eq!(decide(&item("PreProd", "1.1"), Some(&fresh), now, DAY, false), Decision::Send(Payload::Full));
+    }
+}

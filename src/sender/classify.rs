@@ -1,0 +1,113 @@
+//! What a PutInventory failure means for the items in the request (DESIGN §3's table).
+//!
+//! Only "what kind of failure" is decided here; what to do about it lives in `deliver`.
+
+use aws_sdk_ssm::config::http::HttpResponse;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Throttling, 5xx, timeouts, connection errors: the items stay pending.
+    Transient(String),
+    /// Missing, expired or refused credentials: retried later, items stay pending.
+    Credentials(String),
+    /// The node is not a managed instance the service knows: stop pushing.
+    InstanceInvalid(String),
+    /// The service's stored hash differs from a hash-only item's (it names the type when it can).
+    HashMismatch { type_name: Option<String> },
+    /// Bad content. If it names a hash-only item, that item goes again in full; otherwise the
+    /// named (or bisected) item is refused.
+    InvalidContent {
+        type_name: Option<String>,
+        reason: String,
+    },
+    /// One item refused for good; isolate it by name, or by bisecting when unnamed.
+    ItemRefused {
+        type_name: Option<String>,
+        reason: String,
+    },
+    /// The account already has its 20 custom types: new types cannot be added.
+    CustomTypeLimit(String),
+    /// The node's total inventory is too large.
+    NodeTotalTooLarge(String),
+}
+
+/// Error codes the SDK does not model for PutInventory but the service and its front end send.
+const THROTTLING: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "RequestThrottled",
+];
+const CREDENTIALS: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationTokenException",
+    "AccessDeniedException",
+    "IncompleteSignature",
+];
+
+pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
+    let text = DisplayErrorContext(error).to_string();
+    let (service, status) = match error {
+        SdkError::ServiceError(service) => (service.err(), service.raw().status().as_u16()),
+        SdkError::ConstructionFailure(_) => return Failure::Credentials(text),
+        // Dispatch failures (connection refused or dropped, timeouts) and responses that could
+        // not be read are worth another try.
+        _ => return Failure::Transient(text),
+    };
+    use PutInventoryError as E;
+    match service {
+        E::InternalServerError(_) => Failure::Transient(text),
+        E::InvalidInstanceId(_) => Failure::InstanceInvalid(text),
+        E::ItemContentMismatchException(e) => Failure::HashMismatch {
+            type_name: e.type_name().map(str::to_string),
+        },
+        E::InvalidItemContentException(e) => Failure::InvalidContent {
+            type_name: e.type_name().map(str::to_string),
+            reason: text,
+        },
+        E::ItemSizeLimitExceededException(e) => Failure::ItemRefused {
+            type_name: e.type_name().map(str::to_string),
+            reason: text,
+        },
+        E::UnsupportedInventoryItemContextException(e) => Failure::ItemRefused {
+            type_name: e.type_name().map(str::to_string),
+            reason: text,
+        },
+        E::InvalidTypeNameException(_)
+        | E::UnsupportedInventorySchemaVersionException(_)
+        | E::InvalidInventoryItemContextException(_)
+        | E::SubTypeCountLimitExceededException(_) => Failure::ItemRefused {
+            type_name: None,
+            reason: text,
+        },
+        E::CustomSchemaCountLimitExceededException(_) => Failure::CustomTypeLimit(text),
+        E::TotalSizeLimitExceededException(_) => Failure::NodeTotalTooLarge(text),
+        other => {
+            let code = other.code().unwrap_or_default();
+            if THROTTLING.contains(&code) || status >= 500 || status == 429 {
+                Failure::Transient(text)
+            } else if CREDENTIALS.contains(&code) || status == 403 {
+                Failure::Credentials(text)
+            } else if code.is_empty() {
+                Failure::Transient(text)
+            } else {
+                // Unmodelled client errors (ValidationException and the like) are about the
+                // request's content: isolate rather than retry the same bytes forever.
+                Failure::ItemRefused {
+                    type_name: None,
+                    reason: text,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! How long to wait before trying a request again: exponential backoff with full jitter.
+//!
+//! Kept apart from "is it worth retrying" (see `classify`) so each can be tested alone. Full
+//! jitter (a uniform wait between zero and the exponential ceiling) spreads a fleet's retries
+//! after a shared outage instead of having every node come back in the same second.
+
+use std::time::Duration;
+
+/// Backoff settings. `max_attempts` is `None` for the daemon, which keeps trying until it is
+/// stopped; a one-shot run gives up after a few attempts and reports what is still pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub cap: Duration,
+    pub max_attempts: Option<u32>,
+}
+
+impl RetryPolicy {
+    /// Default first backoff ceiling.
+    pub const DEFAULT_BASE: Duration = Duration::from_millis(200);
+    /// Default longest wait between two attempts.
+    pub const DEFAULT_CAP: Duration = Duration::from_secs(300);
+
+    /// The ceiling for the wait after `attempt` failures (1-based): base·2^(attempt-1), capped.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// A uniformly random wait in `[0, ceiling(attempt)]`, drawn from `unit` in `[0, 1)`.
+    pub fn wait(&self, attempt: u32, unit: f64) -> Duration {
+        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+
+    /// A wait drawn with the thread's random generator.
+    pub fn jittered(&self, attempt: u32) -> Duration {
+        self.wait(attempt, rand::random::<f64>())
+    }
+
+    /// Whether another attempt is allowed after `attempts` have failed.
+    pub fn allows(&self, attempts: u32) -> bool {
+        self.max_attempts.is_none_or(|max| attempts < max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(5),
+        max_attempts: Some(4),
+    };
+
+    #[test]
+    fn ceiling_doubles_then_caps() {
+        let ceilings: Vec<u64> = (1..=8).map(|a| POLICY.ceiling(a).as_millis() as u64).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(POLICY.ceiling(1_000), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn jitter_stays_within_the_ceiling() {
+        assert_eq!(POLICY.wait(3, 0.0), Duration::ZERO);
+        assert_eq!(POLICY.wait(3, 0.5), Duration::from_millis(200));
+        for attempt in 1..20 {
+            for _ in 0..100 {
+                assert!(POLICY.jittered(attempt) <= POLICY.ceiling(attempt));
+            }
+        }
+    }
+
+    #[test]
+    fn attempts_are_bounded_only_when_asked() {
+        assert!(POLICY.allows(3));
+        assert!(!POLICY.allows(4));
+        let forever = RetryPolicy { max_attempts: None, ..POLICY };
+        assert!(forever.allows(u32::MAX));
+    }
+}

@@ -1,0 +1,176 @@
+//! What the service has acknowledged, per instance ID and TypeName, persisted atomically.
+//!
+//! Only hashes are kept, never content: content the service holds is not ours to hold again.
+//! The file is written only after a successful call, by temp file + fsync + rename + fsync of
+//! the directory, so a crash leaves either the old or the new file, and a crash between the
+//! call and the write only causes a harmless resend. A file that cannot be read is set aside
+//! and replaced by an empty state: resending everything is always safe, stopping is not.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// File name inside `state_dir`.
+pub const STATE_FILE: &str = "state.json";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state directory {}: {source}", path.display())]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("cannot write state file {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// The service's acknowledgement of one type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub content_hash: String,
+    pub schema_version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub acknowledged_at: OffsetDateTime,
+}
+
+/// Acknowledged types of one instance ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceState {
+    #[serde(default)]
+    pub types: BTreeMap<String, Ack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    version: u32,
+    /// Keyed by instance ID, so a re-registered node (new ID) starts from nothing.
+    #[serde(default)]
+    pub instances: BTreeMap<String, InstanceState>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: FORMAT_VERSION,
+            instances: BTreeMap::new(),
+        }
+    }
+}
+
+/// What loading found, so the caller can tell the operator.
+#[derive(Debug)]
+pub enum Loaded {
+    Fresh,
+    Read,
+    /// The file could not be used; it was moved to `set_aside` (when the rename worked).
+    Recovered {
+        reason: String,
+        set_aside: Option<PathBuf>,
+    },
+}
+
+impl State {
+    pub fn instance(&self, instance_id: &str) -> Option<&InstanceState> {
+        self.instances.get(instance_id)
+    }
+
+    pub fn acknowledge(&mut self, instance_id: &str, type_name: &str, ack: Ack) {
+        self.instances
+            .entry(instance_id.to_string())
+            .or_default()
+            .types
+            .insert(type_name.to_string(), ack);
+    }
+
+    pub fn forget(&mut self, instance_id: &str, type_name: &str) {
+        if let Some(instance) = self.instances.get_mut(instance_id) {
+            instance.types.remove(type_name);
+        }
+    }
+
+    /// Reads `dir/state.json`; never fails, see the module docs.
+    pub fn load(dir: &Path) -> (State, Loaded) {
+        let path = dir.join(STATE_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (State::default(), Loaded::Fresh),
+            Err(e) => return (State::default(), set_aside(&path, format!("cannot read it: {e}"))),
+        };
+        match serde_json::from_slice::<State>(&bytes) {
+            Ok(state) if state.version == FORMAT_VERSION => (state, Loaded::Read),
+            Ok(state) => (
+                State::default(),
+                set_aside(&path, format!("unknown format version {}", state.version)),
+            ),
+            Err(e) => (State::default(), set_aside(&path, format!("it is not valid: {e}"))),
+        }
+    }
+
+    /// Writes `dir/state.json` atomically and durably.
+    pub fn save(&self, dir: &Path) -> Result<(), StateError> {
+        fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(STATE_FILE);
+        let temp = dir.join(format!(".{STATE_FILE}.tmp"));
+        let write = || -> io::Result<()> {
+            let mut file = File::create(&temp)?;
+            // Serialising maps of strings cannot fail.
+            let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            File::open(dir)?.sync_all()
+        };
+        write().map_err(|source| StateError::Write { path, source })
+    }
+}
+
+fn set_aside(path: &Path, reason: String) -> Loaded {
+    let stamp = OffsetDateTime::now_utc().unix_timestamp();
+    let aside = path.with_file_name(format!("{STATE_FILE}.corrupt-{stamp}"));
+    let set_aside = fs::rename(path, &aside).ok().map(|()| aside);
+    Loaded::Recovered { reason, set_aside }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(hash: &str) -> Ack {
+        Ack {
+            content_hash: hash.into(),
+            schema_version: "1.0".into(),
+            acknowledged_at: time::macros::datetime!(2026-11-27 10:00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut state, loaded) = State::load(dir.path());
+        assert!(matches!(loaded, Loaded::Fresh));
+        state.acknowledge("i-0123456789abcdef0", "Custom:A", ack("h1"));
+        state.save(dir.path()).unwrap();
+        let (again, loaded) = State::load(dir.path());
+        assert!(matches!(loaded, Loaded::Read));
+        assert_eq!(again, state);
+        assert!(!dir.path().join(".state.json.tmp").exists());
+    }
+
+    #[test]
+    fn corrupt_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(STATE_FILE), b"{\"version\":1,\"instances\":{").unwrap();
+        let (state, loaded) = State::load(dir.path());
+        assert_eq!(state, State::default());
+        let Loaded::Recovered { set_aside: Some(aside), .. } = loaded else {
+            panic!("expected recovery, got {loaded:?}");
+        };
+        assert!(aside.exists());
+        assert!(!dir.path().join(STATE_FILE).exists());
+    }
+}

@@ -1,0 +1,137 @@
+//! The PutInventory request body, byte for byte as aws-sdk-ssm serialises it.
+//!
+//! The batcher's byte budget is only worth something if it measures what is actually sent.
+//! The SDK writes an `InventoryItem`'s members in model order (TypeName, SchemaVersion,
+//! CaptureTime, ContentHash, Content) as compact JSON, escaping only `"`, `\` and control
+//! characters — the same escapes serde_json uses — so serialising the same shape with
+//! serde_json gives the same length. Content rows are hash maps in the SDK, so their key order
+//! differs from ours, but not their length. `dry-run` prints these bodies, so an operator sees
+//! what would go over the wire.
+
+use std::io;
+
+use serde::Serialize;
+
+use crate::inventory::{Item, Row};
+
+/// Whether an item is sent with its Content or as its ContentHash alone (a refresh of an
+/// item the service already holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    Full,
+    HashOnly,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireItem<'a> {
+    type_name: &'a str,
+    schema_version: &'a str,
+    capture_time: &'a str,
+    content_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a [Row]>,
+}
+
+impl<'a> WireItem<'a> {
+    fn new(item: &'a Item, payload: Payload) -> Self {
+        WireItem {
+            type_name: item.type_name(),
+            schema_version: item.schema_version(),
+            capture_time: item.capture_time(),
+            content_hash: item.content_hash(),
+            content: match payload {
+                Payload::Full => Some(item.content()),
+                Payload::HashOnly => None,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireRequest<'a> {
+    instance_id: &'a str,
+    items: Vec<WireItem<'a>>,
+}
+
+/// Counts bytes instead of storing them, so sizing a 10,000-row item allocates nothing.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn serialized_len<T: Serialize>(value: &T) -> usize {
+    let mut counter = Counter(0);
+    // Writing strings into a counter cannot fail: no I/O happens and every map key is a string.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// Bytes one item occupies inside the `Items` array.
+pub fn item_bytes(item: &Item, payload: Payload) -> usize {
+    serialized_len(&WireItem::new(item, payload))
+}
+
+/// Bytes a request spends outside its items: `{"InstanceId":"…","Items":[` and `]}`.
+pub fn request_overhead(instance_id: &str) -> usize {
+    serialized_len(&WireRequest {
+        instance_id,
+        items: Vec::new(),
+    })
+}
+
+/// The whole request body for `items`.
+pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
+    let request = WireRequest {
+        instance_id,
+        items: items
+            .iter()
+            .map(|&(item, payload)| WireItem::new(item, payload))
+            .collect(),
+    };
+    // Serialising into a Vec cannot fail for the same reason as `serialized_len`.
+    serde_json::to_vec(&request).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::RawItem;
+
+    fn item(type_name: &str, rows: &[&[(&str, &str)]]) -> Item {
+        Item::new(RawItem {
+            type_name: type_name.into(),
+            schema_version: "1.0".into(),
+            capture_time: "2026-11-27T10:00:00Z".into(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+                .collect(),
+            ..RawItem::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn body_is_overhead_plus_items_plus_commas() {
+        let a = item("Custom:A", &[&[("Stage", "PreProd")]]);
+        let b = item("Custom:B", &[&[("Quote", "say \"hi\"\n\u{1}"), ("Ünïcode", "€")]]);
+        let id = "i-0123456789abcdef0";
+        let body = request_body(id, &[(&a, Payload::Full), (&b, Payload::HashOnly)]);
+        assert_eq!(
+            body.len(),
+            request_overhead(id) + item_bytes(&a, Payload::Full) + 1 + item_bytes(&b, Payload::HashOnly)
+        );
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.starts_with(r#"{"InstanceId":"i-0123456789abcdef0","Items":[{"TypeName":"Custom:A","SchemaVersion":"1.0","CaptureTime":"2026-11-27T10:00:00Z","ContentHash":"Rj1EYYBMiRLsd5ATYE2hUw==","Content":[{"Stage":"PreProd"}]}"#), "{text}");
+        assert!(!text[text.find("Custom:B").unwrap()..].contains("Content\""));
+    }
+}
