@@ -113,7 +113,8 @@ mod tests {
         for r in requests {
             assert!(!r.items.is_empty());
             assert!(r.items.len() <= budget.max_items, "{} items", r.items.len());
-            let body = OVERHEAD + r.items.iter().map(|&i| sizes[i]).sum::<usize>() + r.items.len() - 1;
+            let body =
+                OVERHEAD + r.items.iter().map(|&i| sizes[i]).sum::<usize>() + r.items.len() - 1;
             assert_eq!(body, r.bytes);
             if r.oversized {
                 assert_eq!(r.items.len(), 1, "an oversized item goes alone");

@@ -18,8 +18,10 @@
 pub mod batch;
 pub mod commands;
 pub mod config;
+pub mod cycle;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod identity;
 pub mod inventory;
 pub mod plan;
 pub mod probe;

@@ -9,7 +9,11 @@ use ssm_inventoryd::commands::{self, CommandError};
 use ssm_inventoryd::config::DEFAULT_CONFIG_PATH;
 
 #[derive(Parser, Debug)]
-#[command(name = "ssm-inventoryd", version, about = "Keeps this node's custom inventory in AWS Systems Manager current")]
+#[command(
+    name = "ssm-inventoryd",
+    version,
+    about = "Keeps this node's custom inventory in AWS Systems Manager current"
+)]
 struct Cli {
     /// Main configuration file; probe drop-ins are read from its `probes_dir`.
     #[arg(long, global = true, env = "SSM_INVENTORYD_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
@@ -42,6 +46,9 @@ enum Command {
         /// Print the PutInventory request bodies instead of sending them.
         #[arg(long)]
         dry_run: bool,
+        /// Send every item in full, whatever was acknowledged before.
+        #[arg(long)]
+        force: bool,
         /// Instance ID to use instead of the configured or discovered one.
         #[arg(long)]
         instance_id: Option<String>,
@@ -83,11 +90,18 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         .map_err(|e| CommandError::Runtime(format!("cannot start the async runtime: {e}")))?;
     match cli.command {
         Command::Validate => commands::validate::run(&cli.config),
-        Command::Collect { probe } => runtime.block_on(commands::collect::run(&cli.config, probe.as_deref())),
-        Command::Once { dry_run, instance_id } => runtime.block_on(commands::once::run(
+        Command::Collect { probe } => {
+            runtime.block_on(commands::collect::run(&cli.config, probe.as_deref()))
+        }
+        Command::Once {
+            dry_run,
+            force,
+            instance_id,
+        } => runtime.block_on(commands::once::run(
             &cli.config,
             commands::once::OnceOptions {
                 dry_run,
+                force,
                 instance_id: instance_id.as_deref(),
             },
         )),
@@ -97,7 +111,7 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
         #[cfg(feature = "emulator")]
-        Command::Demo => Err(CommandError::Usage("demo is not available yet".into())),
+        Command::Demo => runtime.block_on(commands::demo::run()),
     }
 }
 

@@ -18,6 +18,16 @@ pub enum Decision {
     Send(Payload),
     /// Unchanged and recently acknowledged.
     Skip,
+    /// Refused by the service before with this very content, and `quarantine_retry` has not
+    /// passed yet.
+    Quarantined,
+}
+
+/// How often things are sent again although nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intervals {
+    pub refresh: Duration,
+    pub quarantine_retry: Duration,
 }
 
 /// Plans one item against the acknowledged state.
@@ -25,10 +35,17 @@ pub fn decide(
     item: &Item,
     acknowledged: Option<&InstanceState>,
     now: OffsetDateTime,
-    refresh_interval: Duration,
+    intervals: Intervals,
     force: bool,
 ) -> Decision {
     if force {
+        return Decision::Send(Payload::Full);
+    }
+    let quarantined = acknowledged.and_then(|s| s.quarantine.get(item.type_name()));
+    if let Some(q) = quarantined {
+        if q.content_hash == item.content_hash() && now - q.since < intervals.quarantine_retry {
+            return Decision::Quarantined;
+        }
         return Decision::Send(Payload::Full);
     }
     let Some(ack) = acknowledged.and_then(|s| s.types.get(item.type_name())) else {
@@ -38,7 +55,7 @@ pub fn decide(
         return Decision::Send(Payload::Full);
     }
     let age = now - ack.acknowledged_at;
-    if age >= refresh_interval {
+    if age >= intervals.refresh {
         Decision::Send(Payload::HashOnly)
     } else {
         Decision::Skip
@@ -75,7 +92,10 @@ mod tests {
         state
     }
 
-    const DAY: Duration = Duration::from_secs(86_400);
+    const DAY: Intervals = Intervals {
+        refresh: Duration::from_secs(86_400),
+        quarantine_retry: Duration::from_secs(6 * 3600),
+    };
 
     #[test]
     fn decisions() {
@@ -84,11 +104,61 @@ mod tests {
         let fresh = acked(&current, now - time::Duration::hours(1));
         let stale = acked(&current, now - time::Duration::hours(25));
 
-        assert_eq!(decide(&current, None, now, DAY, false), Decision::Send(Payload::Full));
-        assert_eq!(decide(&current, Some(&fresh), now, DAY, false), Decision::Skip);
-        assert_eq!(decide(&current, Some(&stale), now, DAY, false), Decision::Send(Payload::HashOnly));
-        assert_eq!(decide(&current, Some(&fresh), now, DAY, true), Decision::Send(Payload::Full));
-        assert_eq!(decide(&item("Prod", "1.0"), Some(&fresh), now, DAY, false), Decision::Send(Payload::Full));
-        assert_eq!(decide(&item("PreProd", "1.1"), Some(&fresh), now, DAY, false), Decision::Send(Payload::Full));
+        assert_eq!(
+            decide(&current, None, now, DAY, false),
+            Decision::Send(Payload::Full)
+        );
+        assert_eq!(
+            decide(&current, Some(&fresh), now, DAY, false),
+            Decision::Skip
+        );
+        assert_eq!(
+            decide(&current, Some(&stale), now, DAY, false),
+            Decision::Send(Payload::HashOnly)
+        );
+        assert_eq!(
+            decide(&current, Some(&fresh), now, DAY, true),
+            Decision::Send(Payload::Full)
+        );
+        assert_eq!(
+            decide(&item("Prod", "1.0"), Some(&fresh), now, DAY, false),
+            Decision::Send(Payload::Full)
+        );
+        assert_eq!(
+            decide(&item("PreProd", "1.1"), Some(&fresh), now, DAY, false),
+            Decision::Send(Payload::Full)
+        );
+    }
+
+    #[test]
+    fn quarantine_holds_until_content_changes_or_time_passes() {
+        let now = time::macros::datetime!(2026-11-27 12:00:00 UTC);
+        let bad = item("PreProd", "1.0");
+        let mut state = InstanceState::default();
+        state.quarantine.insert(
+            bad.type_name().into(),
+            crate::state::Quarantine {
+                content_hash: bad.content_hash().into(),
+                reason: "too large".into(),
+                since: now - time::Duration::hours(1),
+            },
+        );
+        assert_eq!(
+            decide(&bad, Some(&state), now, DAY, false),
+            Decision::Quarantined
+        );
+        assert_eq!(
+            decide(&item("Prod", "1.0"), Some(&state), now, DAY, false),
+            Decision::Send(Payload::Full)
+        );
+        let later = now + time::Duration::hours(6);
+        assert_eq!(
+            decide(&bad, Some(&state), later, DAY, false),
+            Decision::Send(Payload::Full)
+        );
+        assert_eq!(
+            decide(&bad, Some(&state), now, DAY, true),
+            Decision::Send(Payload::Full)
+        );
     }
 }

@@ -35,11 +35,23 @@ pub struct Ack {
     pub acknowledged_at: OffsetDateTime,
 }
 
-/// Acknowledged types of one instance ID.
+/// A type the service refused for good, and why. It is tried again when its content changes
+/// or after `quarantine_retry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub content_hash: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+}
+
+/// Acknowledged and quarantined types of one instance ID.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceState {
     #[serde(default)]
     pub types: BTreeMap<String, Ack>,
+    #[serde(default)]
+    pub quarantine: BTreeMap<String, Quarantine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,17 +88,28 @@ impl State {
         self.instances.get(instance_id)
     }
 
-    pub fn acknowledge(&mut self, instance_id: &str, type_name: &str, ack: Ack) {
-        self.instances
-            .entry(instance_id.to_string())
-            .or_default()
-            .types
-            .insert(type_name.to_string(), ack);
+    fn entry(&mut self, instance_id: &str) -> &mut InstanceState {
+        self.instances.entry(instance_id.to_string()).or_default()
     }
 
+    /// Records an acknowledgement; it also ends any quarantine of the type.
+    pub fn acknowledge(&mut self, instance_id: &str, type_name: &str, ack: Ack) {
+        let instance = self.entry(instance_id);
+        instance.quarantine.remove(type_name);
+        instance.types.insert(type_name.to_string(), ack);
+    }
+
+    pub fn quarantine(&mut self, instance_id: &str, type_name: &str, quarantine: Quarantine) {
+        self.entry(instance_id)
+            .quarantine
+            .insert(type_name.to_string(), quarantine);
+    }
+
+    /// Drops everything known about a type (after it was cleared from the service).
     pub fn forget(&mut self, instance_id: &str, type_name: &str) {
         if let Some(instance) = self.instances.get_mut(instance_id) {
             instance.types.remove(type_name);
+            instance.quarantine.remove(type_name);
         }
     }
 
@@ -95,8 +118,15 @@ impl State {
         let path = dir.join(STATE_FILE);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return (State::default(), Loaded::Fresh),
-            Err(e) => return (State::default(), set_aside(&path, format!("cannot read it: {e}"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return (State::default(), Loaded::Fresh);
+            }
+            Err(e) => {
+                return (
+                    State::default(),
+                    set_aside(&path, format!("cannot read it: {e}")),
+                );
+            }
         };
         match serde_json::from_slice::<State>(&bytes) {
             Ok(state) if state.version == FORMAT_VERSION => (state, Loaded::Read),
@@ -104,7 +134,10 @@ impl State {
                 State::default(),
                 set_aside(&path, format!("unknown format version {}", state.version)),
             ),
-            Err(e) => (State::default(), set_aside(&path, format!("it is not valid: {e}"))),
+            Err(e) => (
+                State::default(),
+                set_aside(&path, format!("it is not valid: {e}")),
+            ),
         }
     }
 
@@ -164,10 +197,18 @@ mod tests {
     #[test]
     fn corrupt_file_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(STATE_FILE), b"{\"version\":1,\"instances\":{").unwrap();
+        fs::write(
+            dir.path().join(STATE_FILE),
+            b"{\"version\":1,\"instances\":{",
+        )
+        .unwrap();
         let (state, loaded) = State::load(dir.path());
         assert_eq!(state, State::default());
-        let Loaded::Recovered { set_aside: Some(aside), .. } = loaded else {
+        let Loaded::Recovered {
+            set_aside: Some(aside),
+            ..
+        } = loaded
+        else {
             panic!("expected recovery, got {loaded:?}");
         };
         assert!(aside.exists());

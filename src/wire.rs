@@ -113,7 +113,11 @@ mod tests {
             capture_time: "2026-11-27T10:00:00Z".into(),
             rows: rows
                 .iter()
-                .map(|r| r.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
                 .collect(),
             ..RawItem::default()
         })
@@ -123,12 +127,18 @@ mod tests {
     #[test]
     fn body_is_overhead_plus_items_plus_commas() {
         let a = item("Custom:A", &[&[("Stage", "PreProd")]]);
-        let b = item("Custom:B", &[&[("Quote", "say \"hi\"\n\u{1}"), ("Ünïcode", "€")]]);
+        let b = item(
+            "Custom:B",
+            &[&[("Quote", "say \"hi\"\n\u{1}"), ("Ünïcode", "€")]],
+        );
         let id = "i-0123456789abcdef0";
         let body = request_body(id, &[(&a, Payload::Full), (&b, Payload::HashOnly)]);
         assert_eq!(
             body.len(),
-            request_overhead(id) + item_bytes(&a, Payload::Full) + 1 + item_bytes(&b, Payload::HashOnly)
+            request_overhead(id)
+                + item_bytes(&a, Payload::Full)
+                + 1
+                + item_bytes(&b, Payload::HashOnly)
         );
         let text = String::from_utf8(body).unwrap();
         assert!(text.starts_with(r#"{"InstanceId":"i-0123456789abcdef0","Items":[{"TypeName":"Custom:A","SchemaVersion":"1.0","CaptureTime":"2026-11-27T10:00:00Z","ContentHash":"Rj1EYYBMiRLsd5ATYE2hUw==","Content":[{"Stage":"PreProd"}]}"#), "{text}");

@@ -3,6 +3,8 @@
 
 pub mod collect;
 #[cfg(feature = "emulator")]
+pub mod demo;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod once;
 pub mod validate;

@@ -1,92 +1,250 @@
-//! `once --dry-run`: one collect, plan and batch cycle whose requests are printed instead of
-//! sent, so an operator can see exactly what would reach SSM.
+//! `once`: one collect-and-push cycle. With `--dry-run` the planned requests are printed
+//! instead of sent, touching no state and no network.
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use super::{CommandError, collect::select, load_settings};
 use crate::batch::{self, Budget};
+use crate::config::Settings;
+use crate::cycle::{self, Collected, PushOptions, PushReport};
+use crate::identity::{self, Identity};
 use crate::inventory::Item;
-use crate::probe;
+use crate::plan::{self, Decision, Intervals};
+use crate::sender::{RetryPolicy, client};
+use crate::state::{Loaded, State};
 use crate::wire::{self, Payload};
 
 pub struct OnceOptions<'a> {
     pub dry_run: bool,
+    pub force: bool,
     pub instance_id: Option<&'a str>,
 }
 
+/// A one-shot run gives up on transient failures after this many attempts per request.
+const ONCE_ATTEMPTS: u32 = 5;
+/// …and waits at most this long between two of them.
+const ONCE_BACKOFF_CAP: Duration = Duration::from_secs(10);
+
 pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), CommandError> {
-    if !options.dry_run {
-        return Err(CommandError::Usage(
-            "`once` can only run with --dry-run in this version: sending to SSM is not available yet"
-                .into(),
-        ));
-    }
     let settings = load_settings(config_path)?;
-    let instance_id = match (options.instance_id, settings.agent.instance_id.as_deref()) {
-        (Some(id), _) | (None, Some(id)) => id.to_string(),
-        (None, None) => {
-            return Err(CommandError::Usage(format!(
-                "instance_id is \"auto\" in {} and automatic discovery is not available in this version; set [agent] instance_id or pass --instance-id",
-                config_path.display()
-            )));
-        }
-    };
+    let identity = resolve_identity(&settings, options.instance_id).await?;
     let probes = select(&settings, None)?;
-    let mut items: Vec<Item> = Vec::new();
-    let mut failed = 0usize;
-    for (name, outcome) in probe::collect_all(&probes).await {
-        match outcome {
-            Ok(found) => items.extend(found),
-            Err(e) => {
-                failed += 1;
-                tracing::error!(probe = %name, "{e}");
-            }
-        }
+    let (state, loaded) = load_state(&settings.agent.state_dir).await;
+    report_loaded(&settings.agent.state_dir, &loaded);
+    let collected = cycle::collect(&probes).await;
+    for error in &collected.errors {
+        tracing::error!("{error}");
     }
 
-    let sizes: Vec<batch::Sized<'_>> = items
+    if options.dry_run {
+        return dry_run(&settings, &identity, &state, &collected, options.force);
+    }
+
+    let client = client::build(&client::ClientOptions {
+        region: identity.region.clone(),
+        endpoint_url: settings.agent.endpoint_url.clone(),
+        profile: settings.agent.profile.clone(),
+        credentials_file: settings.agent.credentials_file.clone(),
+        static_credentials: None,
+    })
+    .await;
+    let push_options = PushOptions {
+        instance_id: identity.instance_id.clone(),
+        intervals: intervals(&settings),
+        on_removed: settings.agent.on_removed,
+        force: options.force,
+        budget: Budget::new(settings.agent.max_request_bytes),
+        retry: RetryPolicy {
+            base: settings.agent.retry_base,
+            cap: settings.agent.retry_cap.min(ONCE_BACKOFF_CAP),
+            max_attempts: Some(ONCE_ATTEMPTS),
+        },
+    };
+    let mut state = state;
+    let report = cycle::push(
+        &client,
+        &collected,
+        &mut state,
+        &settings.agent.state_dir,
+        &push_options,
+        &CancellationToken::new(),
+    )
+    .await;
+    print_summary(&identity, &collected, &report);
+    if collected.errors.is_empty() && report.complete() {
+        Ok(())
+    } else {
+        Err(CommandError::Runtime(failure_summary(&collected, &report)))
+    }
+}
+
+pub fn intervals(settings: &Settings) -> Intervals {
+    Intervals {
+        refresh: settings.agent.refresh_interval,
+        quarantine_retry: settings.agent.quarantine_retry,
+    }
+}
+
+/// The node's identity, with `--instance-id` over the configured or discovered one. Not
+/// knowing who we are is a configuration problem (exit 2).
+pub async fn resolve_identity(
+    settings: &Settings,
+    override_id: Option<&str>,
+) -> Result<Identity, CommandError> {
+    let instance_id = override_id.or(settings.agent.instance_id.as_deref());
+    identity::resolve(
+        instance_id,
+        settings.agent.region.as_deref(),
+        &identity::Sources::default(),
+    )
+    .await
+    .map_err(|e| CommandError::Usage(e.to_string()))
+}
+
+pub async fn load_state(dir: &Path) -> (State, Loaded) {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || State::load(&dir))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                State::default(),
+                Loaded::Recovered {
+                    reason: format!("reading it stopped unexpectedly: {e}"),
+                    set_aside: None,
+                },
+            )
+        })
+}
+
+pub fn report_loaded(dir: &Path, loaded: &Loaded) {
+    if let Loaded::Recovered { reason, set_aside } = loaded {
+        match set_aside {
+            Some(aside) => tracing::warn!(
+                "state in {} could not be used ({reason}); moved it to {} and will resend everything",
+                dir.display(),
+                aside.display()
+            ),
+            None => tracing::warn!(
+                "state in {} could not be used ({reason}); will resend everything",
+                dir.display()
+            ),
+        }
+    }
+}
+
+fn dry_run(
+    settings: &Settings,
+    identity: &Identity,
+    state: &State,
+    collected: &Collected,
+    force: bool,
+) -> Result<(), CommandError> {
+    let now = time::OffsetDateTime::now_utc();
+    let acknowledged = state.instance(&identity.instance_id);
+    let planned: Vec<(&Item, Payload)> = collected
+        .items
         .iter()
-        .map(|item| batch::Sized {
-            bytes: wire::item_bytes(item, Payload::Full),
+        .filter_map(|item| {
+            match plan::decide(item, acknowledged, now, intervals(settings), force) {
+                Decision::Send(payload) => Some((item, payload)),
+                Decision::Skip | Decision::Quarantined => None,
+            }
+        })
+        .collect();
+    let sizes: Vec<batch::Sized<'_>> = planned
+        .iter()
+        .map(|&(item, payload)| batch::Sized {
+            bytes: wire::item_bytes(item, payload),
             key: item.type_name(),
         })
         .collect();
     let budget = Budget::new(settings.agent.max_request_bytes);
-    let requests = batch::pack(&sizes, wire::request_overhead(&instance_id), budget);
-
+    let requests = batch::pack(
+        &sizes,
+        wire::request_overhead(&identity.instance_id),
+        budget,
+    );
     let mut stdout = std::io::stdout().lock();
     for request in &requests {
         if request.oversized {
             tracing::warn!(
-                type_name = items[request.items[0]].type_name(),
+                type_name = planned[request.items[0]].0.type_name(),
                 bytes = request.bytes,
                 max_request_bytes = budget.max_bytes,
                 "item alone is over max_request_bytes; it would be sent by itself"
             );
         }
-        let members: Vec<(&Item, Payload)> = request
-            .items
-            .iter()
-            .map(|&i| (&items[i], Payload::Full))
-            .collect();
-        let body = wire::request_body(&instance_id, &members);
+        let members: Vec<(&Item, Payload)> = request.items.iter().map(|&i| planned[i]).collect();
+        let body = wire::request_body(&identity.instance_id, &members);
         stdout
             .write_all(&body)
             .and_then(|()| stdout.write_all(b"\n"))
             .map_err(|e| CommandError::Runtime(format!("cannot write to stdout: {e}")))?;
     }
     tracing::info!(
-        items = items.len(),
+        instance_id = %identity.instance_id,
+        items = collected.items.len(),
+        to_send = planned.len(),
         requests = requests.len(),
         bytes = requests.iter().map(|r| r.bytes).sum::<usize>(),
         "dry run: nothing was sent"
     );
-    if failed > 0 {
-        return Err(CommandError::Runtime(format!(
-            "{failed} of {} probes failed; their items are missing from the requests above",
-            probes.len()
-        )));
+    if collected.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Runtime(format!(
+            "{} probe errors; their items are missing from the requests above",
+            collected.errors.len()
+        )))
     }
-    Ok(())
+}
+
+fn print_summary(identity: &Identity, collected: &Collected, report: &PushReport) {
+    println!(
+        "{} ({}, {}): {} items collected; {} sent in full, {} refreshed by hash, {} unchanged, {} cleared; {} requests, {} bytes",
+        identity.instance_id,
+        identity.region,
+        identity.source,
+        collected.items.len(),
+        report.sent_full.len(),
+        report.sent_hash_only.len(),
+        report.skipped.len(),
+        report.cleared.len(),
+        report.requests,
+        report.bytes,
+    );
+}
+
+fn failure_summary(collected: &Collected, report: &PushReport) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(reason) = &report.instance_invalid {
+        parts.push(reason.clone());
+    }
+    parts.extend(collected.errors.iter().cloned());
+    parts.extend(
+        report
+            .quarantined
+            .iter()
+            .map(|(t, reason)| format!("{t} was refused and quarantined: {reason}")),
+    );
+    parts.extend(
+        report
+            .still_quarantined
+            .iter()
+            .map(|t| format!("{t} is quarantined (see `status`)")),
+    );
+    parts.extend(
+        report
+            .pending
+            .iter()
+            .map(|(t, reason)| format!("{t} is still pending: {reason}")),
+    );
+    if let Some(e) = &report.state_error {
+        parts.push(e.clone());
+    }
+    format!("the cycle did not complete: {}", parts.join("; "))
 }

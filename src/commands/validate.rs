@@ -7,7 +7,8 @@ use crate::config::ProbeKind;
 
 pub fn run(config_path: &Path) -> Result<(), CommandError> {
     let settings = load_settings(config_path)?;
-    let count = |wanted: fn(&ProbeKind) -> bool| settings.probes.iter().filter(|p| wanted(&p.kind)).count();
+    let count =
+        |wanted: fn(&ProbeKind) -> bool| settings.probes.iter().filter(|p| wanted(&p.kind)).count();
     println!(
         "{}: valid; {} probes ({} exec, {} files, {} system)",
         config_path.display(),

@@ -1,1 +1,109 @@
-//! todo
+//! Configuration: TOML files → validated [`Settings`].
+//!
+//! The main file (default [`DEFAULT_CONFIG_PATH`]) holds `[agent]` and may hold `[[probe]]`
+//! tables; drop-in files `probes_dir/*.toml` hold only `[[probe]]` tables, so a package or a
+//! config-management tool can add a probe by dropping one file. Drop-ins are read in file
+//! name order; hidden files and other extensions are ignored, which keeps editor backups and
+//! `.dpkg-new` files out.
+//!
+//! Loading is two steps kept in separate files: [`raw`] mirrors the files key for key (unknown
+//! keys refused, every value spanned), [`validate`] turns that into [`Settings`]. Every error is
+//! one line `FILE:LINE: key `KEY`: message` ([`ConfigError`]). The rest of the daemon reads
+//! [`Settings`] only.
+//!
+//! The keys, their defaults and what they are for are documented in `config/README.md`; the
+//! defaults themselves are the constants in [`defaults`].
+
+pub mod defaults;
+mod error;
+mod raw;
+mod settings;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use defaults::DEFAULT_CONFIG_PATH;
+pub use error::ConfigError;
+pub use settings::{
+    AgentSettings, Collector, ExecSettings, FilesSettings, OnRemoved, ProbeKind, ProbeSettings,
+    Settings, SystemSettings,
+};
+
+use error::{Role, Source};
+use validate::Loader;
+
+/// Reads the main file at `path` and every drop-in of its `probes_dir`, and validates them
+/// together. A missing `probes_dir` just means no drop-ins: a fresh install has none.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = read(path)?;
+    let mut loader = Loader::main(Source {
+        path,
+        text: &text,
+        role: Role::Main,
+    })?;
+    for file in drop_in_files(loader.probes_dir())? {
+        let text = read(&file)?;
+        loader.drop_in(Source {
+            path: &file,
+            text: &text,
+            role: Role::DropIn,
+        })?;
+    }
+    Ok(loader.finish())
+}
+
+/// Validates `text` as a main file named `path_for_messages`, without reading drop-ins.
+/// Relative paths are still resolved against `path_for_messages`' directory.
+pub fn load_str(path_for_messages: &Path, text: &str) -> Result<Settings, ConfigError> {
+    let loader = Loader::main(Source {
+        path: path_for_messages,
+        text,
+        role: Role::Main,
+    })?;
+    Ok(loader.finish())
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `dir/*.toml`, hidden ones skipped, sorted by file name.
+fn drop_in_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let hidden = name.as_encoded_bytes().starts_with(b".");
+        let toml = Path::new(&name)
+            .extension()
+            .is_some_and(|ext| ext == "toml");
+        if hidden || !toml {
+            continue;
+        }
+        let file = dir.join(&name);
+        // `metadata` follows links, so a link to a probe file counts. Directories, FIFOs and
+        // the like are skipped (reading a FIFO would block); a dangling link is kept so that
+        // reading it reports the problem instead of the probe silently vanishing.
+        match std::fs::metadata(&file) {
+            Ok(meta) if !meta.is_file() => {}
+            _ => files.push(file),
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests;

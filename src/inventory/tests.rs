@@ -22,7 +22,9 @@ fn raw(type_name: &str, rows: Vec<Row>) -> RawItem {
 }
 
 fn err(raw: RawItem) -> String {
-    Item::new(raw).expect_err("item should be refused").to_string()
+    Item::new(raw)
+        .expect_err("item should be refused")
+        .to_string()
 }
 
 #[test]
@@ -81,7 +83,10 @@ fn attribute_name_length() {
     let name64 = "n".repeat(64);
     assert!(Item::new(raw("Custom:Names", vec![row(&[(&name64, "v")])])).is_ok());
     let name65 = "n".repeat(65);
-    let msg = err(raw("Custom:Names", vec![row(&[("a", "b")]), row(&[(&name65, "v")])]));
+    let msg = err(raw(
+        "Custom:Names",
+        vec![row(&[("a", "b")]), row(&[(&name65, "v")])],
+    ));
     assert!(msg.contains("row 1 attribute name"), "{msg}");
     assert!(msg.contains("65 characters"), "{msg}");
     assert!(msg.contains("limit of 64"), "{msg}");
@@ -120,11 +125,26 @@ fn one_spelling_per_attribute_name() {
         vec![row(&[("Vendor", "a")]), row(&[("vendor", "b")])],
     ));
     assert!(msg.contains("row 1"), "{msg}");
-    assert!(msg.contains("`vendor`") && msg.contains("`Vendor`"), "{msg}");
+    assert!(
+        msg.contains("`vendor`") && msg.contains("`Vendor`"),
+        "{msg}"
+    );
     // Within one row too.
-    assert!(err(raw("Custom:Pkg", vec![row(&[("Vendor", "a"), ("VENDOR", "b")])])).contains("spells"));
+    assert!(
+        err(raw(
+            "Custom:Pkg",
+            vec![row(&[("Vendor", "a"), ("VENDOR", "b")])]
+        ))
+        .contains("spells")
+    );
     // The same spelling in many rows is fine.
-    assert!(Item::new(raw("Custom:Pkg", vec![row(&[("Vendor", "a")]), row(&[("Vendor", "b")])])).is_ok());
+    assert!(
+        Item::new(raw(
+            "Custom:Pkg",
+            vec![row(&[("Vendor", "a")]), row(&[("Vendor", "b")])]
+        ))
+        .is_ok()
+    );
 }
 
 #[test]
@@ -134,7 +154,19 @@ fn schema_version_pattern() {
         r.schema_version = good.into();
         assert!(Item::new(r).is_ok(), "{good}");
     }
-    for bad in ["1", "1.", ".1", "1.0.0", "1234567.0", "0.1234567", "a.b", "1,0", "", " 1.0", "١.٠"] {
+    for bad in [
+        "1",
+        "1.",
+        ".1",
+        "1.0.0",
+        "1234567.0",
+        "0.1234567",
+        "a.b",
+        "1,0",
+        "",
+        " 1.0",
+        "١.٠",
+    ] {
         let mut r = raw("Custom:S", vec![]);
         r.schema_version = bad.into();
         let msg = err(r);
@@ -145,7 +177,11 @@ fn schema_version_pattern() {
 
 #[test]
 fn capture_time_pattern() {
-    for good in ["2000-01-01T00:00:00Z", "2099-12-31T23:59:59Z", "2026-02-30T12:00:00Z"] {
+    for good in [
+        "2000-01-01T00:00:00Z",
+        "2099-12-31T23:59:59Z",
+        "2026-02-30T12:00:00Z",
+    ] {
         let mut r = raw("Custom:S", vec![]);
         r.capture_time = good.into();
         assert!(Item::new(r).is_ok(), "{good}");
@@ -198,7 +234,10 @@ fn known_hash_vector() {
     let h = hash_of(vec![row(&[("Stage", "PreProd")])], false);
     assert_eq!(h, "Rj1EYYBMiRLsd5ATYE2hUw==");
     assert_eq!(h.len(), CONTENT_HASH_LEN);
-    assert_eq!(canonical::canonical_content(&[row(&[("Stage", "PreProd")])]), br#"[{"Stage":"PreProd"}]"#);
+    assert_eq!(
+        canonical::canonical_content(&[row(&[("Stage", "PreProd")])]),
+        br#"[{"Stage":"PreProd"}]"#
+    );
 }
 
 #[test]
@@ -229,8 +268,15 @@ fn hash_ignores_key_and_row_order_but_not_values() {
 fn keep_order_makes_row_order_significant() {
     let a = row(&[("Step", "1")]);
     let b = row(&[("Step", "2")]);
-    assert_ne!(hash_of(vec![a.clone(), b.clone()], true), hash_of(vec![b.clone(), a.clone()], true));
-    let kept = Item::new(RawItem { keep_order: true, ..raw("Custom:O", vec![b.clone(), a.clone()]) }).unwrap();
+    assert_ne!(
+        hash_of(vec![a.clone(), b.clone()], true),
+        hash_of(vec![b.clone(), a.clone()], true)
+    );
+    let kept = Item::new(RawItem {
+        keep_order: true,
+        ..raw("Custom:O", vec![b.clone(), a.clone()])
+    })
+    .unwrap();
     assert_eq!(kept.content(), &[b, a]);
 }
 

@@ -71,7 +71,9 @@ pub enum ItemError {
         name: String,
         first: String,
     },
-    #[error("{type_name}: Context is only allowed on AWS types such as AWS:ComplianceItem, never on Custom types")]
+    #[error(
+        "{type_name}: Context is only allowed on AWS types such as AWS:ComplianceItem, never on Custom types"
+    )]
     ContextNotAllowed { type_name: String },
 }
 
@@ -146,9 +148,9 @@ pub fn is_capture_time(value: &str) -> bool {
         return false;
     }
     let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range.clone()]
-            .iter()
-            .try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[range.clone()].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     let separators = b[4] == b'-'
         && b[7] == b'-'
@@ -160,8 +162,22 @@ pub fn is_capture_time(value: &str) -> bool {
         return false;
     }
     matches!(
-        (digits(2..4), digits(5..7), digits(8..10), digits(11..13), digits(14..16), digits(17..19)),
-        (Some(_), Some(1..=12), Some(1..=31), Some(0..=23), Some(0..=59), Some(0..=59))
+        (
+            digits(2..4),
+            digits(5..7),
+            digits(8..10),
+            digits(11..13),
+            digits(14..16),
+            digits(17..19)
+        ),
+        (
+            Some(_),
+            Some(1..=12),
+            Some(1..=31),
+            Some(0..=23),
+            Some(0..=59),
+            Some(0..=59)
+        )
     )
 }
 

@@ -32,9 +32,13 @@ pub enum ProbeError {
     },
     #[error("probe `{probe}`: did not finish within its timeout of {}; its processes were killed", humantime::format_duration(*timeout))]
     Timeout { probe: String, timeout: Duration },
-    #[error("probe `{probe}`: the program exited but a child kept its stdout open; the child was killed")]
+    #[error(
+        "probe `{probe}`: the program exited but a child kept its stdout open; the child was killed"
+    )]
     StdoutHeldOpen { probe: String },
-    #[error("probe `{probe}`: printed more than {limit} bytes (max_output_bytes); the run was killed")]
+    #[error(
+        "probe `{probe}`: printed more than {limit} bytes (max_output_bytes); the run was killed"
+    )]
     OutputTooLarge { probe: String, limit: usize },
     #[error("probe `{probe}`: failed with {status}{}", stderr_suffix(stderr))]
     Exit {
@@ -46,7 +50,9 @@ pub enum ProbeError {
     Output { probe: String, source: OutputError },
     #[error("probe `{probe}`: {source}")]
     Item { probe: String, source: ItemError },
-    #[error("probe `{probe}`: printed TypeName `{found}`, but the probe is configured for `{expected}`")]
+    #[error(
+        "probe `{probe}`: printed TypeName `{found}`, but the probe is configured for `{expected}`"
+    )]
     UndeclaredType {
         probe: String,
         found: String,
@@ -110,6 +116,21 @@ impl Probe {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The TypeNames this probe is configured to produce, known before it runs. A type in
+    /// this list is never treated as removed just because the probe failed this time.
+    pub fn declared_types(&self) -> Vec<&str> {
+        match &self.kind {
+            Kind::Exec { type_name, .. } => vec![type_name.as_str()],
+            Kind::NotAvailable(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the types this probe produces are only known from its output (a folder of
+    /// files), so a failed run leaves the set of its types unknown.
+    pub fn has_dynamic_types(&self) -> bool {
+        matches!(self.kind, Kind::NotAvailable(_))
     }
 
     /// Runs the probe once and returns its items, all validated and hashed.

@@ -26,7 +26,9 @@ pub enum OutputError {
     },
     #[error("{path} is {found}; expected a JSON object or an array of objects")]
     NotAnObject { path: String, found: &'static str },
-    #[error("{path} holds {found}; attribute values must be strings, numbers or booleans, not nested values")]
+    #[error(
+        "{path} holds {found}; attribute values must be strings, numbers or booleans, not nested values"
+    )]
     Nested { path: String, found: &'static str },
     #[error("{path}: `{key}` must be a string")]
     DocumentField { path: String, key: &'static str },
@@ -234,7 +236,10 @@ mod tests {
     #[test]
     fn hostile_output_is_named() {
         assert_eq!(parse(b"  \n"), Err(OutputError::Empty));
-        assert_eq!(parse(b"{\"a\":\"\xff\"}"), Err(OutputError::NotUtf8 { offset: 6 }));
+        assert_eq!(
+            parse(b"{\"a\":\"\xff\"}"),
+            Err(OutputError::NotUtf8 { offset: 6 })
+        );
         let e = parse(b"[{\"a\":1},{\"b\":").unwrap_err();
         assert!(matches!(e, OutputError::InvalidJson { line: 1, .. }), "{e}");
         let e = parse(br#"[{"a":1},{"b":2},{"c":3},{"ports":[22]}]"#).unwrap_err();
@@ -243,12 +248,21 @@ mod tests {
             "$[3].ports holds an array; attribute values must be strings, numbers or booleans, not nested values"
         );
         let e = parse(br#"{"TypeName":"Custom:A","Content":[{"x":{"y":1}}]}"#).unwrap_err();
-        assert!(e.to_string().starts_with("$.Content[0].x holds an object"), "{e}");
+        assert!(
+            e.to_string().starts_with("$.Content[0].x holds an object"),
+            "{e}"
+        );
         assert!(matches!(parse(b"42"), Err(OutputError::NotAnObject { .. })));
-        assert!(matches!(parse(b"[1,2]"), Err(OutputError::NotAnObject { .. })));
+        assert!(matches!(
+            parse(b"[1,2]"),
+            Err(OutputError::NotAnObject { .. })
+        ));
         assert!(matches!(
             parse(br#"{"TypeName":7,"Content":[]}"#),
-            Err(OutputError::DocumentField { key: "TypeName", .. })
+            Err(OutputError::DocumentField {
+                key: "TypeName",
+                ..
+            })
         ));
     }
 }

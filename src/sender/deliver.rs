@@ -98,12 +98,21 @@ impl Deliverer<'_> {
                     Failure::Transient(reason) | Failure::Credentials(reason) => {
                         attempts += 1;
                         if !self.retry.allows(attempts) {
-                            tracing::warn!(items = batch.len(), attempts, "giving up for now: {reason}");
+                            tracing::warn!(
+                                items = batch.len(),
+                                attempts,
+                                "giving up for now: {reason}"
+                            );
                             set(&mut report, &batch, pending(&reason));
                             break;
                         }
                         let wait = self.retry.jittered(attempts);
-                        tracing::info!(items = batch.len(), attempts, wait_ms = wait.as_millis() as u64, "will retry: {reason}");
+                        tracing::info!(
+                            items = batch.len(),
+                            attempts,
+                            wait_ms = wait.as_millis() as u64,
+                            "will retry: {reason}"
+                        );
                         tokio::select! {
                             _ = cancel.cancelled() => {}
                             _ = tokio::time::sleep(wait) => {}
@@ -124,9 +133,19 @@ impl Deliverer<'_> {
                         if resend.is_empty() {
                             // A mismatch about an item that carried content makes no sense;
                             // isolate it like any refused item rather than loop.
-                            self.isolate(items, &mut report, &mut queue, batch, type_name.as_deref(), "the service reported a content hash mismatch".into());
+                            self.isolate(
+                                items,
+                                &mut report,
+                                &mut queue,
+                                batch,
+                                type_name.as_deref(),
+                                "the service reported a content hash mismatch".into(),
+                            );
                         } else {
-                            tracing::info!(items = resend.len(), "service lacks the acknowledged content; resending in full");
+                            tracing::info!(
+                                items = resend.len(),
+                                "service lacks the acknowledged content; resending in full"
+                            );
                             for &i in &resend {
                                 payloads[i] = Payload::Full;
                             }
@@ -137,7 +156,14 @@ impl Deliverer<'_> {
                     Failure::InvalidContent { type_name, reason } => {
                         let resend = hash_only(items, &payloads, &batch, type_name.as_deref());
                         if resend.is_empty() {
-                            self.isolate(items, &mut report, &mut queue, batch, type_name.as_deref(), reason);
+                            self.isolate(
+                                items,
+                                &mut report,
+                                &mut queue,
+                                batch,
+                                type_name.as_deref(),
+                                reason,
+                            );
                         } else {
                             for &i in &resend {
                                 payloads[i] = Payload::Full;
@@ -147,7 +173,14 @@ impl Deliverer<'_> {
                         break;
                     }
                     Failure::ItemRefused { type_name, reason } => {
-                        self.isolate(items, &mut report, &mut queue, batch, type_name.as_deref(), reason);
+                        self.isolate(
+                            items,
+                            &mut report,
+                            &mut queue,
+                            batch,
+                            type_name.as_deref(),
+                            reason,
+                        );
                         break;
                     }
                     Failure::CustomTypeLimit(reason) => {
@@ -156,7 +189,9 @@ impl Deliverer<'_> {
                         if new.is_empty() {
                             self.isolate(items, &mut report, &mut queue, batch, None, reason);
                         } else {
-                            let reason = format!("the account already has its maximum of custom inventory types, and this type is new ({reason})");
+                            let reason = format!(
+                                "the account already has its maximum of custom inventory types, and this type is new ({reason})"
+                            );
                             set(&mut report, &new, Fate::Quarantined { reason });
                             if !known.is_empty() {
                                 queue.push_front(known);
@@ -165,7 +200,9 @@ impl Deliverer<'_> {
                         break;
                     }
                     Failure::NodeTotalTooLarge(reason) => {
-                        let reason = format!("the node's total inventory would exceed the service's limit ({reason})");
+                        let reason = format!(
+                            "the node's total inventory would exceed the service's limit ({reason})"
+                        );
                         self.isolate(items, &mut report, &mut queue, batch, None, reason);
                         break;
                     }
@@ -175,7 +212,12 @@ impl Deliverer<'_> {
         report
     }
 
-    fn pack(&self, items: &[Outgoing<'_>], payloads: &[Payload], members: &[usize]) -> Vec<Vec<usize>> {
+    fn pack(
+        &self,
+        items: &[Outgoing<'_>],
+        payloads: &[Payload],
+        members: &[usize],
+    ) -> Vec<Vec<usize>> {
         let sizes: Vec<batch::Sized<'_>> = members
             .iter()
             .map(|&i| batch::Sized {
@@ -183,25 +225,35 @@ impl Deliverer<'_> {
                 key: items[i].item.type_name(),
             })
             .collect();
-        batch::pack(&sizes, wire::request_overhead(self.instance_id), self.budget)
-            .into_iter()
-            .map(|request| {
-                if request.oversized {
-                    let item = items[members[request.items[0]]].item;
-                    tracing::warn!(
-                        type_name = item.type_name(),
-                        bytes = request.bytes,
-                        max_request_bytes = self.budget.max_bytes,
-                        "item alone is over max_request_bytes; sending it by itself"
-                    );
-                }
-                request.items.into_iter().map(|k| members[k]).collect()
-            })
-            .collect()
+        batch::pack(
+            &sizes,
+            wire::request_overhead(self.instance_id),
+            self.budget,
+        )
+        .into_iter()
+        .map(|request| {
+            if request.oversized {
+                let item = items[members[request.items[0]]].item;
+                tracing::warn!(
+                    type_name = item.type_name(),
+                    bytes = request.bytes,
+                    max_request_bytes = self.budget.max_bytes,
+                    "item alone is over max_request_bytes; sending it by itself"
+                );
+            }
+            request.items.into_iter().map(|k| members[k]).collect()
+        })
+        .collect()
     }
 
     /// Puts the batch back at the front, re-packed because payloads may have grown.
-    fn requeue(&self, items: &[Outgoing<'_>], payloads: &[Payload], queue: &mut VecDeque<Vec<usize>>, batch: &[usize]) {
+    fn requeue(
+        &self,
+        items: &[Outgoing<'_>],
+        payloads: &[Payload],
+        queue: &mut VecDeque<Vec<usize>>,
+        batch: &[usize],
+    ) {
         for part in self.pack(items, payloads, batch).into_iter().rev() {
             queue.push_front(part);
         }
@@ -218,17 +270,27 @@ impl Deliverer<'_> {
         type_name: Option<&str>,
         reason: String,
     ) {
-        let named = type_name.and_then(|name| batch.iter().position(|&i| items[i].item.type_name() == name));
+        let named = type_name.and_then(|name| {
+            batch
+                .iter()
+                .position(|&i| items[i].item.type_name() == name)
+        });
         if let Some(position) = named {
             let mut rest = batch;
             let culprit = rest.remove(position);
-            tracing::warn!(type_name = items[culprit].item.type_name(), "quarantined: {reason}");
+            tracing::warn!(
+                type_name = items[culprit].item.type_name(),
+                "quarantined: {reason}"
+            );
             report.fates[culprit] = Some(Fate::Quarantined { reason });
             if !rest.is_empty() {
                 queue.push_front(rest);
             }
         } else if batch.len() == 1 {
-            tracing::warn!(type_name = items[batch[0]].item.type_name(), "quarantined: {reason}");
+            tracing::warn!(
+                type_name = items[batch[0]].item.type_name(),
+                "quarantined: {reason}"
+            );
             report.fates[batch[0]] = Some(Fate::Quarantined { reason });
         } else {
             let mut first = batch;
@@ -238,15 +300,33 @@ impl Deliverer<'_> {
         }
     }
 
-    async fn put(&self, items: &[Outgoing<'_>], payloads: &[Payload], batch: &[usize]) -> (Result<(), Failure>, usize) {
+    async fn put(
+        &self,
+        items: &[Outgoing<'_>],
+        payloads: &[Payload],
+        batch: &[usize],
+    ) -> (Result<(), Failure>, usize) {
         let bytes = wire::request_overhead(self.instance_id)
-            + batch.iter().map(|&i| wire::item_bytes(items[i].item, payloads[i])).sum::<usize>()
+            + batch
+                .iter()
+                .map(|&i| wire::item_bytes(items[i].item, payloads[i]))
+                .sum::<usize>()
             + batch.len().saturating_sub(1);
-        let sdk_items: Result<Vec<InventoryItem>, String> =
-            batch.iter().map(|&i| to_sdk(items[i].item, payloads[i])).collect();
+        let sdk_items: Result<Vec<InventoryItem>, String> = batch
+            .iter()
+            .map(|&i| to_sdk(items[i].item, payloads[i]))
+            .collect();
         let sdk_items = match sdk_items {
             Ok(v) => v,
-            Err(e) => return (Err(Failure::ItemRefused { type_name: None, reason: e }), 0),
+            Err(e) => {
+                return (
+                    Err(Failure::ItemRefused {
+                        type_name: None,
+                        reason: e,
+                    }),
+                    0,
+                );
+            }
         };
         let result = self
             .client
@@ -272,7 +352,12 @@ fn set(report: &mut Report, members: &[usize], fate: Fate) {
 }
 
 /// The hash-only items of `batch` an error is about: the named one, or all when unnamed.
-fn hash_only(items: &[Outgoing<'_>], payloads: &[Payload], batch: &[usize], type_name: Option<&str>) -> Vec<usize> {
+fn hash_only(
+    items: &[Outgoing<'_>],
+    payloads: &[Payload],
+    batch: &[usize],
+    type_name: Option<&str>,
+) -> Vec<usize> {
     batch
         .iter()
         .copied()

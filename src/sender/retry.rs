@@ -55,7 +55,9 @@ mod tests {
 
     #[test]
     fn ceiling_doubles_then_caps() {
-        let ceilings: Vec<u64> = (1..=8).map(|a| POLICY.ceiling(a).as_millis() as u64).collect();
+        let ceilings: Vec<u64> = (1..=8)
+            .map(|a| POLICY.ceiling(a).as_millis() as u64)
+            .collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
         assert_eq!(POLICY.ceiling(1_000), Duration::from_secs(5));
     }
@@ -75,7 +77,10 @@ mod tests {
     fn attempts_are_bounded_only_when_asked() {
         assert!(POLICY.allows(3));
         assert!(!POLICY.allows(4));
-        let forever = RetryPolicy { max_attempts: None, ..POLICY };
+        let forever = RetryPolicy {
+            max_attempts: None,
+            ..POLICY
+        };
         assert!(forever.allows(u32::MAX));
     }
 }

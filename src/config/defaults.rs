@@ -1,0 +1,85 @@
+//! Every default and bound of the configuration, in one place, so the docs, the example file
+//! and the code cannot drift apart (the unit tests compare them).
+
+use std::time::Duration;
+
+use super::{Collector, OnRemoved};
+
+/// Where the daemon looks for its main file when `--config` is not given; the package
+/// installs the example there.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ssm-inventoryd/config.toml";
+
+/// The value of `instance_id` and `region` that asks the daemon to find them itself (hybrid
+/// registration, then EC2 instance metadata).
+pub const AUTO: &str = "auto";
+
+/// Beside the package's other writable data, where systemd's `StateDirectory=` puts it.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ssm-inventoryd";
+
+/// Relative to the directory of the main file, like systemd's and zincati's drop-ins.
+pub const DEFAULT_PROBES_DIR: &str = "probes.d";
+
+/// Spreads a fleet's pushes over half a minute so that a fleet-wide restart does not arrive
+/// at the SSM endpoint as one burst.
+pub const DEFAULT_SPLAY: Duration = Duration::from_secs(30);
+
+/// Lets probes that finish close together share one PutInventory call.
+pub const DEFAULT_MIN_PUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Well inside the 30 days the service keeps inventory, and frequent enough that
+/// CaptureTime shows the node is alive.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
+
+/// A refused type is retried at the latest this long after it was quarantined (sooner when
+/// its content changes).
+pub const DEFAULT_QUARANTINE_RETRY: Duration = Duration::from_secs(6 * 3600);
+
+/// First backoff ceiling after a transient PutInventory failure (throttling, 5xx, network);
+/// the ceiling doubles per attempt and each wait is drawn uniformly below it (full jitter).
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(1);
+
+/// Longest wait between two attempts: long enough to ride out a regional hiccup without
+/// hammering it, short enough that a change still arrives within minutes after it.
+pub const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// The service's byte limit per request is not published; 1 MiB is far above what custom
+/// inventory usually needs and below every request limit seen in practice.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// Below 4 KiB the request envelope and one modest item no longer fit.
+pub const MIN_REQUEST_BYTES: usize = 4096;
+
+/// Above 64 MiB a setting is a mistake rather than a budget: no AWS JSON API takes requests
+/// that large.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// A removed type is cleared in SSM by default, so that inventory never shows data no probe
+/// produces any more.
+pub const DEFAULT_ON_REMOVED: OnRemoved = OnRemoved::Clear;
+
+/// How often a probe runs when it does not say.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// A probe's run is killed after this long; when `interval` is shorter, the timeout defaults
+/// to the interval instead, so that a short interval alone is a valid probe.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Probes run on their interval without extra delay unless they ask for one.
+pub const DEFAULT_PROBE_SPLAY: Duration = Duration::ZERO;
+
+/// The SchemaVersion the SSM Agent writes for custom inventory.
+pub const DEFAULT_SCHEMA_VERSION: &str = "1.0";
+
+/// Rows are sorted before hashing, so a probe that prints them in another order does not
+/// cause a push.
+pub const DEFAULT_KEEP_ORDER: bool = false;
+
+/// Where a `files` probe reads `*.json` documents when it does not name a folder.
+pub const DEFAULT_FILES_PATH: &str = "/var/lib/ssm-inventoryd/custom.d";
+
+/// A `system` probe runs every built-in collector unless it lists some.
+pub const DEFAULT_COLLECTORS: [Collector; 3] =
+    [Collector::Host, Collector::Disks, Collector::Network];
+
+/// Probe names appear in logs, status output and state; 64 characters is plenty.
+pub const MAX_PROBE_NAME_CHARS: usize = 64;

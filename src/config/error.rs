@@ -1,0 +1,290 @@
+//! Configuration errors: each one line, `FILE:LINE: key `KEY`: what is wrong`, because that
+//! is what an operator (and an editor's jump-to-error) can act on.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration cannot be used. `Display` is the whole message, on one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or the drop-in directory could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML at all, so there is no key to name.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A key is unknown, missing, of the wrong type or has a value the daemon refuses.
+    #[error("{}:{line}: key `{key}`: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        /// 1-based.
+        line: usize,
+        /// As written in the file, without its table (`interval`, `env.PATH`).
+        key: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The file the error is in.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::Io { path, .. }
+            | ConfigError::Syntax { path, .. }
+            | ConfigError::Invalid { path, .. } => path,
+        }
+    }
+
+    /// The 1-based line, when the error is about a place in a file.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Syntax { line, .. } | ConfigError::Invalid { line, .. } => Some(*line),
+        }
+    }
+}
+
+/// Which kind of file is being read; drop-ins may hold only probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Main,
+    DropIn,
+}
+
+/// One config file's name and text: turns byte spans into `FILE:LINE` errors.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub role: Role,
+}
+
+impl Source<'_> {
+    /// The directory that relative paths in this file are resolved against.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
+    }
+
+    /// 1-based line of the start of `span`.
+    pub fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        1 + self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+
+    pub fn invalid(
+        &self,
+        span: &Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: self.line(span),
+            key: key.into(),
+            message: one_line(message.into()),
+        }
+    }
+
+    /// Names the key toml's message is about: the unknown or missing field it quotes, the
+    /// duplicated key at its span, or else the key path toml records for value errors.
+    pub fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
+        let span = err.span().unwrap_or(0..0);
+        let message = err.message();
+        if let Some(field) = quoted_after(message, "unknown field `") {
+            return self.invalid(&span, field, self.unknown_key(field, message));
+        }
+        if let Some(field) = quoted_after(message, "missing field `") {
+            return self.invalid(&span, field, "required key is missing");
+        }
+        if message == "duplicate key" {
+            let key = self
+                .text
+                .get(span.clone())
+                .unwrap_or("")
+                .trim_matches(['"', '\'']);
+            if !key.is_empty() {
+                return self.invalid(&span, key, "set twice in the same table");
+            }
+        }
+        if let Some(path) = key_path(err) {
+            let key = path
+                .strip_prefix("agent.")
+                .or_else(|| path.strip_prefix("probe."))
+                .unwrap_or(&path);
+            let mut message = message.to_owned();
+            if path == "probe" && message.starts_with("invalid type: map") {
+                message
+                    .push_str("; write `[[probe]]` (two brackets): probes are an array of tables");
+            }
+            return self.invalid(&span, key, message);
+        }
+        ConfigError::Syntax {
+            path: self.path.to_owned(),
+            line: self.line(&span),
+            message: one_line(format!("invalid TOML: {message}")),
+        }
+    }
+
+    fn unknown_key(&self, field: &str, message: &str) -> String {
+        if self.role == Role::DropIn && field == "agent" {
+            return "`[agent]` belongs in the main config file; drop-in files hold only `[[probe]]` tables"
+                .to_owned();
+        }
+        let expected = message.split_once(", expected ").map_or("", |(_, e)| e);
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        match closest(field, &candidates) {
+            Some(near) => format!("unknown key; did you mean `{near}`?"),
+            None if expected.is_empty() => "unknown key".to_owned(),
+            None => format!("unknown key, expected {expected}"),
+        }
+    }
+}
+
+/// toml keeps the dotted path of the key whose value failed (`agent.splay`) but exposes it
+/// only through `Display`, and only when the error carries no input text. Returns `None` if
+/// that output ever changes shape; the key is then simply not named (a unit test notices).
+fn key_path(err: &toml::de::Error) -> Option<String> {
+    let mut bare = err.clone();
+    bare.set_input(None);
+    let shown = bare.to_string();
+    let keys = shown
+        .strip_prefix(err.message())?
+        .trim()
+        .strip_prefix("in `")?
+        .strip_suffix('`')?;
+    (!keys.is_empty()).then(|| keys.to_owned())
+}
+
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+/// The known key a misspelt one most likely meant: same letters ignoring case, or at most two
+/// edits away (one for very short keys).
+fn closest<'c>(field: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let limit = if field.chars().count() <= 4 { 1 } else { 2 };
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&field.to_lowercase(), &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The binary prints an error as one line; a stray newline in a message would break that.
+fn one_line(message: String) -> String {
+    if message.contains(['\n', '\r']) {
+        message.replace(['\n', '\r'], " ")
+    } else {
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source<'_> {
+        Source {
+            path: Path::new("dir/c.toml"),
+            text,
+            role: Role::Main,
+        }
+    }
+
+    #[test]
+    fn lines_are_one_based() {
+        let s = source("a\nb\n\nc");
+        assert_eq!(s.line(&(0..1)), 1);
+        assert_eq!(s.line(&(2..3)), 2);
+        assert_eq!(s.line(&(5..6)), 4);
+        assert_eq!(s.line(&(99..99)), 4);
+    }
+
+    #[test]
+    fn toml_still_reports_the_key_path() {
+        // Guards `key_path`, which reads toml's Display output.
+        #[derive(serde::Deserialize)]
+        struct Top {
+            #[allow(dead_code)]
+            agent: Agent,
+        }
+        #[derive(serde::Deserialize)]
+        struct Agent {
+            #[allow(dead_code)]
+            region: String,
+        }
+        let text = "[agent]\nregion = 5\n";
+        let Err(err) = toml::from_str::<Top>(text) else {
+            panic!("an integer is not a string");
+        };
+        assert_eq!(key_path(&err).as_deref(), Some("agent.region"));
+        assert_eq!(
+            source(text).toml_error(&err).to_string(),
+            "dir/c.toml:2: key `region`: invalid type: integer `5`, expected a string"
+        );
+    }
+
+    #[test]
+    fn suggestions_for_misspelt_keys() {
+        assert_eq!(
+            closest("intervall", &["interval", "timeout"]),
+            Some("interval")
+        );
+        assert_eq!(
+            closest("Timeout", &["interval", "timeout"]),
+            Some("timeout")
+        );
+        assert_eq!(closest("colour", &["interval", "timeout"]), None);
+        assert_eq!(closest("nam", &["name", "kind"]), Some("name"));
+        assert_eq!(closest("xy", &["name", "kind"]), None);
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line_but_no_key() {
+        let text = "[agent]\nregion = \"x\n";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        let e = source(text).toml_error(&err);
+        assert!(matches!(e, ConfigError::Syntax { line: 2, .. }), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let text = "[agent]\nsplay = \"1s\"\nsplay = \"2s\"\n";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        assert_eq!(
+            source(text).toml_error(&err).to_string(),
+            "dir/c.toml:3: key `splay`: set twice in the same table"
+        );
+    }
+}

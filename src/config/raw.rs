@@ -1,0 +1,205 @@
+//! The TOML files exactly as written: every key optional and wrapped in [`Spanned`], so that
+//! validation can say on which line a value it refuses stands.
+//!
+//! Every struct denies unknown keys, because a misspelt key silently falling back to its
+//! default is the worst kind of config bug. The probe struct is flat, with the keys of every
+//! kind side by side: `#[serde(flatten)]` would switch `deny_unknown_fields` off. Which keys
+//! belong to which kind is checked in `validate`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Visitor};
+use toml::Spanned;
+
+use super::{Collector, OnRemoved};
+
+/// The main file: `[agent]` and any number of `[[probe]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMain {
+    pub agent: Option<RawAgent>,
+    #[serde(default)]
+    pub probe: Vec<Spanned<RawProbe>>,
+}
+
+/// A drop-in file: only `[[probe]]`, so that the agent's settings live in one place.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDropIn {
+    #[serde(default)]
+    pub probe: Vec<Spanned<RawProbe>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAgent {
+    pub instance_id: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub endpoint_url: Option<Spanned<String>>,
+    pub state_dir: Option<Spanned<String>>,
+    pub probes_dir: Option<Spanned<String>>,
+    pub splay: Option<Spanned<DurationValue>>,
+    pub min_push_interval: Option<Spanned<DurationValue>>,
+    pub refresh_interval: Option<Spanned<DurationValue>>,
+    pub quarantine_retry: Option<Spanned<DurationValue>>,
+    /// Signed, so that a negative number gets the range message rather than a type error.
+    pub max_request_bytes: Option<Spanned<i64>>,
+    pub on_removed: Option<Spanned<OnRemoved>>,
+    pub profile: Option<Spanned<String>>,
+    pub credentials_file: Option<Spanned<String>>,
+    pub retry_base: Option<Spanned<DurationValue>>,
+    pub retry_cap: Option<Spanned<DurationValue>>,
+}
+
+/// One `[[probe]]`; the span of the `Spanned` around it is its `[[probe]]` header, which is
+/// where a missing key is reported.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    pub name: Option<Spanned<String>>,
+    pub kind: Option<Spanned<RawKind>>,
+    pub interval: Option<Spanned<DurationValue>>,
+    pub timeout: Option<Spanned<DurationValue>>,
+    pub splay: Option<Spanned<DurationValue>>,
+    // exec
+    pub command: Option<Spanned<Vec<Spanned<String>>>>,
+    pub type_name: Option<Spanned<String>>,
+    pub schema_version: Option<Spanned<String>>,
+    pub env: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub user: Option<Spanned<String>>,
+    pub keep_order: Option<Spanned<bool>>,
+    // files
+    pub path: Option<Spanned<String>>,
+    // system
+    pub collectors: Option<Spanned<Vec<Spanned<Collector>>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawKind {
+    Exec,
+    Files,
+    System,
+}
+
+impl RawKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawKind::Exec => "exec",
+            RawKind::Files => "files",
+            RawKind::System => "system",
+        }
+    }
+}
+
+/// A humantime duration (`"30s"`, `"15m"`, `"1h 30m"`), parsed while deserializing so that a
+/// bad one is reported by toml with its key and span like any other bad value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DurationValue(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = DurationValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration string such as \"30s\", \"15m\" or \"12h\"")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<DurationValue, E> {
+        parse_duration(text).map(DurationValue).map_err(E::custom)
+    }
+}
+
+/// humantime's own messages list every unit on one long line; these say what is wrong with
+/// this value, in the shape `invalid duration "5 parsecs": unknown time unit "parsecs"`.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    use humantime::DurationError as E;
+    humantime::parse_duration(text).map_err(|e| {
+        let why = match e {
+            E::Empty => "it is empty".to_owned(),
+            E::InvalidCharacter(at) => match text.get(at..).and_then(|s| s.chars().next()) {
+                Some(c) => format!("unexpected character {c:?}"),
+                None => "unexpected character".to_owned(),
+            },
+            E::NumberExpected(_) => "expected a number before each unit".to_owned(),
+            E::UnknownUnit { unit, .. } if unit.is_empty() => {
+                "a unit is needed (ms, s, m, h, d)".to_owned()
+            }
+            E::UnknownUnit { unit, .. } => {
+                format!("unknown time unit {unit:?} (use ms, s, m, h, d)")
+            }
+            E::NumberOverflow => "the number is too large".to_owned(),
+        };
+        format!("invalid duration {text:?}: {why}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_humantime_form() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn duration_errors_are_short_and_name_the_value() {
+        assert_eq!(
+            parse_duration("5 parsecs").unwrap_err(),
+            r#"invalid duration "5 parsecs": unknown time unit "parsecs" (use ms, s, m, h, d)"#
+        );
+        assert_eq!(
+            parse_duration("5").unwrap_err(),
+            r#"invalid duration "5": a unit is needed (ms, s, m, h, d)"#
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            r#"invalid duration "": it is empty"#
+        );
+        assert!(
+            parse_duration("5s!")
+                .unwrap_err()
+                .contains("unexpected character '!'")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_despite_spanned_fields() {
+        let err = toml::from_str::<RawMain>("[agent]\nsplay = \"1s\"\nbogus = 1\n").unwrap_err();
+        assert!(err.message().starts_with("unknown field `bogus`"), "{err}");
+        let err = toml::from_str::<RawMain>("[[probe]]\nname = \"a\"\nbogus = 1\n").unwrap_err();
+        assert!(err.message().starts_with("unknown field `bogus`"), "{err}");
+        let err = toml::from_str::<RawDropIn>("[agent]\n").unwrap_err();
+        assert!(err.message().starts_with("unknown field `agent`"), "{err}");
+    }
+
+    #[test]
+    fn probe_span_is_its_header() {
+        let text = "# c\n\n[[probe]]\nname = \"a\"\n";
+        let raw: RawMain = toml::from_str(text).unwrap();
+        assert_eq!(&text[raw.probe[0].span()], "[[probe]]");
+    }
+
+    #[test]
+    fn a_duration_of_the_wrong_type_says_what_is_expected() {
+        let err = toml::from_str::<RawMain>("[agent]\nsplay = 30\n").unwrap_err();
+        assert_eq!(
+            err.message(),
+            "invalid type: integer `30`, expected a duration string such as \"30s\", \"15m\" or \"12h\""
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The validated configuration the rest of the daemon reads. Nothing here can hold a value
+//! that `validate` would refuse, so downstream code does not re-check it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration: the main file plus every drop-in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The main file as it was named on the command line, kept so reload reads the same file
+    /// and messages name it as the operator wrote it.
+    pub config_path: PathBuf,
+    pub agent: AgentSettings,
+    /// Main file first, then drop-ins by file name, each in file order: the order operators
+    /// read them in.
+    pub probes: Vec<ProbeSettings>,
+}
+
+impl Settings {
+    /// Probe names are unique, so a name identifies one probe.
+    pub fn probe(&self, name: &str) -> Option<&ProbeSettings> {
+        self.probes.iter().find(|p| p.name == name)
+    }
+}
+
+/// `[agent]`: everything that is not one probe.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// `None` means `"auto"`: found from the hybrid registration or instance metadata.
+    /// Default: [`AUTO`](super::defaults::AUTO).
+    pub instance_id: Option<String>,
+    /// `None` means `"auto"`: found like the instance ID, or from the AWS environment.
+    /// Default: [`AUTO`](super::defaults::AUTO).
+    pub region: Option<String>,
+    /// Sends PutInventory somewhere other than the regional endpoint: a VPC endpoint, or the
+    /// emulator in tests. Default: none.
+    pub endpoint_url: Option<String>,
+    /// Holds the acknowledged hashes and quarantine.
+    /// Default: [`DEFAULT_STATE_DIR`](super::defaults::DEFAULT_STATE_DIR).
+    pub state_dir: PathBuf,
+    /// Drop-in probe files (`*.toml`).
+    /// Default: [`DEFAULT_PROBES_DIR`](super::defaults::DEFAULT_PROBES_DIR) beside the main file.
+    pub probes_dir: PathBuf,
+    /// Random delay before a push, spreading a fleet's calls.
+    /// Default: [`DEFAULT_SPLAY`](super::defaults::DEFAULT_SPLAY) (30 s).
+    pub splay: Duration,
+    /// Debounce between pushes so that probes finishing together share a call.
+    /// Default: [`DEFAULT_MIN_PUSH_INTERVAL`](super::defaults::DEFAULT_MIN_PUSH_INTERVAL) (5 s).
+    pub min_push_interval: Duration,
+    /// Unchanged items are re-sent hash-only this often to keep CaptureTime current.
+    /// Default: [`DEFAULT_REFRESH_INTERVAL`](super::defaults::DEFAULT_REFRESH_INTERVAL) (12 h).
+    pub refresh_interval: Duration,
+    /// A quarantined type is retried after this long even if its content did not change.
+    /// Default: [`DEFAULT_QUARANTINE_RETRY`](super::defaults::DEFAULT_QUARANTINE_RETRY) (6 h).
+    pub quarantine_retry: Duration,
+    /// Byte budget of one PutInventory request body, between
+    /// [`MIN_REQUEST_BYTES`](super::defaults::MIN_REQUEST_BYTES) and
+    /// [`MAX_REQUEST_BYTES`](super::defaults::MAX_REQUEST_BYTES).
+    /// Default: [`DEFAULT_MAX_REQUEST_BYTES`](super::defaults::DEFAULT_MAX_REQUEST_BYTES) (1 MiB).
+    pub max_request_bytes: usize,
+    /// What happens in SSM to a type no probe produces any more.
+    /// Default: [`DEFAULT_ON_REMOVED`](super::defaults::DEFAULT_ON_REMOVED) (clear).
+    pub on_removed: OnRemoved,
+    /// A named profile of the shared AWS config and credentials files. Default: none (the
+    /// SDK's default chain, which honours `AWS_PROFILE`).
+    pub profile: Option<String>,
+    /// A credentials file other than `~/.aws/credentials`. Default: none.
+    pub credentials_file: Option<PathBuf>,
+    /// First backoff ceiling after a transient failure; it doubles per attempt.
+    /// Default: [`DEFAULT_RETRY_BASE`](super::defaults::DEFAULT_RETRY_BASE) (1 s).
+    pub retry_base: Duration,
+    /// Longest wait between two attempts.
+    /// Default: [`DEFAULT_RETRY_CAP`](super::defaults::DEFAULT_RETRY_CAP) (5 min).
+    pub retry_cap: Duration,
+}
+
+/// What to do with a TypeName that disappeared (probe removed, file deleted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRemoved {
+    /// Send it once with empty Content, then forget it.
+    Clear,
+    /// Leave the last content in SSM; it ages out after the service's 30 days.
+    Keep,
+}
+
+impl OnRemoved {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnRemoved::Clear => "clear",
+            OnRemoved::Keep => "keep",
+        }
+    }
+}
+
+/// One `[[probe]]`.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// Unique across all files; names the probe in logs, status and errors.
+    pub name: String,
+    /// The file that defined it, so runtime errors can point there.
+    pub source: PathBuf,
+    /// Time between runs. Never zero.
+    /// Default: [`DEFAULT_PROBE_INTERVAL`](super::defaults::DEFAULT_PROBE_INTERVAL) (5 min).
+    pub interval: Duration,
+    /// A run is killed after this long. Never zero, never longer than `interval`.
+    /// Default: [`DEFAULT_PROBE_TIMEOUT`](super::defaults::DEFAULT_PROBE_TIMEOUT) (30 s), or
+    /// `interval` when that is shorter.
+    pub timeout: Duration,
+    /// Random extra delay before each run.
+    /// Default: [`DEFAULT_PROBE_SPLAY`](super::defaults::DEFAULT_PROBE_SPLAY) (none).
+    pub splay: Duration,
+    pub kind: ProbeKind,
+}
+
+/// What a probe runs, with the settings only that kind has.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    Exec(ExecSettings),
+    Files(FilesSettings),
+    System(SystemSettings),
+}
+
+impl ProbeKind {
+    /// The spelling used in the config file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProbeKind::Exec(_) => "exec",
+            ProbeKind::Files(_) => "files",
+            ProbeKind::System(_) => "system",
+        }
+    }
+}
+
+/// `kind = "exec"`: a program whose stdout is JSON.
+#[derive(Debug, Clone)]
+pub struct ExecSettings {
+    /// argv; no shell unless the program is one. A first element with a `/` that is not
+    /// absolute has been resolved against the directory of the file that defined the probe.
+    pub command: Vec<String>,
+    /// The `Custom:` TypeName of the rows the program prints; checked with
+    /// [`crate::inventory::check_type_name`].
+    pub type_name: String,
+    /// Default: [`DEFAULT_SCHEMA_VERSION`](super::defaults::DEFAULT_SCHEMA_VERSION) (`1.0`).
+    pub schema_version: String,
+    /// The program's whole environment: it starts from an empty one. Default: empty.
+    pub env: BTreeMap<String, String>,
+    /// Run as this user instead of the daemon's. Default: none.
+    pub user: Option<String>,
+    /// Keep rows in the printed order instead of sorting them before hashing.
+    /// Default: [`DEFAULT_KEEP_ORDER`](super::defaults::DEFAULT_KEEP_ORDER) (false).
+    pub keep_order: bool,
+}
+
+/// `kind = "files"`: a folder of SSM Agent custom inventory documents.
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    /// Default: [`DEFAULT_FILES_PATH`](super::defaults::DEFAULT_FILES_PATH); a relative path
+    /// has been resolved against the directory of the file that defined the probe.
+    pub path: PathBuf,
+}
+
+/// `kind = "system"`: built-in collectors.
+#[derive(Debug, Clone)]
+pub struct SystemSettings {
+    /// Never empty, no duplicates.
+    /// Default: [`DEFAULT_COLLECTORS`](super::defaults::DEFAULT_COLLECTORS) (all three).
+    pub collectors: Vec<Collector>,
+}
+
+/// A built-in collector of the `system` probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collector {
+    Host,
+    Disks,
+    Network,
+}
+
+impl Collector {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collector::Host => "host",
+            Collector::Disks => "disks",
+            Collector::Network => "network",
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Which node this is (instance ID) and where its SSM lives (region).
+//!
+//! Explicit configuration wins. Otherwise a hybrid node is known by the SSM Agent's
+//! registration (the agent writes it when the node is activated), and an EC2 instance by its
+//! instance metadata over IMDSv2. IMDS is asked last because off EC2 it costs timeouts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the SSM Agent records a hybrid activation.
+pub const REGISTRATION_FILE: &str = "/var/lib/amazon/ssm/registration";
+/// The agent's vault copy of the same registration, for agents that keep only that.
+pub const VAULT_REGISTRATION_FILE: &str = "/var/lib/amazon/ssm/Vault/Store/RegistrationKey";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub instance_id: String,
+    pub region: String,
+    /// Where the instance ID came from, for logs and `status`.
+    pub source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(
+        "cannot tell this node's instance ID: set [agent] instance_id, or register the node with the SSM Agent ({tried})"
+    )]
+    NoInstanceId { tried: String },
+    #[error(
+        "cannot tell the region for instance {instance_id}: set [agent] region or AWS_REGION ({tried})"
+    )]
+    NoRegion { instance_id: String, tried: String },
+    #[error("instance ID `{value}` from {source_name} is not a managed node ID (i-… or mi-…)")]
+    BadInstanceId { value: String, source_name: String },
+}
+
+/// Where to look; tests point these at fixtures and at a fake metadata server.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub registration_file: PathBuf,
+    pub vault_file: PathBuf,
+    /// Ask EC2 instance metadata (IMDSv2). Off when `AWS_EC2_METADATA_DISABLED=true`.
+    pub imds: bool,
+    /// Overrides the metadata endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT` works too).
+    pub imds_endpoint: Option<String>,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            registration_file: REGISTRATION_FILE.into(),
+            vault_file: VAULT_REGISTRATION_FILE.into(),
+            imds: !env_flag("AWS_EC2_METADATA_DISABLED"),
+            imds_endpoint: None,
+        }
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// `(^i-(\w{8}|\w{17})$)|(^mi-\w{17}$)`
+pub fn is_instance_id(value: &str) -> bool {
+    let word = |s: &str, lens: &[usize]| {
+        lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if let Some(rest) = value.strip_prefix("mi-") {
+        word(rest, &[17])
+    } else if let Some(rest) = value.strip_prefix("i-") {
+        word(rest, &[8, 17])
+    } else {
+        false
+    }
+}
+
+/// `us-east-1`, `us-gov-west-1`, `ap-southeast-2`, `cn-north-1`: two letters, one or more
+/// lowercase words, then a number.
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    let lower = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    words.len() >= 2
+        && words[0].len() == 2
+        && words.iter().all(lower)
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Resolves the identity: explicit values first, then registration, then IMDSv2. The region
+/// falls back to `AWS_REGION` / `AWS_DEFAULT_REGION` before the discovered one.
+pub async fn resolve(
+    instance_id: Option<&str>,
+    region: Option<&str>,
+    sources: &Sources,
+) -> Result<Identity, IdentityError> {
+    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    let explicit_region = region.map(str::to_string).or(env_region);
+    let mut tried = Vec::new();
+
+    let discovered: Option<(String, Option<String>, String)> = match instance_id {
+        Some(id) => Some((id.to_string(), None, "configuration".to_string())),
+        None => discover(sources, explicit_region.is_none(), &mut tried).await,
+    };
+    let Some((id, found_region, source)) = discovered else {
+        return Err(IdentityError::NoInstanceId {
+            tried: tried.join("; "),
+        });
+    };
+    if !is_instance_id(&id) {
+        return Err(IdentityError::BadInstanceId {
+            value: id,
+            source_name: source,
+        });
+    }
+    let region = match explicit_region.or(found_region) {
+        Some(region) => region,
+        None => {
+            // The instance ID was configured but the region was not: only IMDS can say.
+            match imds_region(sources, &mut tried).await {
+                Some(region) => region,
+                None => {
+                    return Err(IdentityError::NoRegion {
+                        instance_id: id,
+                        tried: tried.join("; "),
+                    });
+                }
+            }
+        }
+    };
+    Ok(Identity {
+        instance_id: id,
+        region,
+        source,
+    })
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    #[serde(rename = "ManagedInstanceID")]
+    instance_id: String,
+    #[serde(rename = "Region", default)]
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VaultRegistration {
+    #[serde(rename = "instanceID")]
+    instance_id: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+async fn discover(
+    sources: &Sources,
+    want_region: bool,
+    tried: &mut Vec<String>,
+) -> Option<(String, Option<String>, String)> {
+    if let Some((id, region)) = read_json::<Registration>(&sources.registration_file, tried)
+        .await
+        .map(|r| (r.instance_id, r.region))
+    {
+        return Some((id, region, sources.registration_file.display().to_string()));
+    }
+    if let Some((id, region)) = read_json::<VaultRegistration>(&sources.vault_file, tried)
+        .await
+        .map(|r| (r.instance_id, r.region))
+    {
+        return Some((id, region, sources.vault_file.display().to_string()));
+    }
+    let client = imds_client(sources, tried)?;
+    match client.get("/latest/meta-data/instance-id").await {
+        Ok(id) => {
+            let region = if want_region {
+                identity_document_region(&client, tried).await
+            } else {
+                None
+            };
+            Some((
+                String::from(id),
+                region,
+                "EC2 instance metadata".to_string(),
+            ))
+        }
+        Err(e) => {
+            tried.push(format!("EC2 instance metadata: {e}"));
+            None
+        }
+    }
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    tried: &mut Vec<String>,
+) -> Option<T> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => match serde_json::from_slice::<T>(&bytes) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tried.push(format!("{} is malformed: {e}", path.display()));
+                None
+            }
+        },
+        Err(e) => {
+            tried.push(format!("{}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config::imds::Client> {
+    if !sources.imds {
+        tried.push("EC2 instance metadata: disabled (AWS_EC2_METADATA_DISABLED)".into());
+        return None;
+    }
+    let mut builder = aws_config::imds::Client::builder()
+        .max_attempts(2)
+        .connect_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(2));
+    if let Some(endpoint) = &sources.imds_endpoint {
+        builder = match builder.endpoint(endpoint) {
+            Ok(b) => b,
+            Err(e) => {
+                tried.push(format!(
+                    "EC2 instance metadata endpoint `{endpoint}` is invalid: {e}"
+                ));
+                return None;
+            }
+        };
+    }
+    Some(builder.build())
+}
+
+async fn imds_region(sources: &Sources, tried: &mut Vec<String>) -> Option<String> {
+    let client = imds_client(sources, tried)?;
+    identity_document_region(&client, tried).await
+}
+
+async fn identity_document_region(
+    client: &aws_config::imds::Client,
+    tried: &mut Vec<String>,
+) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Document {
+        region: String,
+    }
+    match client
+        .get("/latest/dynamic/instance-identity/document")
+        .await
+    {
+        Ok(doc) => match serde_json::from_str::<Document>(doc.as_ref()) {
+            Ok(d) => Some(d.region),
+            Err(e) => {
+                tried.push(format!("instance identity document is malformed: {e}"));
+                None
+            }
+        },
+        Err(e) => {
+            tried.push(format!("instance identity document: {e}"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_id_pattern() {
+        for good in ["i-0123abcd", "i-0123456789abcdef0", "mi-0123456789abcdef0"] {
+            assert!(is_instance_id(good), "{good}");
+        }
+        for bad in [
+            "i-0123abc",
+            "i-0123456789abcdef",
+            "mi-0123abcd",
+            "x-0123abcd",
+            "i-0123-abc",
+            "",
+        ] {
+            assert!(!is_instance_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn region_shape() {
+        assert!(is_region("us-east-1"));
+        assert!(is_region("ap-southeast-5"));
+        assert!(!is_region("US-EAST-1"));
+        assert!(!is_region("us east"));
+        assert!(!is_region(""));
+    }
+}
