@@ -3,7 +3,6 @@
 //! newcomer sees what the daemon does without an AWS account, root or network: the first
 //! cycle stores every item, the second sends nothing because nothing changed.
 
-use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 

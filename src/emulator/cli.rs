@@ -26,7 +26,11 @@ pub struct EmulatorArgs {
     pub access_key: Option<String>,
 
     /// Secret access key to accept together with --access-key.
-    #[arg(long, env = "SSM_INVENTORYD_EMULATOR_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SSM_INVENTORYD_EMULATOR_SECRET_KEY",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
 
     /// Only accept PutInventory for this InstanceId (repeatable); others get InvalidInstanceId.
@@ -63,7 +67,9 @@ pub struct EmulatorArgs {
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
-    let p: f64 = s.parse().map_err(|e| format!("'{s}' is not a number: {e}"))?;
+    let p: f64 = s
+        .parse()
+        .map_err(|e| format!("'{s}' is not a number: {e}"))?;
     if (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {
@@ -72,7 +78,9 @@ fn parse_probability(s: &str) -> Result<f64, String> {
 }
 
 fn parse_positive(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("'{s}' is not a number: {e}"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|e| format!("'{s}' is not a number: {e}"))?;
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
@@ -88,7 +96,10 @@ impl EmulatorArgs {
             return Err(EmulatorError::NotLoopback { addr: self.listen });
         }
         let credentials = match (&self.access_key, &self.secret_key) {
-            (None, None) => vec![(DEMO_ACCESS_KEY_ID.to_owned(), DEMO_SECRET_ACCESS_KEY.to_owned())],
+            (None, None) => vec![(
+                DEMO_ACCESS_KEY_ID.to_owned(),
+                DEMO_SECRET_ACCESS_KEY.to_owned(),
+            )],
             (Some(key), Some(secret)) => vec![(key.clone(), secret.clone())],
             _ => {
                 return Err(EmulatorError::InvalidConfig(
@@ -99,7 +110,8 @@ impl EmulatorArgs {
         Ok(EmulatorConfig {
             listen: self.listen,
             credentials,
-            known_instances: (!self.known_instances.is_empty()).then(|| self.known_instances.clone()),
+            known_instances: (!self.known_instances.is_empty())
+                .then(|| self.known_instances.clone()),
             max_custom_types: self.max_custom_types,
             max_item_bytes: self.max_item_bytes,
             max_node_bytes: self.max_node_bytes,
@@ -178,7 +190,10 @@ mod tests {
         ])
         .unwrap();
         let c = a.to_config().unwrap();
-        assert_eq!(c.credentials, vec![("AKIDTEST".to_owned(), "s3cret".to_owned())]);
+        assert_eq!(
+            c.credentials,
+            vec![("AKIDTEST".to_owned(), "s3cret".to_owned())]
+        );
         assert_eq!(c.known_instances.as_ref().unwrap().len(), 2);
         assert_eq!(c.max_custom_types, 5);
         assert_eq!(c.max_item_bytes, 1000);
@@ -191,13 +206,21 @@ mod tests {
 
     #[test]
     fn refuses_remote_without_flag() {
-        let err = parse(&["--listen", "0.0.0.0:4566"]).unwrap().to_config().unwrap_err();
+        let err = parse(&["--listen", "0.0.0.0:4566"])
+            .unwrap()
+            .to_config()
+            .unwrap_err();
         assert!(matches!(err, EmulatorError::NotLoopback { .. }));
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--allow-remote"));
         let ok = parse(&["--listen", "0.0.0.0:4566", "--allow-remote"]).unwrap();
         assert!(ok.to_config().is_ok());
-        assert!(parse(&["--listen", "[::1]:4566"]).unwrap().to_config().is_ok());
+        assert!(
+            parse(&["--listen", "[::1]:4566"])
+                .unwrap()
+                .to_config()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn type_name_only_on_modelled_shapes() {
-        let with = ApiError::new(ErrorCode::ItemSizeLimitExceeded, "big").with_type_name("Custom:A");
+        let with =
+            ApiError::new(ErrorCode::ItemSizeLimitExceeded, "big").with_type_name("Custom:A");
         assert_eq!(with.body()["TypeName"], "Custom:A");
         let without = ApiError::new(ErrorCode::InvalidTypeName, "bad").with_type_name("Custom:A");
         assert!(without.body().get("TypeName").is_none());

@@ -61,7 +61,12 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn new(throttle_tps: Option<f64>, fail_rate: f64, drop_rate: f64, latency: Duration) -> Self {
+    pub fn new(
+        throttle_tps: Option<f64>,
+        fail_rate: f64,
+        drop_rate: f64,
+        latency: Duration,
+    ) -> Self {
         Self {
             bucket: throttle_tps.map(|tps| Mutex::new(TokenBucket::new(tps, Instant::now()))),
             fail_rate,

@@ -85,7 +85,10 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            credentials: vec![(DEMO_ACCESS_KEY_ID.to_owned(), DEMO_SECRET_ACCESS_KEY.to_owned())],
+            credentials: vec![(
+                DEMO_ACCESS_KEY_ID.to_owned(),
+                DEMO_SECRET_ACCESS_KEY.to_owned(),
+            )],
             known_instances: None,
             max_custom_types: DEFAULT_MAX_CUSTOM_TYPES,
             max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
@@ -105,7 +108,11 @@ impl EmulatorConfig {
         if self.credentials.is_empty() {
             return bad("at least one access key pair is needed".into());
         }
-        if let Some((key, _)) = self.credentials.iter().find(|(k, s)| k.is_empty() || s.is_empty()) {
+        if let Some((key, _)) = self
+            .credentials
+            .iter()
+            .find(|(k, s)| k.is_empty() || s.is_empty())
+        {
             return bad(format!("access key '{key}' has an empty id or secret"));
         }
         for (name, p) in [("fail_rate", self.fail_rate), ("drop_rate", self.drop_rate)] {
@@ -166,7 +173,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -177,13 +186,23 @@ impl Emulator {
         let listen = config.listen;
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|source| EmulatorError::LocalAddr { addr: listen, source })?;
+            .map_err(|source| EmulatorError::LocalAddr {
+                addr: listen,
+                source,
+            })?;
         let service = Arc::new(service::Service::new(config));
         let token = CancellationToken::new();
-        let task = tokio::spawn(server::accept_loop(listener, service.clone(), token.clone()));
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            service.clone(),
+            token.clone(),
+        ));
         tracing::info!(%addr, "emulator listening");
         Ok(Emulator {
             addr,
@@ -257,7 +276,10 @@ mod tests {
         let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
         assert!(emu.local_addr().ip().is_loopback());
         assert_ne!(emu.local_addr().port(), 0);
-        assert_eq!(emu.endpoint_url(), format!("http://127.0.0.1:{}", emu.local_addr().port()));
+        assert_eq!(
+            emu.endpoint_url(),
+            format!("http://127.0.0.1:{}", emu.local_addr().port())
+        );
         let addr = emu.local_addr();
         emu.shutdown().await;
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
@@ -271,7 +293,10 @@ mod tests {
             ..Default::default()
         };
         let err = Emulator::start(taken).await.unwrap_err();
-        assert!(err.to_string().contains(&first.local_addr().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&first.local_addr().to_string()),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 1);
     }
 }

@@ -273,7 +273,10 @@ fn type_name_shape_ok(t: &str) -> bool {
 
 /// Parses and checks a PutInventory body. The first failing rule decides the answer; the
 /// whole request fails with it (nothing of it is stored).
-pub fn check_put_inventory(body: &[u8], cfg: RuleConfig<'_>) -> Result<PutInventoryRequest, ApiError> {
+pub fn check_put_inventory(
+    body: &[u8],
+    cfg: RuleConfig<'_>,
+) -> Result<PutInventoryRequest, ApiError> {
     let raw: RawPutInventory = decode(body)?;
 
     // Phase 1: model constraints, all reported together.
@@ -309,7 +312,9 @@ pub fn check_put_inventory(body: &[u8], cfg: RuleConfig<'_>) -> Result<PutInvent
             Some(s) if !schema_version_matches(s) => v.push(
                 Some(s),
                 &at("schemaVersion"),
-                &format!("Member must satisfy regular expression pattern: {SCHEMA_VERSION_PATTERN}"),
+                &format!(
+                    "Member must satisfy regular expression pattern: {SCHEMA_VERSION_PATTERN}"
+                ),
             ),
             Some(_) => {}
         }
@@ -336,7 +341,10 @@ pub fn check_put_inventory(body: &[u8], cfg: RuleConfig<'_>) -> Result<PutInvent
 
     // The model check above guarantees both are present.
     let (Some(instance_id), Some(raw_items)) = (raw.instance_id, raw.items) else {
-        return Err(ApiError::new(ErrorCode::Validation, "InstanceId and Items are required"));
+        return Err(ApiError::new(
+            ErrorCode::Validation,
+            "InstanceId and Items are required",
+        ));
     };
 
     // Phase 2: the node must be one the account knows.
@@ -358,8 +366,14 @@ pub fn check_put_inventory(body: &[u8], cfg: RuleConfig<'_>) -> Result<PutInvent
     Ok(PutInventoryRequest { instance_id, items })
 }
 
-fn check_item(raw: RawItem, seen: &mut HashSet<String>, cfg: RuleConfig<'_>) -> Result<Item, ApiError> {
-    let bytes = serde_json::to_vec(&raw).map(|v| v.len()).unwrap_or(usize::MAX);
+fn check_item(
+    raw: RawItem,
+    seen: &mut HashSet<String>,
+    cfg: RuleConfig<'_>,
+) -> Result<Item, ApiError> {
+    let bytes = serde_json::to_vec(&raw)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     let RawItem {
         type_name,
         schema_version,
@@ -369,9 +383,13 @@ fn check_item(raw: RawItem, seen: &mut HashSet<String>, cfg: RuleConfig<'_>) -> 
         context,
     } = raw;
     // Phase 1 rejected items missing any of these.
-    let (Some(type_name), Some(schema_version), Some(capture_time)) = (type_name, schema_version, capture_time)
+    let (Some(type_name), Some(schema_version), Some(capture_time)) =
+        (type_name, schema_version, capture_time)
     else {
-        return Err(ApiError::new(ErrorCode::Validation, "TypeName, SchemaVersion and CaptureTime are required"));
+        return Err(ApiError::new(
+            ErrorCode::Validation,
+            "TypeName, SchemaVersion and CaptureTime are required",
+        ));
     };
 
     check_type_name(&type_name)?;
@@ -387,7 +405,9 @@ fn check_item(raw: RawItem, seen: &mut HashSet<String>, cfg: RuleConfig<'_>) -> 
     {
         return Err(ApiError::new(
             ErrorCode::UnsupportedInventorySchemaVersion,
-            format!("SchemaVersion {schema_version} is not supported for {type_name}; supported: {supported}"),
+            format!(
+                "SchemaVersion {schema_version} is not supported for {type_name}; supported: {supported}"
+            ),
         ));
     }
     if let Some(context) = &context {
@@ -482,7 +502,11 @@ fn check_context(type_name: &str, context: &BTreeMap<String, String>) -> Result<
 
 fn check_content(type_name: &str, rows: &[Row]) -> Result<(), ApiError> {
     let bad = |why: String| {
-        Err(ApiError::new(ErrorCode::InvalidItemContent, format!("Item {type_name}: {why}")).with_type_name(type_name))
+        Err(ApiError::new(
+            ErrorCode::InvalidItemContent,
+            format!("Item {type_name}: {why}"),
+        )
+        .with_type_name(type_name))
     };
     if rows.len() > MAX_CONTENT_ROWS {
         return bad(format!("{} rows, more than {MAX_CONTENT_ROWS}", rows.len()));
@@ -508,7 +532,9 @@ fn check_content(type_name: &str, rows: &[Row]) -> Result<(), ApiError> {
                     "value of attribute '{name}' in row {i} is longer than {MAX_ATTRIBUTE_VALUE_CHARS} characters"
                 ));
             }
-            let first = spellings.entry(name.to_lowercase()).or_insert(name.as_str());
+            let first = spellings
+                .entry(name.to_lowercase())
+                .or_insert(name.as_str());
             if *first != name.as_str() {
                 return bad(format!(
                     "attribute '{name}' is also spelled '{first}'; one spelling per attribute name"
@@ -556,7 +582,10 @@ pub fn check_list_inventory_entries(
     }
     v.into_result()?;
     let (Some(instance_id), Some(type_name)) = (raw.instance_id, raw.type_name) else {
-        return Err(ApiError::new(ErrorCode::Validation, "InstanceId and TypeName are required"));
+        return Err(ApiError::new(
+            ErrorCode::Validation,
+            "InstanceId and TypeName are required",
+        ));
     };
     if let Some(known) = known_instances
         && !known.iter().any(|k| k == &instance_id)
@@ -598,7 +627,10 @@ mod tests {
         check_with(items, cfg())
     }
 
-    fn check_with(items: serde_json::Value, cfg: RuleConfig<'_>) -> Result<PutInventoryRequest, ApiError> {
+    fn check_with(
+        items: serde_json::Value,
+        cfg: RuleConfig<'_>,
+    ) -> Result<PutInventoryRequest, ApiError> {
         let body = json!({"InstanceId": ID, "Items": items});
         check_put_inventory(body.to_string().as_bytes(), cfg)
     }
@@ -615,16 +647,31 @@ mod tests {
         let req = check(json!([item("Custom:StageInfo")])).unwrap();
         assert_eq!(req.instance_id, ID);
         assert_eq!(req.items.len(), 1);
-        assert_eq!(req.items[0].content.as_ref().unwrap()[0]["Stage"], "PreProd");
+        assert_eq!(
+            req.items[0].content.as_ref().unwrap()[0]["Stage"],
+            "PreProd"
+        );
         assert!(req.items[0].bytes > 50);
     }
 
     #[test]
     fn instance_id_pattern() {
-        for ok in ["i-01234567", "i-0123456789abcdef0", "mi-0123456789abcdef0", "i-ABCDEF_1"] {
+        for ok in [
+            "i-01234567",
+            "i-0123456789abcdef0",
+            "mi-0123456789abcdef0",
+            "i-ABCDEF_1",
+        ] {
             assert!(instance_id_matches(ok), "{ok}");
         }
-        for bad in ["i-0123", "i-0123456789abcdef", "mi-01234567", "x-01234567", "i-0123456-", ""] {
+        for bad in [
+            "i-0123",
+            "i-0123456789abcdef",
+            "mi-01234567",
+            "x-01234567",
+            "i-0123456-",
+            "",
+        ] {
             assert!(!instance_id_matches(bad), "{bad}");
         }
         let body = json!({"InstanceId": "i-bad", "Items": [item("Custom:A")]});
@@ -642,7 +689,9 @@ mod tests {
         assert_eq!(code(check(json!(thirty_one))), ErrorCode::Validation);
         let body = json!({"InstanceId": ID});
         assert_eq!(
-            check_put_inventory(body.to_string().as_bytes(), cfg()).unwrap_err().code,
+            check_put_inventory(body.to_string().as_bytes(), cfg())
+                .unwrap_err()
+                .code,
             ErrorCode::Validation
         );
     }
@@ -651,7 +700,11 @@ mod tests {
     fn missing_members_are_validation_errors_listed_together() {
         let err = check(json!([{"TypeName": "Custom:A"}])).unwrap_err();
         assert_eq!(err.code, ErrorCode::Validation);
-        assert!(err.message.starts_with("2 validation errors detected"), "{}", err.message);
+        assert!(
+            err.message.starts_with("2 validation errors detected"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("items.1.member.schemaVersion"));
         assert!(err.message.contains("items.1.member.captureTime"));
     }
@@ -659,20 +712,36 @@ mod tests {
     #[test]
     fn wrong_json_types_are_serialization_errors() {
         let body = br#"{"InstanceId": "i-01234567", "Items": [{"TypeName": 5}]}"#;
-        assert_eq!(check_put_inventory(body, cfg()).unwrap_err().code, ErrorCode::Serialization);
-        assert_eq!(check_put_inventory(b"{not json", cfg()).unwrap_err().code, ErrorCode::Serialization);
+        assert_eq!(
+            check_put_inventory(body, cfg()).unwrap_err().code,
+            ErrorCode::Serialization
+        );
+        assert_eq!(
+            check_put_inventory(b"{not json", cfg()).unwrap_err().code,
+            ErrorCode::Serialization
+        );
         let body = br#"{"InstanceId": "i-01234567", "Items": [{"TypeName": "Custom:A",
             "SchemaVersion": "1.0", "CaptureTime": "2026-11-27T10:00:00Z", "Content": [{"a": 1}]}]}"#;
-        assert_eq!(check_put_inventory(body, cfg()).unwrap_err().code, ErrorCode::Serialization);
+        assert_eq!(
+            check_put_inventory(body, cfg()).unwrap_err().code,
+            ErrorCode::Serialization
+        );
     }
 
     #[test]
     fn type_name_rules() {
         for bad in ["", "Foo:Bar", "custom:lower", "Custom:", "AWS:Unknown"] {
-            assert_eq!(code(check(json!([item(bad)]))), ErrorCode::InvalidTypeName, "{bad}");
+            assert_eq!(
+                code(check(json!([item(bad)]))),
+                ErrorCode::InvalidTypeName,
+                "{bad}"
+            );
         }
         let long = format!("Custom:{}", "x".repeat(94));
-        assert_eq!(code(check(json!([item(&long)]))), ErrorCode::InvalidTypeName);
+        assert_eq!(
+            code(check(json!([item(&long)]))),
+            ErrorCode::InvalidTypeName
+        );
         let exactly_100 = format!("Custom:{}", "x".repeat(93));
         assert!(check(json!([item(&exactly_100)])).is_ok());
         let mut app = item("AWS:Application");
@@ -682,7 +751,12 @@ mod tests {
 
     #[test]
     fn duplicate_type_name_names_the_type() {
-        let err = check(json!([item("Custom:A"), item("Custom:B"), item("Custom:A")])).unwrap_err();
+        let err = check(json!([
+            item("Custom:A"),
+            item("Custom:B"),
+            item("Custom:A")
+        ]))
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidItemContent);
         assert_eq!(err.type_name.as_deref(), Some("Custom:A"));
     }
@@ -700,12 +774,19 @@ mod tests {
         assert_eq!(code(check(json!([it]))), ErrorCode::Validation);
         let mut app = item("AWS:Application");
         app["SchemaVersion"] = json!("1.0");
-        assert_eq!(code(check(json!([app]))), ErrorCode::UnsupportedInventorySchemaVersion);
+        assert_eq!(
+            code(check(json!([app]))),
+            ErrorCode::UnsupportedInventorySchemaVersion
+        );
     }
 
     #[test]
     fn capture_time_rules() {
-        for ok in ["2026-11-27T10:00:00Z", "2000-01-01T00:00:00Z", "2099-12-31T23:59:59Z"] {
+        for ok in [
+            "2026-11-27T10:00:00Z",
+            "2000-01-01T00:00:00Z",
+            "2099-12-31T23:59:59Z",
+        ] {
             assert!(capture_time_matches(ok), "{ok}");
         }
         for bad in [
@@ -732,9 +813,21 @@ mod tests {
     fn content_limits() {
         let mut it = item("Custom:A");
         it["Content"] = json!(vec![json!({"a": "b"}); 10_001]);
-        assert_eq!(code(check(json!([it.clone()]))), ErrorCode::InvalidItemContent);
+        assert_eq!(
+            code(check(json!([it.clone()]))),
+            ErrorCode::InvalidItemContent
+        );
         it["Content"] = json!(vec![json!({"a": "b"}); 10_000]);
-        assert!(check_with(json!([it]), RuleConfig { max_item_bytes: usize::MAX, known_instances: None }).is_ok());
+        assert!(
+            check_with(
+                json!([it]),
+                RuleConfig {
+                    max_item_bytes: usize::MAX,
+                    known_instances: None
+                }
+            )
+            .is_ok()
+        );
 
         let wide: serde_json::Map<_, _> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
         let mut it = item("Custom:A");
@@ -816,9 +909,15 @@ mod tests {
         assert!(check(json!([ci.clone()])).is_ok());
         let many: serde_json::Map<_, _> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
         ci["Context"] = json!(many);
-        assert_eq!(code(check(json!([ci.clone()]))), ErrorCode::InvalidInventoryItemContext);
+        assert_eq!(
+            code(check(json!([ci.clone()]))),
+            ErrorCode::InvalidInventoryItemContext
+        );
         ci["Context"] = json!({"": "v"});
-        assert_eq!(code(check(json!([ci]))), ErrorCode::InvalidInventoryItemContext);
+        assert_eq!(
+            code(check(json!([ci]))),
+            ErrorCode::InvalidInventoryItemContext
+        );
     }
 
     #[test]
@@ -848,7 +947,10 @@ mod tests {
             max_item_bytes: 1 << 20,
             known_instances: Some(&known),
         };
-        assert_eq!(code(check_with(json!([item("Custom:A")]), c)), ErrorCode::InvalidInstanceId);
+        assert_eq!(
+            code(check_with(json!([item("Custom:A")]), c)),
+            ErrorCode::InvalidInstanceId
+        );
         let body = json!({"InstanceId": "i-01234567", "Items": [item("Custom:A")]});
         assert!(check_put_inventory(body.to_string().as_bytes(), c).is_ok());
     }
@@ -860,19 +962,26 @@ mod tests {
         assert_eq!(req.max_results, Some(10));
         let bad = json!({"InstanceId": ID, "TypeName": "Custom:A", "MaxResults": 51});
         assert_eq!(
-            check_list_inventory_entries(bad.to_string().as_bytes(), None).unwrap_err().code,
+            check_list_inventory_entries(bad.to_string().as_bytes(), None)
+                .unwrap_err()
+                .code,
             ErrorCode::Validation
         );
         let bad = json!({"InstanceId": ID, "TypeName": "Nope"});
         assert_eq!(
-            check_list_inventory_entries(bad.to_string().as_bytes(), None).unwrap_err().code,
+            check_list_inventory_entries(bad.to_string().as_bytes(), None)
+                .unwrap_err()
+                .code,
             ErrorCode::Validation
         );
     }
 
     #[test]
     fn peek_finds_instance_id_even_in_bad_requests() {
-        assert_eq!(peek_instance_id(br#"{"InstanceId":"i-x","Items":5}"#).as_deref(), Some("i-x"));
+        assert_eq!(
+            peek_instance_id(br#"{"InstanceId":"i-x","Items":5}"#).as_deref(),
+            Some("i-x")
+        );
         assert_eq!(peek_instance_id(b"nope"), None);
     }
 }

@@ -86,7 +86,9 @@ async fn serve_connection(stream: TcpStream, service: Arc<Service>, token: Cance
 async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpResponse, Abort> {
     let request_id = new_request_id();
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/stats") => return Ok(json_response(StatusCode::OK, &service.stats(), &request_id)),
+        (&Method::GET, "/stats") => {
+            return Ok(json_response(StatusCode::OK, &service.stats(), &request_id));
+        }
         (&Method::POST, "/") => {}
         _ => {
             let body = serde_json::json!({"message": "Not Found: the emulator serves POST / and GET /stats"});
@@ -194,7 +196,10 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T, request_id: &str) -
 /// A random id in the UUID v4 layout, as the service's `x-amzn-RequestId`.
 fn new_request_id() -> String {
     let r: u128 = rand::random();
-    let hex = format!("{:032x}", (r & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62));
+    let hex = format!(
+        "{:032x}",
+        (r & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+    );
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -215,7 +220,10 @@ mod tests {
             let id = new_request_id();
             assert_eq!(id.len(), 36);
             let parts: Vec<_> = id.split('-').collect();
-            assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12]);
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                vec![8, 4, 4, 4, 12]
+            );
             assert!(parts[2].starts_with('4'));
             assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
         }

@@ -31,7 +31,12 @@ pub struct Service {
 impl Service {
     pub fn new(config: EmulatorConfig) -> Self {
         let credentials = config.credentials.iter().cloned().collect();
-        let faults = Faults::new(config.throttle_tps, config.fail_rate, config.drop_rate, config.latency);
+        let faults = Faults::new(
+            config.throttle_tps,
+            config.fail_rate,
+            config.drop_rate,
+            config.latency,
+        );
         Self {
             config,
             credentials,
@@ -52,8 +57,9 @@ impl Service {
     }
 
     pub fn stats(&self) -> Stats {
-        let custom_types = self.store().custom_type_count();
-        self.stats.snapshot(custom_types)
+        let store = self.store();
+        self.stats
+            .snapshot(store.custom_type_count(), store.node_totals())
     }
 
     pub fn put_inventory(&self, body: &[u8]) -> Result<Value, ApiError> {
@@ -74,18 +80,25 @@ impl Service {
                 max_node_bytes: self.config.max_node_bytes,
             },
         )?;
-        self.stats.accepted(&req.instance_id, applied.stored, applied.refreshed);
+        self.stats
+            .accepted(&req.instance_id, applied.stored, applied.refreshed);
         Ok(json!({}))
     }
 
     pub fn list_inventory_entries(&self, body: &[u8]) -> Result<Value, ApiError> {
-        let req = rules::check_list_inventory_entries(body, self.config.known_instances.as_deref())?;
+        let req =
+            rules::check_list_inventory_entries(body, self.config.known_instances.as_deref())?;
         let offset = match &req.next_token {
             None => 0,
             Some(token) => token
                 .strip_prefix(NEXT_TOKEN_PREFIX)
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidNextToken, "The specified token isn't valid."))?,
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidNextToken,
+                        "The specified token isn't valid.",
+                    )
+                })?,
         };
         let mut out = serde_json::Map::new();
         out.insert("TypeName".into(), json!(req.type_name));
@@ -104,7 +117,10 @@ impl Service {
         out.insert("CaptureTime".into(), json!(item.capture_time));
         out.insert("Entries".into(), json!(page));
         if end < total {
-            out.insert("NextToken".into(), json!(format!("{NEXT_TOKEN_PREFIX}{end}")));
+            out.insert(
+                "NextToken".into(),
+                json!(format!("{NEXT_TOKEN_PREFIX}{end}")),
+            );
         }
         Ok(Value::Object(out))
     }
@@ -121,7 +137,11 @@ mod tests {
     }
 
     fn put(s: &Service, items: Value) -> Result<Value, ApiError> {
-        s.put_inventory(json!({"InstanceId": ID, "Items": items}).to_string().as_bytes())
+        s.put_inventory(
+            json!({"InstanceId": ID, "Items": items})
+                .to_string()
+                .as_bytes(),
+        )
     }
 
     fn list(s: &Service, extra: Value) -> Result<Value, ApiError> {
@@ -148,7 +168,10 @@ mod tests {
         assert_eq!(first["CaptureTime"], "2026-11-27T10:00:00Z");
         let token = first["NextToken"].as_str().unwrap().to_owned();
         let second = list(&s, json!({"MaxResults": 3, "NextToken": token})).unwrap();
-        assert_eq!(second["Entries"], json!([{"n": "2"}, {"n": "3"}, {"n": "4"}]));
+        assert_eq!(
+            second["Entries"],
+            json!([{"n": "2"}, {"n": "3"}, {"n": "4"}])
+        );
         assert!(second.get("NextToken").is_none());
         let all = list(&s, json!({})).unwrap();
         assert_eq!(all["Entries"].as_array().unwrap().len(), 5);

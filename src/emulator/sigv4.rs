@@ -123,7 +123,9 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, ApiError> {
 
 fn parse_amz_date(value: &str) -> Option<OffsetDateTime> {
     let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(value, &format).ok().map(|t| t.assume_utc())
+    time::PrimitiveDateTime::parse(value, &format)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 /// Checks one request. On success says who signed it.
@@ -211,7 +213,10 @@ pub fn verify(req: &SignedRequest<'_>, cfg: &VerifyConfig<'_>) -> Result<Verifie
     };
 
     let canonical = canonical_request(req, &auth.signed_headers, &payload_hash)?;
-    let scope = format!("{}/{}/{}/{TERMINATOR}", auth.date, auth.region, auth.service);
+    let scope = format!(
+        "{}/{}/{}/{TERMINATOR}",
+        auth.date, auth.region, auth.service
+    );
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
@@ -335,7 +340,9 @@ fn percent_decode(s: &str) -> Vec<u8> {
 }
 
 fn hex_val(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn canonical_uri(path: &str) -> String {
@@ -350,7 +357,9 @@ fn canonical_uri(path: &str) -> String {
         }
     }
     let mut normalized = format!("/{}", segments.join("/"));
-    if !segments.is_empty() && (path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..")) {
+    if !segments.is_empty()
+        && (path.ends_with('/') || path.ends_with("/.") || path.ends_with("/.."))
+    {
         normalized.push('/');
     }
     uri_encode(normalized.as_bytes(), true)
@@ -389,7 +398,9 @@ mod tests {
     const SUITE_NOW: OffsetDateTime = datetime!(2015-08-30 12:36:00 UTC);
 
     fn creds() -> HashMap<String, String> {
-        [(SUITE_KEY.to_owned(), SUITE_SECRET.to_owned())].into_iter().collect()
+        [(SUITE_KEY.to_owned(), SUITE_SECRET.to_owned())]
+            .into_iter()
+            .collect()
     }
 
     fn headers(list: &[(&str, &str)]) -> HeaderMap {
@@ -456,7 +467,15 @@ mod tests {
         assert_eq!(v.access_key_id, SUITE_KEY);
         assert_eq!(v.region, "us-east-1");
         // The same request relative path forms normalise to the same signature.
-        check("GET", "/example1/example2/../..", &hdrs, b"", "service", SUITE_NOW).unwrap();
+        check(
+            "GET",
+            "/example1/example2/../..",
+            &hdrs,
+            b"",
+            "service",
+            SUITE_NOW,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -593,7 +612,11 @@ mod tests {
         ]
     }
 
-    fn check_owned(hdrs: &[(&str, String)], service: &str, now: OffsetDateTime) -> Result<Verified, ApiError> {
+    fn check_owned(
+        hdrs: &[(&str, String)],
+        service: &str,
+        now: OffsetDateTime,
+    ) -> Result<Verified, ApiError> {
         let borrowed: Vec<(&str, &str)> = hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         check("GET", "/", &borrowed, b"", service, now)
     }
@@ -620,12 +643,25 @@ mod tests {
         let late = SUITE_NOW + time::Duration::minutes(16);
         let err = check_owned(&vanilla(GOOD), "service", late).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidSignature);
-        assert!(err.message.starts_with("Signature expired"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Signature expired"),
+            "{}",
+            err.message
+        );
         let early = SUITE_NOW - time::Duration::minutes(16);
         let err = check_owned(&vanilla(GOOD), "service", early).unwrap_err();
-        assert!(err.message.starts_with("Signature not yet current"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Signature not yet current"),
+            "{}",
+            err.message
+        );
         // Within the window is fine.
-        check_owned(&vanilla(GOOD), "service", SUITE_NOW + time::Duration::minutes(14)).unwrap();
+        check_owned(
+            &vanilla(GOOD),
+            "service",
+            SUITE_NOW + time::Duration::minutes(14),
+        )
+        .unwrap();
     }
 
     #[test]

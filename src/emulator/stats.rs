@@ -59,6 +59,8 @@ pub struct InstanceStats {
     pub items: u64,
     /// Body bytes of its PutInventory requests.
     pub bytes: u64,
+    /// What is stored for it now (the total that `max_node_bytes` limits).
+    pub stored_bytes: u64,
 }
 
 #[derive(Default, Debug)]
@@ -116,7 +118,11 @@ impl Recorder {
             i.stats.items += n;
             i.stats.items_stored += stored as u64;
             i.stats.items_refreshed += refreshed as u64;
-            i.stats.instances.entry(instance_id.to_owned()).or_default().items += n;
+            i.stats
+                .instances
+                .entry(instance_id.to_owned())
+                .or_default()
+                .items += n;
         });
     }
 
@@ -136,11 +142,19 @@ impl Recorder {
         self.with(|i| i.stats.faults.delayed += 1);
     }
 
-    pub fn snapshot(&self, custom_types: usize) -> Stats {
+    /// `custom_types` and `stored_bytes` come from the store, which the caller has locked.
+    pub fn snapshot<'a>(
+        &self,
+        custom_types: usize,
+        stored_bytes: impl Iterator<Item = (&'a str, usize)>,
+    ) -> Stats {
         self.with(|i| {
             let mut s = i.stats.clone();
             s.recent_put_body_sizes = i.recent.iter().copied().collect();
             s.custom_types = custom_types as u64;
+            for (id, bytes) in stored_bytes {
+                s.instances.entry(id.to_owned()).or_default().stored_bytes = bytes as u64;
+            }
             s
         })
     }
@@ -156,7 +170,7 @@ mod tests {
         for n in 0..(RECENT_BODY_SIZES + 5) {
             r.put_inventory(n);
         }
-        let s = r.snapshot(0);
+        let s = r.snapshot(0, std::iter::empty());
         assert_eq!(s.recent_put_body_sizes.len(), RECENT_BODY_SIZES);
         assert_eq!(s.recent_put_body_sizes[0], 5);
         assert_eq!(s.put_inventory_requests, (RECENT_BODY_SIZES + 5) as u64);
@@ -170,8 +184,16 @@ mod tests {
         r.error("ThrottlingException");
         r.error("ThrottlingException");
         r.fault(Fault::Throttle);
-        let s = r.snapshot(3);
-        assert_eq!(s.instances["i-01234567"], InstanceStats { requests: 1, items: 3, bytes: 100 });
+        let s = r.snapshot(3, [("i-01234567", 42)].into_iter());
+        assert_eq!(
+            s.instances["i-01234567"],
+            InstanceStats {
+                requests: 1,
+                items: 3,
+                bytes: 100,
+                stored_bytes: 42
+            }
+        );
         assert_eq!(s.errors["ThrottlingException"], 2);
         assert_eq!(s.faults.throttled, 1);
         assert_eq!(s.items_stored, 2);

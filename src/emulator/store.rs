@@ -68,19 +68,35 @@ pub struct Store {
 
 impl Store {
     pub fn get(&self, instance_id: &str, type_name: &str) -> Option<&StoredItem> {
-        self.nodes.get(instance_id)?.types.get(type_name).map(|e| &e.item)
+        self.nodes
+            .get(instance_id)?
+            .types
+            .get(type_name)
+            .map(|e| &e.item)
     }
 
     pub fn custom_type_count(&self) -> usize {
         self.custom_types.len()
     }
 
+    #[cfg(test)]
     pub fn node_bytes(&self, instance_id: &str) -> usize {
         self.nodes.get(instance_id).map_or(0, |n| n.total_bytes)
     }
 
+    /// Each node's stored total, what `max_node_bytes` is compared with.
+    pub fn node_totals(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.nodes
+            .iter()
+            .map(|(id, n)| (id.as_str(), n.total_bytes))
+    }
+
     /// Applies a request that passed the stateless rules, or refuses it whole.
-    pub fn apply(&mut self, req: &PutInventoryRequest, limits: StoreLimits) -> Result<Applied, ApiError> {
+    pub fn apply(
+        &mut self,
+        req: &PutInventoryRequest,
+        limits: StoreLimits,
+    ) -> Result<Applied, ApiError> {
         let empty = Node::default();
         let node = self.nodes.get(&req.instance_id).unwrap_or(&empty);
 
@@ -89,7 +105,10 @@ impl Store {
             if item.content.is_some() {
                 continue;
             }
-            let stored = node.types.get(&item.type_name).and_then(|e| e.item.content_hash.as_deref());
+            let stored = node
+                .types
+                .get(&item.type_name)
+                .and_then(|e| e.item.content_hash.as_deref());
             if stored != item.content_hash.as_deref() {
                 let why = match stored {
                     None => "no content is stored for it".to_owned(),
@@ -113,7 +132,9 @@ impl Store {
             .map(|i| i.type_name.as_str())
             .filter(|t| t.starts_with("Custom:") && !self.custom_types.contains(*t))
             .collect();
-        if !new_types.is_empty() && self.custom_types.len() + new_types.len() > limits.max_custom_types {
+        if !new_types.is_empty()
+            && self.custom_types.len() + new_types.len() > limits.max_custom_types
+        {
             return Err(ApiError::new(
                 ErrorCode::CustomSchemaCountLimitExceeded,
                 format!(
@@ -132,7 +153,9 @@ impl Store {
                 continue; // a refresh does not change what is stored
             }
             let old = node.types.get(&item.type_name);
-            if old.is_some_and(|e| e.item.content_hash.is_some() && e.item.content_hash == item.content_hash) {
+            if old.is_some_and(|e| {
+                e.item.content_hash.is_some() && e.item.content_hash == item.content_hash
+            }) {
                 continue; // unchanged hash: content is not replaced
             }
             total = total - old.map_or(0, |e| e.bytes) + item.bytes;
@@ -161,7 +184,8 @@ impl Store {
                     applied.refreshed += 1;
                 }
                 (Some(_), Some(entry))
-                    if entry.item.content_hash.is_some() && entry.item.content_hash == item.content_hash =>
+                    if entry.item.content_hash.is_some()
+                        && entry.item.content_hash == item.content_hash =>
                 {
                     entry.item.capture_time.clone_from(&item.capture_time);
                     entry.item.schema_version.clone_from(&item.schema_version);
@@ -240,8 +264,16 @@ mod tests {
     #[test]
     fn stores_and_reads_back() {
         let mut s = Store::default();
-        let a = s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
-        assert_eq!(a, Applied { stored: 1, refreshed: 0 });
+        let a = s
+            .apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
+            .unwrap();
+        assert_eq!(
+            a,
+            Applied {
+                stored: 1,
+                refreshed: 0
+            }
+        );
         let got = s.get(ID, "Custom:A").unwrap();
         assert_eq!(got.content, vec![row("k", "v1")]);
         assert_eq!(got.content_hash.as_deref(), Some("h1"));
@@ -254,14 +286,21 @@ mod tests {
     fn hash_only_unknown_or_different_is_a_mismatch() {
         let mut s = Store::default();
         let err = s
-            .apply(&req(vec![hash_only("Custom:A", "h1", "2026-11-27T11:00:00Z")]), LIMITS)
+            .apply(
+                &req(vec![hash_only("Custom:A", "h1", "2026-11-27T11:00:00Z")]),
+                LIMITS,
+            )
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::ItemContentMismatch);
         assert_eq!(err.type_name.as_deref(), Some("Custom:A"));
 
-        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
+            .unwrap();
         let err = s
-            .apply(&req(vec![hash_only("Custom:A", "h2", "2026-11-27T11:00:00Z")]), LIMITS)
+            .apply(
+                &req(vec![hash_only("Custom:A", "h2", "2026-11-27T11:00:00Z")]),
+                LIMITS,
+            )
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::ItemContentMismatch);
     }
@@ -269,11 +308,21 @@ mod tests {
     #[test]
     fn hash_only_match_refreshes_capture_time_only() {
         let mut s = Store::default();
-        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
-        let a = s
-            .apply(&req(vec![hash_only("Custom:A", "h1", "2026-11-28T00:00:00Z")]), LIMITS)
+        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
             .unwrap();
-        assert_eq!(a, Applied { stored: 0, refreshed: 1 });
+        let a = s
+            .apply(
+                &req(vec![hash_only("Custom:A", "h1", "2026-11-28T00:00:00Z")]),
+                LIMITS,
+            )
+            .unwrap();
+        assert_eq!(
+            a,
+            Applied {
+                stored: 0,
+                refreshed: 1
+            }
+        );
         let got = s.get(ID, "Custom:A").unwrap();
         assert_eq!(got.capture_time, "2026-11-28T00:00:00Z");
         assert_eq!(got.content, vec![row("k", "v1")]);
@@ -283,17 +332,22 @@ mod tests {
     #[test]
     fn same_hash_with_content_does_not_replace_content() {
         let mut s = Store::default();
-        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
-        let a = s.apply(&req(vec![full("Custom:A", Some("h1"), "v2", 200)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
+            .unwrap();
+        let a = s
+            .apply(&req(vec![full("Custom:A", Some("h1"), "v2", 200)]), LIMITS)
+            .unwrap();
         assert_eq!(a.refreshed, 1);
         assert_eq!(s.get(ID, "Custom:A").unwrap().content, vec![row("k", "v1")]);
         assert_eq!(s.node_bytes(ID), 100);
         // A new hash replaces it.
-        s.apply(&req(vec![full("Custom:A", Some("h2"), "v2", 200)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", Some("h2"), "v2", 200)]), LIMITS)
+            .unwrap();
         assert_eq!(s.get(ID, "Custom:A").unwrap().content, vec![row("k", "v2")]);
         assert_eq!(s.node_bytes(ID), 200);
         // No hash at all always replaces.
-        s.apply(&req(vec![full("Custom:A", None, "v3", 150)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", None, "v3", 150)]), LIMITS)
+            .unwrap();
         assert_eq!(s.get(ID, "Custom:A").unwrap().content, vec![row("k", "v3")]);
         assert_eq!(s.node_bytes(ID), 150);
     }
@@ -301,7 +355,8 @@ mod tests {
     #[test]
     fn empty_content_clears_the_type() {
         let mut s = Store::default();
-        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
+            .unwrap();
         let mut clear = full("Custom:A", Some("h0"), "", 40);
         clear.content = Some(vec![]);
         s.apply(&req(vec![clear]), LIMITS).unwrap();
@@ -316,8 +371,14 @@ mod tests {
             max_custom_types: 3,
             ..LIMITS
         };
-        s.apply(&req(vec![full("Custom:A", None, "v", 10), full("Custom:B", None, "v", 10)]), limits)
-            .unwrap();
+        s.apply(
+            &req(vec![
+                full("Custom:A", None, "v", 10),
+                full("Custom:B", None, "v", 10),
+            ]),
+            limits,
+        )
+        .unwrap();
         let other = PutInventoryRequest {
             instance_id: "mi-0123456789abcdef0".into(),
             items: vec![full("Custom:C", None, "v", 10)],
@@ -326,13 +387,25 @@ mod tests {
         assert_eq!(s.custom_type_count(), 3);
         // A fourth type on any node is refused, and the whole request with it.
         let err = s
-            .apply(&req(vec![full("Custom:A", None, "new", 10), full("Custom:D", None, "v", 10)]), limits)
+            .apply(
+                &req(vec![
+                    full("Custom:A", None, "new", 10),
+                    full("Custom:D", None, "v", 10),
+                ]),
+                limits,
+            )
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::CustomSchemaCountLimitExceeded);
         assert_eq!(s.get(ID, "Custom:A").unwrap().content, vec![row("k", "v")]);
         // Known types still go through, on any node; AWS types do not count.
-        s.apply(&req(vec![full("Custom:C", None, "v", 10), full("AWS:Tag", None, "v", 10)]), limits)
-            .unwrap();
+        s.apply(
+            &req(vec![
+                full("Custom:C", None, "v", 10),
+                full("AWS:Tag", None, "v", 10),
+            ]),
+            limits,
+        )
+        .unwrap();
         assert_eq!(s.custom_type_count(), 3);
     }
 
@@ -343,13 +416,22 @@ mod tests {
             max_node_bytes: 1000,
             ..LIMITS
         };
-        s.apply(&req(vec![full("Custom:A", None, "v", 600)]), limits).unwrap();
-        let err = s.apply(&req(vec![full("Custom:B", None, "v", 500)]), limits).unwrap_err();
+        s.apply(&req(vec![full("Custom:A", None, "v", 600)]), limits)
+            .unwrap();
+        let err = s
+            .apply(&req(vec![full("Custom:B", None, "v", 500)]), limits)
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::TotalSizeLimitExceeded);
         assert!(s.get(ID, "Custom:B").is_none());
         // Shrinking A in the same request makes room.
-        s.apply(&req(vec![full("Custom:A", None, "v", 400), full("Custom:B", None, "v", 500)]), limits)
-            .unwrap();
+        s.apply(
+            &req(vec![
+                full("Custom:A", None, "v", 400),
+                full("Custom:B", None, "v", 500),
+            ]),
+            limits,
+        )
+        .unwrap();
         assert_eq!(s.node_bytes(ID), 900);
         // Other nodes have their own total.
         let other = PutInventoryRequest {
@@ -362,7 +444,8 @@ mod tests {
     #[test]
     fn a_failing_request_changes_nothing() {
         let mut s = Store::default();
-        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS).unwrap();
+        s.apply(&req(vec![full("Custom:A", Some("h1"), "v1", 100)]), LIMITS)
+            .unwrap();
         let err = s
             .apply(
                 &req(vec![
