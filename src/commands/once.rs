@@ -31,7 +31,7 @@ const ONCE_BACKOFF_CAP: Duration = Duration::from_secs(10);
 
 pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), CommandError> {
     let settings = load_settings(config_path)?;
-    let identity = resolve_identity(&settings, options.instance_id).await?;
+    let identity = resolve_identity(&settings, options.instance_id, !options.dry_run).await?;
     let probes = select(&settings, None)?;
     let (state, loaded) = load_state(&settings.agent.state_dir).await;
     report_loaded(&settings.agent.state_dir, &loaded);
@@ -94,15 +94,27 @@ pub fn intervals(settings: &Settings) -> Intervals {
 pub async fn resolve_identity(
     settings: &Settings,
     override_id: Option<&str>,
+    need_region: bool,
 ) -> Result<Identity, CommandError> {
     let instance_id = override_id.or(settings.agent.instance_id.as_deref());
-    identity::resolve(
+    let resolved = identity::resolve(
         instance_id,
         settings.agent.region.as_deref(),
         &identity::Sources::default(),
     )
-    .await
-    .map_err(|e| CommandError::Usage(e.to_string()))
+    .await;
+    match resolved {
+        Ok(identity) => Ok(identity),
+        // A dry run calls nothing, so only the instance ID (which goes into the body) matters.
+        Err(identity::IdentityError::NoRegion { instance_id, .. }) if !need_region => {
+            Ok(Identity {
+                instance_id,
+                region: "region unknown".into(),
+                source: "configuration".into(),
+            })
+        }
+        Err(e) => Err(CommandError::Usage(e.to_string())),
+    }
 }
 
 pub async fn load_state(dir: &Path) -> (State, Loaded) {
