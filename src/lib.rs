@@ -19,12 +19,17 @@ pub mod batch;
 pub mod commands;
 pub mod config;
 pub mod cycle;
+pub mod daemon;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod identity;
 pub mod inventory;
+pub mod notify;
+pub mod outbox;
 pub mod plan;
 pub mod probe;
+pub mod scheduler;
 pub mod sender;
 pub mod state;
+pub mod status;
 pub mod wire;

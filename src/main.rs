@@ -53,10 +53,14 @@ enum Command {
         #[arg(long)]
         instance_id: Option<String>,
     },
-    /// Run as a daemon.
+    /// Run as a daemon (as systemd starts it).
     Run,
-    /// Show acknowledged state, quarantine and last errors.
-    Status,
+    /// Show acknowledged state, quarantine, pending items and last errors.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the local PutInventory emulator.
     #[cfg(feature = "emulator")]
     Emulator(ssm_inventoryd::emulator::cli::EmulatorArgs),
@@ -105,9 +109,8 @@ fn run(cli: Cli) -> Result<(), CommandError> {
                 instance_id: instance_id.as_deref(),
             },
         )),
-        Command::Run | Command::Status => Err(CommandError::Usage(
-            "this command is not available in this version of ssm-inventoryd".into(),
-        )),
+        Command::Run => runtime.block_on(commands::run::run(&cli.config)),
+        Command::Status { json } => commands::status::run(&cli.config, json),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
         #[cfg(feature = "emulator")]

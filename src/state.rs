@@ -143,23 +143,29 @@ impl State {
 
     /// Writes `dir/state.json` atomically and durably.
     pub fn save(&self, dir: &Path) -> Result<(), StateError> {
-        fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(STATE_FILE);
-        let temp = dir.join(format!(".{STATE_FILE}.tmp"));
-        let write = || -> io::Result<()> {
-            let mut file = File::create(&temp)?;
-            // Serialising maps of strings cannot fail.
-            let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)?;
-            File::open(dir)?.sync_all()
-        };
-        write().map_err(|source| StateError::Write { path, source })
+        // Serialising maps of strings cannot fail.
+        let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        write_atomically(dir, STATE_FILE, &bytes)
     }
+}
+
+/// Replaces `dir/name` with `bytes` so that a crash leaves the old or the new file, never a
+/// mix: temp file, fsync, rename, fsync of the directory.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StateError> {
+    fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(name);
+    let temp = dir.join(format!(".{name}.tmp"));
+    let write = || -> io::Result<()> {
+        let mut file = File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, &path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|source| StateError::Write { path, source })
 }
 
 fn set_aside(path: &Path, reason: String) -> Loaded {

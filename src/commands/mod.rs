@@ -7,6 +7,8 @@ pub mod demo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod once;
+pub mod run;
+pub mod status;
 pub mod validate;
 
 use std::path::Path;

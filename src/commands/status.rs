@@ -1,0 +1,140 @@
+//! `status`: what the service has acknowledged for this node, what is quarantined or pending
+//! and why, and the last errors — read from the state directory, so it works whether or not
+//! the daemon is running.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{CommandError, load_settings};
+use crate::inventory::format_capture_time;
+use crate::state::State;
+use crate::status::RuntimeStatus;
+
+pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
+    let settings = load_settings(config_path)?;
+    let dir = &settings.agent.state_dir;
+    let runtime = RuntimeStatus::load(dir);
+    // Reading must not move a damaged file aside: that is the daemon's decision.
+    let state = match std::fs::read(dir.join(crate::state::STATE_FILE)) {
+        Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| {
+            CommandError::Runtime(format!(
+                "{} is not valid ({e}); the daemon will set it aside and resend everything",
+                dir.join(crate::state::STATE_FILE).display()
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+        Err(e) => {
+            return Err(CommandError::Runtime(format!(
+                "cannot read {}: {e}",
+                dir.join(crate::state::STATE_FILE).display()
+            )));
+        }
+    };
+
+    let instance_id = runtime
+        .as_ref()
+        .map(|r| r.instance_id.clone())
+        .or_else(|| settings.agent.instance_id.clone())
+        .or_else(|| state.instances.keys().next().cloned());
+    let instance = instance_id
+        .as_deref()
+        .and_then(|id| state.instance(id))
+        .cloned()
+        .unwrap_or_default();
+    let pending = runtime
+        .as_ref()
+        .map(|r| r.pending.clone())
+        .unwrap_or_default();
+    let mut types: BTreeSet<String> = instance.types.keys().cloned().collect();
+    types.extend(instance.quarantine.keys().cloned());
+    types.extend(pending.iter().map(|p| p.type_name.clone()));
+
+    let rows: Vec<serde_json::Value> = types
+        .iter()
+        .map(|t| {
+            let ack = instance.types.get(t);
+            let q = instance.quarantine.get(t);
+            let p = pending.iter().find(|p| &p.type_name == t);
+            json!({
+                "type_name": t,
+                "content_hash": ack.map(|a| a.content_hash.clone()),
+                "schema_version": ack.map(|a| a.schema_version.clone()),
+                "acknowledged_at": ack.map(|a| format_capture_time(a.acknowledged_at)),
+                "pending": p.map(|p| p.reason.clone()),
+                "quarantined": q.map(|q| json!({"reason": q.reason, "since": format_capture_time(q.since)})),
+            })
+        })
+        .collect();
+
+    if as_json {
+        let doc = json!({
+            "instance_id": instance_id,
+            "region": runtime.as_ref().map(|r| r.region.clone()).or_else(|| settings.agent.region.clone()),
+            "identity_source": runtime.as_ref().map(|r| r.identity_source.clone()),
+            "updated_at": runtime.as_ref().and_then(|r| r.updated_at).map(format_capture_time),
+            "instance_invalid": runtime.as_ref().and_then(|r| r.instance_invalid.clone()),
+            "types": rows,
+            "probe_errors": runtime.as_ref().map(|r| r.probe_errors.clone()).unwrap_or_default(),
+            "last_push": runtime.as_ref().and_then(|r| r.last_push.clone()),
+        });
+        println!("{doc:#}");
+        return Ok(());
+    }
+
+    match (&instance_id, &runtime) {
+        (Some(id), Some(r)) => {
+            println!("instance {id} in {} (from {})", r.region, r.identity_source)
+        }
+        (Some(id), None) => println!("instance {id}"),
+        (None, _) => println!("no instance has pushed from {} yet", dir.display()),
+    }
+    if let Some(reason) = runtime.as_ref().and_then(|r| r.instance_invalid.as_ref()) {
+        println!("NOT ACCEPTED: {reason}");
+    }
+    if let Some(last) = runtime.as_ref().and_then(|r| r.last_push.as_ref()) {
+        println!(
+            "last push {}: {} requests, {} bytes; {} full, {} hash-only, {} unchanged, {} cleared",
+            format_capture_time(last.at),
+            last.requests,
+            last.bytes,
+            last.sent_full,
+            last.sent_hash_only,
+            last.skipped,
+            last.cleared
+        );
+    }
+    println!(
+        "{} types acknowledged, {} pending, {} quarantined",
+        instance.types.len(),
+        pending.len(),
+        instance.quarantine.len()
+    );
+    for t in &types {
+        let mut line = format!("  {t}");
+        if let Some(a) = instance.types.get(t) {
+            line += &format!(
+                "  acknowledged {} (hash {}, schema {})",
+                format_capture_time(a.acknowledged_at),
+                a.content_hash,
+                a.schema_version
+            );
+        }
+        if let Some(p) = pending.iter().find(|p| &p.type_name == t) {
+            line += &format!("  PENDING: {}", p.reason);
+        }
+        if let Some(q) = instance.quarantine.get(t) {
+            line += &format!(
+                "  QUARANTINED since {}: {}",
+                format_capture_time(q.since),
+                q.reason
+            );
+        }
+        println!("{line}");
+    }
+    for e in runtime.iter().flat_map(|r| &r.probe_errors) {
+        println!("probe {}: {}", e.probe, e.error);
+    }
+    Ok(())
+}

@@ -1,0 +1,639 @@
+//! The long-running service: wiring of scheduler → outbox → push, reloads, shutdown and
+//! systemd notifications.
+//!
+//! Everything that happens is an event in one loop: a probe finished, a push is due, a push
+//! finished, a reload was asked for, the watchdog needs a ping, or shutdown began. Pushes run
+//! in a task of their own so that probe results keep flowing while a slow request is in
+//! flight; the acknowledged state travels with the push task and comes back with its report.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_ssm::Client;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::Budget;
+use crate::config::{self, ConfigError, Settings};
+use crate::cycle::{self, PushOptions, PushReport};
+use crate::identity::{self, Identity};
+use crate::notify::Notifier;
+use crate::outbox::Outbox;
+use crate::plan::Intervals;
+use crate::probe::Probe;
+use crate::scheduler::{self, Outcome, Schedule};
+use crate::sender::{RetryPolicy, client};
+use crate::state::{Loaded, State};
+use crate::status::{ProbeErrorEntry, PushSummary, RuntimeStatus, TypeReason};
+
+/// How long an in-flight push may go on after SIGTERM before it is abandoned.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest wait while the service refuses this node's instance ID.
+const INSTANCE_INVALID_BACKOFF_CAP: Duration = Duration::from_secs(3600);
+const INSTANCE_INVALID_BACKOFF_START: Duration = Duration::from_secs(60);
+/// Identity discovery is retried from this delay, doubling, up to five minutes.
+const IDENTITY_RETRY_START: Duration = Duration::from_secs(5);
+const IDENTITY_RETRY_CAP: Duration = Duration::from_secs(300);
+/// Configuration file changes are applied once they have been quiet this long, so an editor
+/// writing a file in several steps causes one reload.
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+/// What the daemon needs from its caller.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub config_path: PathBuf,
+    pub identity_sources: identity::Sources,
+    pub shutdown_deadline: Duration,
+}
+
+/// Runs until `shutdown` is cancelled. Each message on `reload` re-reads the configuration.
+/// Fails only when the configuration cannot be loaded at start.
+pub async fn run(
+    options: DaemonOptions,
+    shutdown: CancellationToken,
+    mut reload: mpsc::Receiver<()>,
+) -> Result<(), DaemonError> {
+    let settings = config::load(&options.config_path)?;
+    let notifier = Notifier::from_env();
+    let (state, loaded) = load_state(&settings.agent.state_dir).await;
+    if let Loaded::Recovered { reason, set_aside } = &loaded {
+        tracing::warn!(
+            "state in {} could not be used ({reason}); set aside as {:?}; everything will be resent",
+            settings.agent.state_dir.display(),
+            set_aside
+        );
+    }
+    let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
+    let (watch_tx, mut watch_events) = mpsc::channel::<()>(8);
+    let mut daemon = Daemon {
+        options,
+        settings,
+        notifier,
+        outbox: Outbox::default(),
+        probes_cancel: CancellationToken::new(),
+        outcome_tx,
+        identity: None,
+        identity_failures: 0,
+        identity_retry_at: Some(Instant::now()),
+        client: None,
+        state: Some(state),
+        push_due: None,
+        push_task: None,
+        push_cancel: CancellationToken::new(),
+        last_push_end: None,
+        transient_failures: 0,
+        instance_invalid_failures: 0,
+        ready: false,
+        reload_due: None,
+        last_status: RuntimeStatus::default(),
+        _watcher: None,
+    };
+    daemon._watcher = watch_config(
+        &daemon.options.config_path,
+        &daemon.settings,
+        watch_tx.clone(),
+    );
+    daemon.start_probes();
+    tracing::info!(
+        config = %daemon.options.config_path.display(),
+        probes = daemon.settings.probes.len(),
+        "ssm-inventoryd started"
+    );
+
+    let mut watchdog = Notifier::watchdog_interval().map(tokio::time::interval);
+    loop {
+        let watchdog_tick = async {
+            match watchdog.as_mut() {
+                Some(interval) => {
+                    interval.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let push_running = daemon.push_task.is_some();
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome),
+            _ = sleep_until(daemon.identity_retry_at.unwrap_or_else(far_future)), if daemon.identity_retry_at.is_some() => {
+                daemon.resolve_identity().await;
+            }
+            _ = sleep_until(daemon.push_due.unwrap_or_else(far_future)), if daemon.push_due.is_some() && !push_running => {
+                daemon.start_push();
+            }
+            joined = async { daemon.push_task.as_mut().expect("guarded by push_running").await }, if push_running => {
+                daemon.push_task = None;
+                daemon.on_push_done(joined).await;
+            }
+            Some(()) = reload.recv() => daemon.reload().await,
+            Some(()) = watch_events.recv() => {
+                daemon.reload_due = Some(Instant::now() + RELOAD_DEBOUNCE);
+            }
+            _ = sleep_until(daemon.reload_due.unwrap_or_else(far_future)), if daemon.reload_due.is_some() => {
+                daemon.reload_due = None;
+                daemon.reload().await;
+            }
+            _ = watchdog_tick => daemon.notifier.watchdog(),
+        }
+    }
+
+    daemon.stop().await;
+    Ok(())
+}
+
+/// A deadline that never comes, for timers that are off.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+struct Daemon {
+    options: DaemonOptions,
+    settings: Settings,
+    notifier: Notifier,
+    outbox: Outbox,
+    probes_cancel: CancellationToken,
+    outcome_tx: mpsc::Sender<Outcome>,
+    identity: Option<Identity>,
+    identity_failures: u32,
+    identity_retry_at: Option<Instant>,
+    client: Option<Client>,
+    /// `None` while a push task holds it.
+    state: Option<State>,
+    push_due: Option<Instant>,
+    push_task: Option<JoinHandle<(State, PushReport)>>,
+    push_cancel: CancellationToken,
+    last_push_end: Option<Instant>,
+    transient_failures: u32,
+    instance_invalid_failures: u32,
+    ready: bool,
+    reload_due: Option<Instant>,
+    last_status: RuntimeStatus,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Daemon {
+    fn start_probes(&mut self) {
+        self.probes_cancel = CancellationToken::new();
+        let probes: Vec<Probe> = self
+            .settings
+            .probes
+            .iter()
+            .map(Probe::from_settings)
+            .collect();
+        self.outbox.set_probes(&probes);
+        for (probe, settings) in probes.into_iter().zip(&self.settings.probes) {
+            let schedule = Schedule {
+                interval: settings.interval,
+                splay: settings.splay,
+                timeout: settings.timeout,
+            };
+            let name = probe.name().to_string();
+            let run = move || {
+                let probe = probe.clone();
+                async move { probe.collect().await }
+            };
+            tokio::spawn(scheduler::run_probe(
+                name,
+                schedule,
+                run,
+                self.outcome_tx.clone(),
+                None,
+                self.probes_cancel.child_token(),
+            ));
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        if self.outbox.record(outcome) {
+            self.schedule_push(Duration::ZERO);
+        }
+        if !self.outbox.all_ran() {
+            // The first push waits for every probe's first run, so READY means "all of it".
+            return;
+        }
+        if self.push_due.is_none() && self.push_task.is_none() && !self.ready {
+            self.schedule_push(Duration::ZERO);
+        }
+    }
+
+    /// Schedules a push no sooner than `min_push_interval` after the last one and `delay`
+    /// from now, plus the fleet splay; an earlier schedule already set is kept.
+    fn schedule_push(&mut self, delay: Duration) {
+        let now = Instant::now();
+        let earliest = self
+            .last_push_end
+            .map_or(now, |end| end + self.settings.agent.min_push_interval)
+            .max(now + delay);
+        let due = earliest + self.fleet_splay();
+        self.push_due = Some(match self.push_due {
+            Some(existing) if existing <= due => existing,
+            _ => due,
+        });
+    }
+
+    /// A fixed offset per instance (so a fleet spreads out deterministically) plus a random
+    /// part (so two nodes with colliding offsets still part), together within `splay`.
+    fn fleet_splay(&self) -> Duration {
+        let splay = self.settings.agent.splay;
+        if splay.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut hasher = DefaultHasher::new();
+        self.identity
+            .as_ref()
+            .map(|i| i.instance_id.as_str())
+            .unwrap_or("")
+            .hash(&mut hasher);
+        let half = splay / 2;
+        let offset = half.mul_f64((hasher.finish() % 10_000) as f64 / 10_000.0);
+        offset + half.mul_f64(rand::random::<f64>())
+    }
+
+    async fn resolve_identity(&mut self) {
+        let agent = &self.settings.agent;
+        match identity::resolve(
+            agent.instance_id.as_deref(),
+            agent.region.as_deref(),
+            &self.options.identity_sources,
+        )
+        .await
+        {
+            Ok(identity) => {
+                tracing::info!(
+                    instance_id = %identity.instance_id,
+                    region = %identity.region,
+                    source = %identity.source,
+                    "identity resolved"
+                );
+                self.client = Some(
+                    client::build(&client::ClientOptions {
+                        region: identity.region.clone(),
+                        endpoint_url: agent.endpoint_url.clone(),
+                        profile: agent.profile.clone(),
+                        credentials_file: agent.credentials_file.clone(),
+                        static_credentials: None,
+                    })
+                    .await,
+                );
+                self.identity = Some(identity);
+                self.identity_failures = 0;
+                self.identity_retry_at = None;
+                if self.outbox.all_ran() {
+                    self.schedule_push(Duration::ZERO);
+                }
+            }
+            Err(e) => {
+                self.identity_failures += 1;
+                let wait = backoff(
+                    IDENTITY_RETRY_START,
+                    IDENTITY_RETRY_CAP,
+                    self.identity_failures,
+                );
+                tracing::error!("{e}; trying again in {}", humantime::format_duration(wait));
+                self.notifier.status(&format!("no identity: {e}"));
+                self.identity_retry_at = Some(Instant::now() + wait);
+            }
+        }
+    }
+
+    fn start_push(&mut self) {
+        let (Some(identity), Some(client)) = (self.identity.clone(), self.client.clone()) else {
+            // Pushed once the identity is known.
+            self.push_due = None;
+            return;
+        };
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        self.push_due = None;
+        let collected = self.outbox.collected();
+        let agent = &self.settings.agent;
+        let options = PushOptions {
+            instance_id: identity.instance_id.clone(),
+            intervals: Intervals {
+                refresh: agent.refresh_interval,
+                quarantine_retry: agent.quarantine_retry,
+            },
+            on_removed: agent.on_removed,
+            force: false,
+            budget: Budget::new(agent.max_request_bytes),
+            // One attempt per push: the daemon itself waits between pushes, so newer content
+            // replaces what was pending instead of the old bytes being retried.
+            retry: RetryPolicy {
+                base: agent.retry_base,
+                cap: agent.retry_cap,
+                max_attempts: Some(1),
+            },
+        };
+        let state_dir = agent.state_dir.clone();
+        self.push_cancel = CancellationToken::new();
+        let cancel = self.push_cancel.clone();
+        self.push_task = Some(tokio::spawn(async move {
+            let report = cycle::push(
+                &client, &collected, &mut state, &state_dir, &options, &cancel,
+            )
+            .await;
+            (state, report)
+        }));
+    }
+
+    async fn on_push_done(&mut self, joined: Result<(State, PushReport), tokio::task::JoinError>) {
+        self.last_push_end = Some(Instant::now());
+        let (state, report) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                // The push task panicked: a bug. Start over from what is on disk.
+                tracing::error!("a push stopped unexpectedly: {e}");
+                let (state, _) = load_state(&self.settings.agent.state_dir).await;
+                self.state = Some(state);
+                self.schedule_push(self.settings.agent.retry_cap);
+                return;
+            }
+        };
+        if let Some(e) = &report.state_error {
+            tracing::error!("{e}");
+        }
+        if report.requests > 0 {
+            tracing::info!(
+                requests = report.requests,
+                bytes = report.bytes,
+                full = report.sent_full.len(),
+                hash_only = report.sent_hash_only.len(),
+                cleared = report.cleared.len(),
+                quarantined = report.quarantined.len(),
+                pending = report.pending.len(),
+                "push finished"
+            );
+        }
+        // What comes next: back off while the node is refused or items are pending;
+        // otherwise wake for the next refresh or quarantine retry.
+        if report.instance_invalid.is_some() {
+            self.instance_invalid_failures += 1;
+            let wait = backoff(
+                INSTANCE_INVALID_BACKOFF_START,
+                INSTANCE_INVALID_BACKOFF_CAP,
+                self.instance_invalid_failures,
+            );
+            tracing::error!("pushing paused for {}", humantime::format_duration(wait));
+            self.push_due = Some(Instant::now() + wait);
+        } else if !report.pending.is_empty() {
+            self.instance_invalid_failures = 0;
+            self.transient_failures += 1;
+            let policy = RetryPolicy {
+                base: self.settings.agent.retry_base,
+                cap: self.settings.agent.retry_cap,
+                max_attempts: None,
+            };
+            let wait = policy.jittered(self.transient_failures);
+            tracing::info!(
+                pending = report.pending.len(),
+                "will push again in {}",
+                humantime::format_duration(wait)
+            );
+            self.push_due = Some(Instant::now() + wait);
+        } else {
+            self.instance_invalid_failures = 0;
+            self.transient_failures = 0;
+            if let Some(at) = self.next_timed_push(&state) {
+                self.push_due = Some(self.push_due.map_or(at, |d| d.min(at)));
+            }
+        }
+        self.state = Some(state);
+        self.write_status(&report).await;
+        if !self.ready {
+            self.ready = true;
+            let line = self.status_line();
+            self.notifier.ready(&line);
+            tracing::info!("first cycle done: {line}");
+        } else {
+            self.notifier.status(&self.status_line());
+        }
+    }
+
+    /// The earliest hash-only refresh or quarantine retry, as a monotonic instant.
+    fn next_timed_push(&self, state: &State) -> Option<Instant> {
+        let identity = self.identity.as_ref()?;
+        let instance = state.instance(&identity.instance_id)?;
+        let agent = &self.settings.agent;
+        let refresh = instance
+            .types
+            .values()
+            .map(|a| a.acknowledged_at + agent.refresh_interval);
+        let retry = instance
+            .quarantine
+            .values()
+            .map(|q| q.since + agent.quarantine_retry);
+        let earliest = refresh.chain(retry).min()?;
+        let wait = (earliest - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+        Some(Instant::now() + Duration::try_from(wait).unwrap_or_default())
+    }
+
+    fn status_line(&self) -> String {
+        let (acknowledged, quarantined) = self
+            .identity
+            .as_ref()
+            .and_then(|i| self.state.as_ref()?.instance(&i.instance_id))
+            .map_or((0, 0), |s| (s.types.len(), s.quarantine.len()));
+        format!(
+            "{acknowledged} types acknowledged, {} pending, {quarantined} quarantined",
+            self.last_status.pending.len()
+        )
+    }
+
+    async fn write_status(&mut self, report: &PushReport) {
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        let now = OffsetDateTime::now_utc();
+        let status = RuntimeStatus {
+            instance_id: identity.instance_id.clone(),
+            region: identity.region.clone(),
+            identity_source: identity.source.clone(),
+            updated_at: Some(now),
+            pending: report
+                .pending
+                .iter()
+                .map(|(t, r)| TypeReason {
+                    type_name: t.clone(),
+                    reason: r.clone(),
+                })
+                .collect(),
+            probe_errors: self
+                .outbox
+                .errors()
+                .into_iter()
+                .map(|(probe, error)| ProbeErrorEntry { probe, error })
+                .collect(),
+            instance_invalid: report.instance_invalid.clone(),
+            last_push: Some(PushSummary {
+                at: now,
+                requests: report.requests,
+                bytes: report.bytes,
+                sent_full: report.sent_full.len(),
+                sent_hash_only: report.sent_hash_only.len(),
+                skipped: report.skipped.len(),
+                cleared: report.cleared.len(),
+            }),
+        };
+        let dir = self.settings.agent.state_dir.clone();
+        let to_save = status.clone();
+        match tokio::task::spawn_blocking(move || to_save.save(&dir)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("writing the status stopped unexpectedly: {e}"),
+        }
+        self.last_status = status;
+    }
+
+    /// Re-reads the configuration; an invalid one is refused and the running one stays.
+    async fn reload(&mut self) {
+        let new = match config::load(&self.options.config_path) {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                self.notifier.status(&format!("reload refused: {e}"));
+                return;
+            }
+        };
+        let old = &self.settings.agent;
+        let identity_changed = old.instance_id != new.agent.instance_id
+            || old.region != new.agent.region
+            || old.endpoint_url != new.agent.endpoint_url
+            || old.profile != new.agent.profile
+            || old.credentials_file != new.agent.credentials_file;
+        tracing::info!(probes = new.probes.len(), "configuration reloaded");
+        self.settings = new;
+        if identity_changed {
+            self.identity = None;
+            self.client = None;
+            self.identity_retry_at = Some(Instant::now());
+        }
+        self.probes_cancel.cancel();
+        self.start_probes();
+        self.notifier.status(&self.status_line());
+    }
+
+    /// Stops scheduling, lets an in-flight push finish within the deadline, persists state.
+    async fn stop(mut self) {
+        self.notifier.stopping();
+        self.probes_cancel.cancel();
+        if let Some(mut task) = self.push_task.take() {
+            tracing::info!(
+                "waiting up to {} for the push in flight",
+                humantime::format_duration(self.options.shutdown_deadline)
+            );
+            let finished = tokio::time::timeout(self.options.shutdown_deadline, &mut task).await;
+            match finished {
+                Ok(Ok((state, report))) => {
+                    self.write_status(&report).await;
+                    self.state = Some(state);
+                }
+                Ok(Err(e)) => tracing::error!("the push in flight stopped unexpectedly: {e}"),
+                Err(_) => {
+                    // Its acknowledgements are lost, which only means a resend next time.
+                    tracing::warn!("the push in flight did not finish in time; abandoning it");
+                    self.push_cancel.cancel();
+                    task.abort();
+                }
+            }
+        }
+        if let Some(state) = self.state.take() {
+            let dir = self.settings.agent.state_dir.clone();
+            match tokio::task::spawn_blocking(move || state.save(&dir)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("{e}"),
+                Err(e) => tracing::error!("saving the state stopped unexpectedly: {e}"),
+            }
+        }
+        tracing::info!("ssm-inventoryd stopped");
+    }
+}
+
+/// `start`·2^(n-1), at most `cap`.
+fn backoff(start: Duration, cap: Duration, n: u32) -> Duration {
+    start
+        .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(31)))
+        .min(cap)
+}
+
+async fn load_state(dir: &Path) -> (State, Loaded) {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || State::load(&dir))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                State::default(),
+                Loaded::Recovered {
+                    reason: format!("reading it stopped unexpectedly: {e}"),
+                    set_aside: None,
+                },
+            )
+        })
+}
+
+/// Watches the main config file's folder and the drop-in folder for `*.toml` changes.
+fn watch_config(
+    config_path: &Path,
+    settings: &Settings,
+    tx: mpsc::Sender<()>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let relevant = event
+            .paths
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "toml"));
+        if relevant {
+            // A full channel already means "reload soon".
+            let _ = tx.try_send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!("cannot watch the configuration for changes ({e}); reload with SIGHUP");
+            return None;
+        }
+    };
+    let config_dir = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for dir in [config_dir, settings.agent.probes_dir.as_path()] {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(
+                "cannot watch {} for changes ({e}); reload with SIGHUP",
+                dir.display()
+            );
+        }
+    }
+    Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let s = |n| backoff(Duration::from_secs(60), Duration::from_secs(3600), n).as_secs();
+        assert_eq!(
+            [s(1), s(2), s(3), s(6), s(7), s(50)],
+            [60, 120, 240, 1920, 3600, 3600]
+        );
+    }
+}

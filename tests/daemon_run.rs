@@ -1,0 +1,276 @@
+//! `ssm-inventoryd run` as systemd would run it, against the emulator: delivery, change
+//! tracking, idleness, reloads, graceful stop and systemd notifications.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{BIN, INSTANCE, REGION, hermetic_env};
+use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
+use tokio::io::AsyncReadExt;
+use tokio::process::Child;
+use tokio::time::Instant;
+
+const INTERVAL: Duration = Duration::from_secs(1);
+const MIN_PUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Room for process start-up and a loaded machine; not a speed target.
+const SLACK: Duration = Duration::from_secs(10);
+
+struct Node {
+    dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl Node {
+    fn new(emu: &Emulator) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/probes.d")).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        Node {
+            dir,
+            endpoint: emu.endpoint_url(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn config_path(&self) -> PathBuf {
+        self.path("etc/config.toml")
+    }
+    fn write_config(&self, probes: &[(&str, &str)]) {
+        let mut text = format!(
+            "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n\
+             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"{}s\"\nretry_base = \"50ms\"\nretry_cap = \"500ms\"\n",
+            self.endpoint,
+            self.path("state").display(),
+            MIN_PUSH_INTERVAL.as_secs()
+        );
+        for (name, type_name) in probes {
+            text += &self.probe_toml(name, type_name);
+        }
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+    fn probe_toml(&self, name: &str, type_name: &str) -> String {
+        format!(
+            "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
+             command = [\"/bin/cat\", \"{}\"]\ninterval = \"{}s\"\ntimeout = \"1s\"\n",
+            self.path(&format!("data/{name}.json")).display(),
+            INTERVAL.as_secs()
+        )
+    }
+    fn set_output(&self, name: &str, json: &str) {
+        std::fs::write(self.path(&format!("data/{name}.json")), json).unwrap();
+    }
+    fn spawn(&self, extra_env: &[(&str, &str)]) -> Child {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("--config").arg(self.config_path()).arg("run");
+        hermetic_env(&mut cmd, self.dir.path());
+        cmd.envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd.spawn().expect("start the daemon")
+    }
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    let pid = child.id().expect("running") as libc::pid_t;
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
+    emu.stored(INSTANCE, type_name)
+        .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
+}
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+async fn stop(mut child: Child) -> (Option<i32>, String) {
+    signal(&child, libc::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    (status.code(), stderr)
+}
+
+#[tokio::test]
+async fn items_arrive_changes_follow_and_an_idle_node_sends_nothing() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.set_output("owner", r#"{"Stage":"platform"}"#);
+    node.write_config(&[("stage", "Custom:Stage"), ("owner", "Custom:Owner")]);
+    let daemon = node.spawn(&[]);
+
+    wait_for(SLACK, "first items", || {
+        stage(&emu, "Custom:Stage").is_some() && stage(&emu, "Custom:Owner").is_some()
+    })
+    .await;
+
+    node.set_output("stage", r#"{"Stage":"B"}"#);
+    let took = wait_for(INTERVAL + MIN_PUSH_INTERVAL + SLACK, "the change", || {
+        stage(&emu, "Custom:Stage").as_deref() == Some("B")
+    })
+    .await;
+    eprintln!("change arrived after {took:?} (interval {INTERVAL:?} + min_push_interval {MIN_PUSH_INTERVAL:?})");
+
+    // Let any push still in flight finish, then watch several intervals of nothing.
+    tokio::time::sleep(MIN_PUSH_INTERVAL * 2).await;
+    let before = emu.stats();
+    tokio::time::sleep(INTERVAL * 5).await;
+    let after = emu.stats();
+    assert_eq!(
+        after.put_inventory_requests, before.put_inventory_requests,
+        "an idle node sends nothing"
+    );
+    assert_eq!(stage(&emu, "Custom:Owner").as_deref(), Some("platform"));
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[tokio::test]
+async fn sighup_adds_a_probe_and_an_invalid_config_keeps_the_old_one() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.set_output("extra", r#"{"Stage":"X"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "first item", || stage(&emu, "Custom:Stage").is_some()).await;
+
+    node.write_config(&[("stage", "Custom:Stage"), ("extra", "Custom:Extra")]);
+    signal(&daemon, libc::SIGHUP);
+    wait_for(SLACK, "the added probe's item", || stage(&emu, "Custom:Extra").is_some()).await;
+
+    // An invalid configuration is refused; the running one goes on.
+    std::fs::write(node.config_path(), "[agent]\nsplay = \"soon\"\n").unwrap();
+    signal(&daemon, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    node.set_output("extra", r#"{"Stage":"Y"}"#);
+    wait_for(INTERVAL + MIN_PUSH_INTERVAL + SLACK, "a change under the old config", || {
+        stage(&emu, "Custom:Extra").as_deref() == Some("Y")
+    })
+    .await;
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("SIGHUP: reloading the configuration"), "{stderr}");
+    assert!(stderr.contains("reload refused, keeping the running configuration"), "{stderr}");
+    assert!(stderr.contains("key `splay`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_new_drop_in_file_is_picked_up_without_a_signal() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.set_output("dropin", r#"{"Stage":"D"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "first item", || stage(&emu, "Custom:Stage").is_some()).await;
+
+    std::fs::write(node.path("etc/probes.d/dropin.toml"), node.probe_toml("dropin", "Custom:DropIn")).unwrap();
+    wait_for(SLACK, "the drop-in's item", || stage(&emu, "Custom:DropIn").as_deref() == Some("D")).await;
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("SIGHUP"), "{stderr}");
+    assert!(stderr.contains("configuration reloaded"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_during_a_slow_push_exits_zero_with_state_saved() {
+    let latency = Duration::from_secs(3);
+    let emu = common::emulator(EmulatorConfig {
+        latency,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let mut daemon = node.spawn(&[]);
+
+    // The push starts as soon as the probe has run; stop the daemon while it is in flight.
+    let mut stderr = daemon.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    wait_for(SLACK, "the request to reach the emulator", || emu.stats().requests > 0 || emu.stats().faults.delayed > 0).await;
+    let sent = Instant::now();
+    signal(&daemon, libc::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait()).await.unwrap().unwrap();
+    let took = sent.elapsed();
+    let stderr = log.await.unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(took < ssm_inventoryd::daemon::DEFAULT_SHUTDOWN_DEADLINE + SLACK, "{took:?}");
+    eprintln!("stopped {took:?} after SIGTERM with a {latency:?} push in flight");
+
+    let state: ssm_inventoryd::state::State =
+        serde_json::from_slice(&std::fs::read(node.path("state/state.json")).unwrap()).unwrap();
+    let acked = state.instance(INSTANCE).expect("instance in state");
+    assert!(acked.types.contains_key("Custom:Stage"), "{state:?}");
+    assert_eq!(stage(&emu, "Custom:Stage").as_deref(), Some("A"));
+    assert!(stderr.contains("waiting up to 10s for the push in flight"), "{stderr}");
+}
+
+fn notifications(socket: &UnixDatagram, until: Instant, want: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < until {
+        if let Ok(n) = socket.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        if want.iter().all(|w| seen.iter().any(|m| m.contains(w))) {
+            break;
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn systemd_sees_ready_status_and_watchdog() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let socket_path: PathBuf = node.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let daemon = node.spawn(&[
+        ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+        ("WATCHDOG_USEC", "400000"),
+    ]);
+
+    let want = ["READY=1", "STATUS=", "WATCHDOG=1"];
+    let seen = tokio::task::spawn_blocking(move || notifications(&socket, Instant::now() + SLACK * 2, &want))
+        .await
+        .unwrap();
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    for w in want {
+        assert!(seen.iter().any(|m| m.contains(w)), "no {w} in {seen:?}");
+    }
+    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    assert!(ready.contains("STATUS=1 types acknowledged, 0 pending, 0 quarantined"), "{ready}");
+    assert!(Path::new(&node.path("state/state.json")).exists());
+}
