@@ -28,7 +28,7 @@ use crate::plan::Intervals;
 use crate::probe::Probe;
 use crate::scheduler::{self, Outcome, Schedule};
 use crate::sender::{RetryPolicy, client};
-use crate::state::{Loaded, State};
+use crate::state::{self, State};
 use crate::status::{ProbeErrorEntry, PushSummary, RuntimeStatus, TypeReason};
 
 /// How long an in-flight push may go on after SIGTERM before it is abandoned.
@@ -66,14 +66,7 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let settings = config::load(&options.config_path)?;
     let notifier = Notifier::from_env();
-    let (state, loaded) = load_state(&settings.agent.state_dir).await;
-    if let Loaded::Recovered { reason, set_aside } = &loaded {
-        tracing::warn!(
-            "state in {} could not be used ({reason}); set aside as {:?}; everything will be resent",
-            settings.agent.state_dir.display(),
-            set_aside
-        );
-    }
+    let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
     let (watch_tx, mut watch_events) = mpsc::channel::<()>(8);
     let mut daemon = Daemon {
@@ -354,7 +347,7 @@ impl Daemon {
             Err(e) => {
                 // The push task panicked: a bug. Start over from what is on disk.
                 tracing::error!("a push stopped unexpectedly: {e}");
-                let (state, _) = load_state(&self.settings.agent.state_dir).await;
+                let state = state::load_logged(&self.settings.agent.state_dir).await;
                 self.state = Some(state);
                 self.schedule_push(self.settings.agent.retry_cap);
                 return;
@@ -564,21 +557,6 @@ fn backoff(start: Duration, cap: Duration, n: u32) -> Duration {
     start
         .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(31)))
         .min(cap)
-}
-
-async fn load_state(dir: &Path) -> (State, Loaded) {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || State::load(&dir))
-        .await
-        .unwrap_or_else(|e| {
-            (
-                State::default(),
-                Loaded::Recovered {
-                    reason: format!("reading it stopped unexpectedly: {e}"),
-                    set_aside: None,
-                },
-            )
-        })
 }
 
 /// Watches the main config file's folder and the drop-in folder for `*.toml` changes.

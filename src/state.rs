@@ -149,6 +149,36 @@ impl State {
     }
 }
 
+/// [`State::load`] off the async threads, and the operator told when the file was set aside.
+pub async fn load_logged(dir: &Path) -> State {
+    let owned = dir.to_path_buf();
+    let (state, loaded) = tokio::task::spawn_blocking(move || State::load(&owned))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                State::default(),
+                Loaded::Recovered {
+                    reason: format!("reading it stopped unexpectedly: {e}"),
+                    set_aside: None,
+                },
+            )
+        });
+    if let Loaded::Recovered { reason, set_aside } = &loaded {
+        match set_aside {
+            Some(aside) => tracing::warn!(
+                "state in {} could not be used ({reason}); moved it to {} and will resend everything",
+                dir.display(),
+                aside.display()
+            ),
+            None => tracing::warn!(
+                "state in {} could not be used ({reason}); will resend everything",
+                dir.display()
+            ),
+        }
+    }
+    state
+}
+
 /// Replaces `dir/name` with `bytes` so that a crash leaves the old or the new file, never a
 /// mix: temp file, fsync, rename, fsync of the directory.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StateError> {
@@ -168,9 +198,19 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stat
     write().map_err(|source| StateError::Write { path, source })
 }
 
+/// Renames an unusable state file to `state.json.corrupt-<unix time>` (with `-1`, `-2`, …
+/// added when that name is taken, so a second bad file in the same second does not replace
+/// the first one an operator may want to look at).
 fn set_aside(path: &Path, reason: String) -> Loaded {
     let stamp = OffsetDateTime::now_utc().unix_timestamp();
-    let aside = path.with_file_name(format!("{STATE_FILE}.corrupt-{stamp}"));
+    let base = format!("{STATE_FILE}.corrupt-{stamp}");
+    let aside = (0..100)
+        .map(|n| match n {
+            0 => path.with_file_name(&base),
+            n => path.with_file_name(format!("{base}-{n}")),
+        })
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| path.with_file_name(&base));
     let set_aside = fs::rename(path, &aside).ok().map(|()| aside);
     Loaded::Recovered { reason, set_aside }
 }
@@ -219,5 +259,18 @@ mod tests {
         };
         assert!(aside.exists());
         assert!(!dir.path().join(STATE_FILE).exists());
+
+        // A second bad file right away keeps the first one.
+        fs::write(dir.path().join(STATE_FILE), b"").unwrap();
+        let (_, loaded) = State::load(dir.path());
+        let Loaded::Recovered {
+            set_aside: Some(second),
+            ..
+        } = loaded
+        else {
+            panic!("expected recovery, got {loaded:?}");
+        };
+        assert_ne!(second, aside);
+        assert!(aside.exists() && second.exists());
     }
 }

@@ -15,7 +15,7 @@ use crate::identity::{self, Identity};
 use crate::inventory::Item;
 use crate::plan::{self, Decision, Intervals};
 use crate::sender::{RetryPolicy, client};
-use crate::state::{Loaded, State};
+use crate::state::{self, State};
 use crate::wire::{self, Payload};
 
 pub struct OnceOptions<'a> {
@@ -33,8 +33,7 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
     let settings = load_settings(config_path)?;
     let identity = resolve_identity(&settings, options.instance_id, !options.dry_run).await?;
     let probes = select(&settings, None)?;
-    let (state, loaded) = load_state(&settings.agent.state_dir).await;
-    report_loaded(&settings.agent.state_dir, &loaded);
+    let state = state::load_logged(&settings.agent.state_dir).await;
     let collected = cycle::collect(&probes).await;
     for error in &collected.errors {
         tracing::error!("{error}");
@@ -114,37 +113,6 @@ pub async fn resolve_identity(
             })
         }
         Err(e) => Err(CommandError::Usage(e.to_string())),
-    }
-}
-
-pub async fn load_state(dir: &Path) -> (State, Loaded) {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || State::load(&dir))
-        .await
-        .unwrap_or_else(|e| {
-            (
-                State::default(),
-                Loaded::Recovered {
-                    reason: format!("reading it stopped unexpectedly: {e}"),
-                    set_aside: None,
-                },
-            )
-        })
-}
-
-pub fn report_loaded(dir: &Path, loaded: &Loaded) {
-    if let Loaded::Recovered { reason, set_aside } = loaded {
-        match set_aside {
-            Some(aside) => tracing::warn!(
-                "state in {} could not be used ({reason}); moved it to {} and will resend everything",
-                dir.display(),
-                aside.display()
-            ),
-            None => tracing::warn!(
-                "state in {} could not be used ({reason}); will resend everything",
-                dir.display()
-            ),
-        }
     }
 }
 
@@ -249,12 +217,26 @@ fn failure_summary(collected: &Collected, report: &PushReport) -> String {
             .iter()
             .map(|t| format!("{t} is quarantined (see `status`)")),
     );
-    parts.extend(
-        report
-            .pending
-            .iter()
-            .map(|(t, reason)| format!("{t} is still pending: {reason}")),
-    );
+    // Items held back by one cause share one reason (every item of a request, or all of
+    // them when the node is unknown): name the cause once, then the items.
+    let mut pending: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (type_name, reason) in &report.pending {
+        match pending.iter_mut().find(|(r, _)| *r == reason.as_str()) {
+            Some((_, types)) => types.push(type_name),
+            None => pending.push((reason, vec![type_name])),
+        }
+    }
+    for (reason, types) in pending {
+        let (list, verb) = match types.as_slice() {
+            [one] => (one.to_string(), "is"),
+            many => (many.join(", "), "are"),
+        };
+        if report.instance_invalid.as_deref() == Some(reason) {
+            parts.push(format!("{list} {verb} still pending"));
+        } else {
+            parts.push(format!("{list} {verb} still pending: {reason}"));
+        }
+    }
     if let Some(e) = &report.state_error {
         parts.push(e.clone());
     }
