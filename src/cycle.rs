@@ -12,7 +12,7 @@ use crate::batch::Budget;
 use crate::config::OnRemoved;
 use crate::inventory::{Item, RawItem, format_capture_time};
 use crate::plan::{self, Decision, Intervals};
-use crate::probe::{self, Probe};
+use crate::probe::{self, CollectContext, Probe};
 use crate::sender::{Deliverer, Fate, Outgoing, RetryPolicy};
 use crate::state::{Ack, Quarantine, State};
 use crate::wire::Payload;
@@ -32,6 +32,15 @@ pub struct Collected {
 
 /// Runs every probe once. A TypeName produced by two probes is kept from the first.
 pub async fn collect(probes: &[Probe]) -> Collected {
+    collect_with(probes, &CollectContext::default()).await
+}
+
+/// [`collect`] with what probes may need to know, such as the instance ID for a `files`
+/// folder named after it. Problems with parts of a probe's run (a bad file next to good
+/// ones) are reported in `errors` without dropping the good items; a probe with dynamic
+/// types that had such problems makes the round incomplete, so nothing is cleared on its
+/// account.
+pub async fn collect_with(probes: &[Probe], ctx: &CollectContext) -> Collected {
     let mut collected = Collected::default();
     let mut seen: HashSet<String> = HashSet::new();
     for p in probes {
@@ -39,10 +48,20 @@ pub async fn collect(probes: &[Probe]) -> Collected {
             .declared
             .extend(p.declared_types().into_iter().map(str::to_string));
     }
-    for ((name, outcome), p) in probe::collect_all(probes).await.into_iter().zip(probes) {
+    for ((name, outcome), p) in probe::collect_all_detailed(probes, ctx)
+        .await
+        .into_iter()
+        .zip(probes)
+    {
         match outcome {
-            Ok(items) => {
-                for item in items {
+            Ok(collection) => {
+                if !collection.errors.is_empty() {
+                    collected.incomplete |= p.has_dynamic_types();
+                    collected
+                        .errors
+                        .extend(collection.errors.iter().map(ToString::to_string));
+                }
+                for item in collection.items {
                     if seen.insert(item.type_name().to_string()) {
                         collected.items.push(item);
                     } else {
@@ -161,7 +180,22 @@ pub async fn push(
                     ..RawItem::default()
                 };
                 match Item::new(raw) {
-                    Ok(item) => clears.push(item),
+                    // Planned like any item, so a clear the service refused waits out its
+                    // quarantine instead of being sent every cycle, and a type already held
+                    // empty is not cleared twice.
+                    Ok(item) => match plan::decide(
+                        &item,
+                        Some(&acknowledged),
+                        now,
+                        options.intervals,
+                        options.force,
+                    ) {
+                        Decision::Send(Payload::Full) => clears.push(item),
+                        Decision::Quarantined => report.still_quarantined.push(type_name.clone()),
+                        Decision::Send(Payload::HashOnly) | Decision::Skip => {
+                            forget.push(type_name.clone());
+                        }
+                    },
                     // A type once acknowledged was valid; if the rules moved, let it go.
                     Err(e) => {
                         tracing::warn!("cannot clear removed type {type_name}: {e}");
@@ -170,6 +204,21 @@ pub async fn push(
                 }
             }
         }
+    }
+    // Types only ever refused (never stored by the service) that nothing claims any more:
+    // nothing to clear, and their quarantine must not outlive them.
+    if !collected.incomplete {
+        forget.extend(
+            acknowledged
+                .quarantine
+                .keys()
+                .filter(|t| {
+                    !acknowledged.types.contains_key(*t)
+                        && !produced.contains(t.as_str())
+                        && !collected.declared.contains(*t)
+                })
+                .cloned(),
+        );
     }
     let first_clear = outgoing.len();
     outgoing.extend(clears.iter().map(|item| Outgoing {

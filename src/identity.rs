@@ -45,6 +45,11 @@ pub struct Sources {
     pub imds: bool,
     /// Overrides the metadata endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT` works too).
     pub imds_endpoint: Option<String>,
+    /// The region of the AWS environment (`AWS_REGION`, else `AWS_DEFAULT_REGION`), used when
+    /// neither the configuration nor the node's own registration or metadata names one. A
+    /// field rather than read inside [`resolve`] so that tests do not depend on the
+    /// environment they happen to run in.
+    pub env_region: Option<String>,
 }
 
 impl Default for Sources {
@@ -54,6 +59,9 @@ impl Default for Sources {
             vault_file: VAULT_REGISTRATION_FILE.into(),
             imds: !env_flag("AWS_EC2_METADATA_DISABLED"),
             imds_endpoint: None,
+            env_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
         }
     }
 }
@@ -91,17 +99,18 @@ pub fn is_region(region: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Resolves the identity: explicit values first, then registration, then IMDSv2. The region
-/// falls back to `AWS_REGION` / `AWS_DEFAULT_REGION` before the discovered one.
+/// Resolves the identity: explicit values first, then registration, then IMDSv2.
+///
+/// The region, in order: configuration; the region the node's identity came with (a hybrid
+/// node exists only in the region it was activated in, an EC2 instance only in its own, so
+/// an unrelated `AWS_REGION` in the daemon's environment must not send its inventory
+/// elsewhere); the AWS environment ([`Sources::env_region`]); last, instance metadata.
 pub async fn resolve(
     instance_id: Option<&str>,
     region: Option<&str>,
     sources: &Sources,
 ) -> Result<Identity, IdentityError> {
-    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-    let explicit_region = region.map(str::to_string).or(env_region);
+    let explicit_region = region.filter(|r| !r.is_empty()).map(str::to_string);
     let mut tried = Vec::new();
 
     let discovered: Option<(String, Option<String>, String)> = match instance_id {
@@ -119,10 +128,21 @@ pub async fn resolve(
             source_name: source,
         });
     }
-    let region = match explicit_region.or(found_region) {
+    let asked_imds = source == IMDS_SOURCE;
+    let found_region = found_region.filter(|r| !r.is_empty());
+    let region = match explicit_region
+        .or(found_region)
+        .or_else(|| sources.env_region.clone())
+    {
         Some(region) => region,
+        None if asked_imds => {
+            return Err(IdentityError::NoRegion {
+                instance_id: id,
+                tried: tried.join("; "),
+            });
+        }
         None => {
-            // The instance ID was configured but the region was not: only IMDS can say.
+            // Nothing named the region: only IMDS can still say.
             match imds_region(sources, &mut tried).await {
                 Some(region) => region,
                 None => {
@@ -140,6 +160,9 @@ pub async fn resolve(
         source,
     })
 }
+
+/// How an identity found in instance metadata is labelled.
+const IMDS_SOURCE: &str = "EC2 instance metadata";
 
 #[derive(Deserialize)]
 struct Registration {
@@ -182,11 +205,7 @@ async fn discover(
             } else {
                 None
             };
-            Some((
-                String::from(id),
-                region,
-                "EC2 instance metadata".to_string(),
-            ))
+            Some((String::from(id), region, IMDS_SOURCE.to_string()))
         }
         Err(e) => {
             tried.push(format!("EC2 instance metadata: {e}"));

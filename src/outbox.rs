@@ -19,6 +19,8 @@ struct Slot {
     ran: bool,
     items: Vec<Item>,
     last_error: Option<String>,
+    /// The last run succeeded only in part (a bad file next to good ones).
+    partial: bool,
 }
 
 #[derive(Debug, Default)]
@@ -61,8 +63,17 @@ impl Outbox {
         let first_run = !slot.ran;
         slot.ran = true;
         match outcome.result {
-            Ok(items) => {
-                slot.last_error = None;
+            Ok(collection) => {
+                let items = collection.items;
+                slot.partial = !collection.errors.is_empty();
+                slot.last_error = slot.partial.then(|| {
+                    collection
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                });
                 let key = |items: &[Item]| -> Vec<(String, String, String)> {
                     let mut k: Vec<_> = items
                         .iter()
@@ -84,6 +95,7 @@ impl Outbox {
             Err(e) => {
                 tracing::warn!(probe = %slot.name, "{e}; keeping its last good items");
                 slot.last_error = Some(e.to_string());
+                slot.partial = true;
                 // A first run that fails still completes the picture of which probes ran.
                 first_run
             }
@@ -111,7 +123,7 @@ impl Outbox {
         let mut seen: HashSet<&str> = HashSet::new();
         for slot in &self.slots {
             collected.declared.extend(slot.declared.iter().cloned());
-            collected.incomplete |= !slot.ran || (slot.dynamic && slot.last_error.is_some());
+            collected.incomplete |= !slot.ran || (slot.dynamic && slot.partial);
             if let Some(e) = &slot.last_error {
                 collected.errors.push(e.clone());
             }

@@ -14,8 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::inventory::Item;
-use crate::probe::ProbeError;
+use crate::probe::{Collection, ProbeError};
 
 /// First retry delay after a failure; it doubles per consecutive failure up to the interval.
 pub const FAILURE_BACKOFF_START: Duration = Duration::from_secs(5);
@@ -48,7 +47,7 @@ impl Schedule {
 #[derive(Debug)]
 pub struct Outcome {
     pub probe: String,
-    pub result: Result<Vec<Item>, ProbeError>,
+    pub result: Result<Collection, ProbeError>,
     pub finished_at: Instant,
 }
 
@@ -63,7 +62,7 @@ pub async fn run_probe<F, Fut>(
     cancel: CancellationToken,
 ) where
     F: Fn() -> Fut,
-    Fut: Future<Output = Result<Vec<Item>, ProbeError>>,
+    Fut: Future<Output = Result<Collection, ProbeError>>,
 {
     let mut failures = 0u32;
     loop {
@@ -173,7 +172,7 @@ mod tests {
                         if fail(n) {
                             Err(ProbeError::EmptyCommand { probe: "p".into() })
                         } else {
-                            Ok(Vec::new())
+                            Ok(Collection::default())
                         }
                     }
                 },

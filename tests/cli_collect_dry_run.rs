@@ -30,7 +30,11 @@ fn lines(output: &Output) -> Vec<serde_json::Value> {
 fn collect_prints_one_valid_item_per_line() {
     let config = example_config();
     let output = run(&["--config", config.to_str().unwrap(), "collect"]);
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let items = lines(&output);
     assert!(items.len() >= 3, "{items:?}");
     for item in &items {
@@ -46,13 +50,29 @@ fn collect_prints_one_valid_item_per_line() {
 #[test]
 fn collect_one_probe_and_an_unknown_one() {
     let config = example_config();
-    let output = run(&["--config", config.to_str().unwrap(), "collect", "--probe", "stage"]);
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let output = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "collect",
+        "--probe",
+        "stage",
+    ]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let items = lines(&output);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["Content"][0]["Stage"], "PreProd");
 
-    let output = run(&["--config", config.to_str().unwrap(), "collect", "--probe", "nope"]);
+    let output = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "collect",
+        "--probe",
+        "nope",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no probe named `nope`"), "{stderr}");
@@ -66,7 +86,13 @@ fn dry_run_bodies_pass_the_emulator_rules() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("/var/lib/ssm-inventoryd", state.path().to_str().unwrap())
-        .replace("probes_dir = \"probes.d\"", &format!("probes_dir = {:?}", config.parent().unwrap().join("probes.d")));
+        .replace(
+            "probes_dir = \"probes.d\"",
+            &format!(
+                "probes_dir = {:?}",
+                config.parent().unwrap().join("probes.d")
+            ),
+        );
     let copy = state.path().join("config.toml");
     std::fs::write(&copy, text).unwrap();
 
@@ -78,15 +104,20 @@ fn dry_run_bodies_pass_the_emulator_rules() {
         "--instance-id",
         "i-0123456789abcdef0",
     ]);
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let bodies = lines(&output);
     assert_eq!(bodies.len(), 1, "the example fits one request");
     let body = &bodies[0];
     assert_eq!(body["InstanceId"], "i-0123456789abcdef0");
     assert!(body["Items"].as_array().unwrap().len() >= 3);
     for line in String::from_utf8(output.stdout).unwrap().lines() {
-        ssm_inventoryd::emulator::check_request_body(line.as_bytes())
-            .unwrap_or_else(|e| panic!("dry-run body refused by the emulator's rules: {e}\n{line}"));
+        ssm_inventoryd::emulator::check_request_body(line.as_bytes()).unwrap_or_else(|e| {
+            panic!("dry-run body refused by the emulator's rules: {e}\n{line}")
+        });
     }
     // Touching no state: the directory holds only the copied config.
     let entries: Vec<_> = std::fs::read_dir(state.path()).unwrap().collect();
@@ -103,5 +134,8 @@ fn dry_run_without_an_identity_is_a_configuration_error() {
         return;
     }
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot tell this node's instance ID"), "{stderr}");
+    assert!(
+        stderr.contains("cannot tell this node's instance ID"),
+        "{stderr}"
+    );
 }

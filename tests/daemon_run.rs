@@ -92,7 +92,10 @@ fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
 async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     start.elapsed()
@@ -105,7 +108,13 @@ async fn stop(mut child: Child) -> (Option<i32>, String) {
         .expect("the daemon stops")
         .unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
     (status.code(), stderr)
 }
 
@@ -128,7 +137,9 @@ async fn items_arrive_changes_follow_and_an_idle_node_sends_nothing() {
         stage(&emu, "Custom:Stage").as_deref() == Some("B")
     })
     .await;
-    eprintln!("change arrived after {took:?} (interval {INTERVAL:?} + min_push_interval {MIN_PUSH_INTERVAL:?})");
+    eprintln!(
+        "change arrived after {took:?} (interval {INTERVAL:?} + min_push_interval {MIN_PUSH_INTERVAL:?})"
+    );
 
     // Let any push still in flight finish, then watch several intervals of nothing.
     tokio::time::sleep(MIN_PUSH_INTERVAL * 2).await;
@@ -153,26 +164,40 @@ async fn sighup_adds_a_probe_and_an_invalid_config_keeps_the_old_one() {
     node.set_output("extra", r#"{"Stage":"X"}"#);
     node.write_config(&[("stage", "Custom:Stage")]);
     let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || stage(&emu, "Custom:Stage").is_some()).await;
+    wait_for(SLACK, "first item", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
 
     node.write_config(&[("stage", "Custom:Stage"), ("extra", "Custom:Extra")]);
     signal(&daemon, libc::SIGHUP);
-    wait_for(SLACK, "the added probe's item", || stage(&emu, "Custom:Extra").is_some()).await;
+    wait_for(SLACK, "the added probe's item", || {
+        stage(&emu, "Custom:Extra").is_some()
+    })
+    .await;
 
     // An invalid configuration is refused; the running one goes on.
     std::fs::write(node.config_path(), "[agent]\nsplay = \"soon\"\n").unwrap();
     signal(&daemon, libc::SIGHUP);
     tokio::time::sleep(Duration::from_secs(1)).await;
     node.set_output("extra", r#"{"Stage":"Y"}"#);
-    wait_for(INTERVAL + MIN_PUSH_INTERVAL + SLACK, "a change under the old config", || {
-        stage(&emu, "Custom:Extra").as_deref() == Some("Y")
-    })
+    wait_for(
+        INTERVAL + MIN_PUSH_INTERVAL + SLACK,
+        "a change under the old config",
+        || stage(&emu, "Custom:Extra").as_deref() == Some("Y"),
+    )
     .await;
 
     let (code, stderr) = stop(daemon).await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("SIGHUP: reloading the configuration"), "{stderr}");
-    assert!(stderr.contains("reload refused, keeping the running configuration"), "{stderr}");
+    assert!(
+        stderr.contains("SIGHUP: reloading the configuration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("reload refused, keeping the running configuration"),
+        "{stderr}"
+    );
     assert!(stderr.contains("key `splay`"), "{stderr}");
 }
 
@@ -184,10 +209,20 @@ async fn a_new_drop_in_file_is_picked_up_without_a_signal() {
     node.set_output("dropin", r#"{"Stage":"D"}"#);
     node.write_config(&[("stage", "Custom:Stage")]);
     let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || stage(&emu, "Custom:Stage").is_some()).await;
+    wait_for(SLACK, "first item", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
 
-    std::fs::write(node.path("etc/probes.d/dropin.toml"), node.probe_toml("dropin", "Custom:DropIn")).unwrap();
-    wait_for(SLACK, "the drop-in's item", || stage(&emu, "Custom:DropIn").as_deref() == Some("D")).await;
+    std::fs::write(
+        node.path("etc/probes.d/dropin.toml"),
+        node.probe_toml("dropin", "Custom:DropIn"),
+    )
+    .unwrap();
+    wait_for(SLACK, "the drop-in's item", || {
+        stage(&emu, "Custom:DropIn").as_deref() == Some("D")
+    })
+    .await;
 
     let (code, stderr) = stop(daemon).await;
     assert_eq!(code, Some(0), "{stderr}");
@@ -215,14 +250,23 @@ async fn sigterm_during_a_slow_push_exits_zero_with_state_saved() {
         let _ = stderr.read_to_string(&mut text).await;
         text
     });
-    wait_for(SLACK, "the request to reach the emulator", || emu.stats().requests > 0 || emu.stats().faults.delayed > 0).await;
+    wait_for(SLACK, "the request to reach the emulator", || {
+        emu.stats().requests > 0 || emu.stats().faults.delayed > 0
+    })
+    .await;
     let sent = Instant::now();
     signal(&daemon, libc::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .unwrap()
+        .unwrap();
     let took = sent.elapsed();
     let stderr = log.await.unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(took < ssm_inventoryd::daemon::DEFAULT_SHUTDOWN_DEADLINE + SLACK, "{took:?}");
+    assert!(
+        took < ssm_inventoryd::daemon::DEFAULT_SHUTDOWN_DEADLINE + SLACK,
+        "{took:?}"
+    );
     eprintln!("stopped {took:?} after SIGTERM with a {latency:?} push in flight");
 
     let state: ssm_inventoryd::state::State =
@@ -230,7 +274,10 @@ async fn sigterm_during_a_slow_push_exits_zero_with_state_saved() {
     let acked = state.instance(INSTANCE).expect("instance in state");
     assert!(acked.types.contains_key("Custom:Stage"), "{state:?}");
     assert_eq!(stage(&emu, "Custom:Stage").as_deref(), Some("A"));
-    assert!(stderr.contains("waiting up to 10s for the push in flight"), "{stderr}");
+    assert!(
+        stderr.contains("waiting up to 10s for the push in flight"),
+        "{stderr}"
+    );
 }
 
 fn notifications(socket: &UnixDatagram, until: Instant, want: &[&str]) -> Vec<String> {
@@ -255,22 +302,69 @@ async fn systemd_sees_ready_status_and_watchdog() {
     node.write_config(&[("stage", "Custom:Stage")]);
     let socket_path: PathBuf = node.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let daemon = node.spawn(&[
         ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
         ("WATCHDOG_USEC", "400000"),
     ]);
 
     let want = ["READY=1", "STATUS=", "WATCHDOG=1"];
-    let seen = tokio::task::spawn_blocking(move || notifications(&socket, Instant::now() + SLACK * 2, &want))
-        .await
-        .unwrap();
+    let seen = tokio::task::spawn_blocking(move || {
+        notifications(&socket, Instant::now() + SLACK * 2, &want)
+    })
+    .await
+    .unwrap();
     let (code, stderr) = stop(daemon).await;
     assert_eq!(code, Some(0), "{stderr}");
     for w in want {
         assert!(seen.iter().any(|m| m.contains(w)), "no {w} in {seen:?}");
     }
     let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
-    assert!(ready.contains("STATUS=1 types acknowledged, 0 pending, 0 quarantined"), "{ready}");
+    assert!(
+        ready.contains("STATUS=1 types acknowledged, 0 pending, 0 quarantined"),
+        "{ready}"
+    );
     assert!(Path::new(&node.path("state/state.json")).exists());
+}
+
+#[tokio::test]
+async fn a_file_renamed_into_a_watched_folder_is_pushed_within_seconds() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    let folder = node.path("custom.d");
+    std::fs::create_dir_all(&folder).unwrap();
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    // An hour-long interval: only the folder watch can make this probe run again soon.
+    let files_probe = format!(
+        "\n[[probe]]\nname = \"agent-files\"\nkind = \"files\"\npath = \"{}\"\ninterval = \"1h\"\n",
+        folder.display()
+    );
+    let mut text = std::fs::read_to_string(node.config_path()).unwrap();
+    text += &files_probe;
+    std::fs::write(node.config_path(), text).unwrap();
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "first item", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
+
+    // Written elsewhere, then renamed in: how tools publish files atomically.
+    let staging = node.path("rack.json.partial");
+    std::fs::write(
+        &staging,
+        r#"{"SchemaVersion":"1.0","TypeName":"Custom:RackInfo","Content":{"Stage":"Bay B"}}"#,
+    )
+    .unwrap();
+    std::fs::rename(&staging, folder.join("rack.json")).unwrap();
+    let took = wait_for(Duration::from_secs(5), "the renamed file's item", || {
+        stage(&emu, "Custom:RackInfo").as_deref() == Some("Bay B")
+    })
+    .await;
+    eprintln!("file renamed into the folder was stored after {took:?}");
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -1,12 +1,22 @@
 //! The README's first command: `ssm-inventoryd demo` pushes the embedded example to an
 //! in-process emulator twice and reports that the second push sent nothing.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 #[test]
 fn demo_reports_two_cycles_and_exits_zero() {
     let workdir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"));
+    // A permissive umask must not make the demo's own files untrusted.
+    // SAFETY: umask is async-signal-safe and touches only the child.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0o002);
+            Ok(())
+        });
+    }
+    let output = command
         .arg("demo")
         // The demo must not depend on the working directory or the caller's AWS setup.
         .current_dir(workdir.path())
@@ -17,7 +27,10 @@ fn demo_reports_two_cycles_and_exits_zero() {
         .expect("run the demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 
     let cycle = |n: u32| -> String {
         stdout

@@ -5,22 +5,32 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{CommandError, load_settings};
-use crate::probe::{self, Probe};
+use crate::config::Settings;
+use crate::identity;
+use crate::probe::{self, CollectContext, Probe};
 
 pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandError> {
     let settings = load_settings(config_path)?;
     let probes = select(&settings, only)?;
+    let ctx = context(&settings, &probes).await;
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0usize;
-    for (name, outcome) in probe::collect_all(&probes).await {
+    let mut partial = 0usize;
+    for (name, outcome) in probe::collect_all_detailed(&probes, &ctx).await {
         match outcome {
-            Ok(items) => {
-                for item in items {
+            Ok(collection) => {
+                for item in collection.items {
                     // An item holds only strings; serialising it cannot fail.
                     let line = serde_json::to_string(&item).unwrap_or_default();
                     writeln!(stdout, "{line}").map_err(|e| {
                         CommandError::Runtime(format!("cannot write to stdout: {e}"))
                     })?;
+                }
+                if !collection.errors.is_empty() {
+                    partial += 1;
+                }
+                for e in collection.errors {
+                    tracing::error!(probe = %name, "{e}");
                 }
             }
             Err(e) => {
@@ -29,20 +39,41 @@ pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandEr
             }
         }
     }
-    if failed > 0 {
+    if failed + partial > 0 {
         return Err(CommandError::Runtime(format!(
-            "{failed} of {} probes failed; see the errors above",
+            "{failed} of {} probes failed and {partial} had partial errors; see the errors above",
             probes.len()
         )));
     }
     Ok(())
 }
 
+/// The instance ID, looked up only when a probe's folder is named after it: the configured
+/// one, else the SSM Agent's registration or instance metadata, as `once` finds it. A
+/// failed lookup is logged; the probes that need it then report that they lack it.
+async fn context(settings: &Settings, probes: &[Probe]) -> CollectContext {
+    if !probes.iter().any(Probe::needs_instance_id) {
+        return CollectContext::default();
+    }
+    // Only the instance ID is wanted here; any region stops the lookup from asking for one.
+    let region = settings.agent.region.as_deref().or(Some("us-east-1"));
+    match identity::resolve(
+        settings.agent.instance_id.as_deref(),
+        region,
+        &identity::Sources::default(),
+    )
+    .await
+    {
+        Ok(identity) => CollectContext::with_instance_id(identity.instance_id),
+        Err(e) => {
+            tracing::warn!("{e}");
+            CollectContext::default()
+        }
+    }
+}
+
 /// All probes, or the one named by `--probe`.
-pub fn select(
-    settings: &crate::config::Settings,
-    only: Option<&str>,
-) -> Result<Vec<Probe>, CommandError> {
+pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<Probe>, CommandError> {
     match only {
         None => Ok(settings.probes.iter().map(Probe::from_settings).collect()),
         Some(name) => settings

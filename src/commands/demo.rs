@@ -3,6 +3,7 @@
 //! newcomer sees what the daemon does without an AWS account, root or network: the first
 //! cycle stores every item, the second sends nothing because nothing changed.
 
+use std::os::unix::fs::PermissionsExt;
 
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,14 @@ const EXAMPLE_FILES: &[(&str, &str)] = &[
         "probes.d/stage.toml",
         include_str!("../../config/probes.d/stage.toml"),
     ),
+    (
+        "probes.d/system.toml",
+        include_str!("../../config/probes.d/system.toml"),
+    ),
+    (
+        "probes.d/files.toml",
+        include_str!("../../config/probes.d/files.toml"),
+    ),
 ];
 
 fn runtime_error(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
@@ -50,13 +59,29 @@ pub async fn run() -> Result<(), CommandError> {
         .tempdir()
         .map_err(runtime_error("cannot create a temporary directory"))?;
     let config_dir = workdir.path().join("config");
-    for (name, text) in EXAMPLE_FILES {
-        let path = config_dir.join(name);
+    // Explicit modes, whatever the caller's umask: run as root, the trust check refuses
+    // configuration that group or others could write.
+    let write = |path: &std::path::Path, text: &str| -> std::io::Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(runtime_error("cannot write the example configuration"))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)?;
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755))?;
         }
-        std::fs::write(&path, text)
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+    };
+    std::fs::set_permissions(workdir.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(runtime_error("cannot secure the temporary directory"))?;
+    for (name, text) in EXAMPLE_FILES {
+        write(&config_dir.join(name), text)
             .map_err(runtime_error("cannot write the example configuration"))?;
     }
     let mut settings = config::load(&config_dir.join("ssm-inventoryd.toml"))?;

@@ -14,6 +14,7 @@ use crate::cycle::{self, Collected, PushOptions, PushReport};
 use crate::identity::{self, Identity};
 use crate::inventory::Item;
 use crate::plan::{self, Decision, Intervals};
+use crate::probe::CollectContext;
 use crate::sender::{RetryPolicy, client};
 use crate::state::{self, State};
 use crate::wire::{self, Payload};
@@ -34,7 +35,11 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
     let identity = resolve_identity(&settings, options.instance_id, !options.dry_run).await?;
     let probes = select(&settings, None)?;
     let state = state::load_logged(&settings.agent.state_dir).await;
-    let collected = cycle::collect(&probes).await;
+    let collected = cycle::collect_with(
+        &probes,
+        &CollectContext::with_instance_id(identity.instance_id.clone()),
+    )
+    .await;
     for error in &collected.errors {
         tracing::error!("{error}");
     }

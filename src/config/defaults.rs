@@ -74,6 +74,25 @@ pub const DEFAULT_SCHEMA_VERSION: &str = "1.0";
 /// cause a push.
 pub const DEFAULT_KEEP_ORDER: bool = false;
 
+/// Programs are run directly, not through a shell, unless the probe asks for one.
+pub const DEFAULT_SHELL: bool = false;
+
+/// Cap on an exec probe's stdout: inventory of a few thousand rows is well under 1 MiB, so
+/// 8 MiB leaves room while keeping a runaway program from filling memory.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bounds of `max_output_bytes`: at least one byte, and at most 256 MiB, beyond which a
+/// setting is a mistake rather than a budget (the whole output is held in memory).
+pub const MIN_OUTPUT_BYTES: usize = 1;
+pub const MAX_OUTPUT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Trust checks are on: a root daemon refuses definitions, programs and folders that
+/// someone other than root could change.
+pub const DEFAULT_STRICT_PERMISSIONS: bool = true;
+
+/// The placeholder a `files` probe's `path` may hold for the node's instance ID.
+pub const INSTANCE_ID_PLACEHOLDER: &str = "{instance_id}";
+
 /// Where a `files` probe reads `*.json` documents when it does not name a folder.
 pub const DEFAULT_FILES_PATH: &str = "/var/lib/ssm-inventoryd/custom.d";
 

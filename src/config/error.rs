@@ -21,6 +21,14 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
+    /// A probe definition file someone other than root could change, while running as root
+    /// with `strict_permissions` on; see [`super::trust`].
+    #[error("{}: refused: {source}", path.display())]
+    Untrusted {
+        path: PathBuf,
+        #[source]
+        source: super::trust::TrustError,
+    },
     /// A key is unknown, missing, of the wrong type or has a value the daemon refuses.
     #[error("{}:{line}: key `{key}`: {message}", path.display())]
     Invalid {
@@ -38,6 +46,7 @@ impl ConfigError {
     pub fn path(&self) -> &Path {
         match self {
             ConfigError::Io { path, .. }
+            | ConfigError::Untrusted { path, .. }
             | ConfigError::Syntax { path, .. }
             | ConfigError::Invalid { path, .. } => path,
         }
@@ -46,7 +55,7 @@ impl ConfigError {
     /// The 1-based line, when the error is about a place in a file.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Io { .. } => None,
+            ConfigError::Io { .. } | ConfigError::Untrusted { .. } => None,
             ConfigError::Syntax { line, .. } | ConfigError::Invalid { line, .. } => Some(*line),
         }
     }

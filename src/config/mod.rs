@@ -18,6 +18,7 @@ pub mod defaults;
 mod error;
 mod raw;
 mod settings;
+pub mod trust;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ pub use defaults::DEFAULT_CONFIG_PATH;
 pub use error::ConfigError;
 pub use settings::{
     AgentSettings, Collector, ExecSettings, FilesSettings, OnRemoved, ProbeKind, ProbeSettings,
-    Settings, SystemSettings,
+    Settings, SystemSettings, TypePattern,
 };
 
 use error::{Role, Source};
@@ -34,6 +35,10 @@ use validate::Loader;
 
 /// Reads the main file at `path` and every drop-in of its `probes_dir`, and validates them
 /// together. A missing `probes_dir` just means no drop-ins: a fresh install has none.
+///
+/// When running as root with `strict_permissions` on, every file read (the main file may
+/// hold probes too) must pass [`trust::check_path`]. The main file is read before that
+/// setting is known; it is checked right after, so its own opt-out applies to it.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     let text = read(path)?;
     let mut loader = Loader::main(Source {
@@ -41,7 +46,14 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         text: &text,
         role: Role::Main,
     })?;
+    let strict = trust::enforced(loader.strict_permissions());
+    if strict {
+        check_trusted(path)?;
+    }
     for file in drop_in_files(loader.probes_dir())? {
+        if strict {
+            check_trusted(&file)?;
+        }
         let text = read(&file)?;
         loader.drop_in(Source {
             path: &file,
@@ -61,6 +73,13 @@ pub fn load_str(path_for_messages: &Path, text: &str) -> Result<Settings, Config
         role: Role::Main,
     })?;
     Ok(loader.finish())
+}
+
+fn check_trusted(path: &Path) -> Result<(), ConfigError> {
+    trust::check_path(path).map_err(|source| ConfigError::Untrusted {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {

@@ -52,6 +52,7 @@ pub(super) struct RawAgent {
     pub credentials_file: Option<Spanned<String>>,
     pub retry_base: Option<Spanned<DurationValue>>,
     pub retry_cap: Option<Spanned<DurationValue>>,
+    pub strict_permissions: Option<Spanned<bool>>,
 }
 
 /// One `[[probe]]`; the span of the `Spanned` around it is its `[[probe]]` header, which is
@@ -65,11 +66,16 @@ pub(super) struct RawProbe {
     pub timeout: Option<Spanned<DurationValue>>,
     pub splay: Option<Spanned<DurationValue>>,
     // exec
-    pub command: Option<Spanned<Vec<Spanned<String>>>>,
+    pub command: Option<Spanned<RawCommand>>,
+    pub shell: Option<Spanned<bool>>,
     pub type_name: Option<Spanned<String>>,
+    pub types: Option<Spanned<Vec<Spanned<String>>>>,
     pub schema_version: Option<Spanned<String>>,
     pub env: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
     pub user: Option<Spanned<String>>,
+    pub working_dir: Option<Spanned<String>>,
+    /// Signed, so that a negative number gets the range message rather than a type error.
+    pub max_output_bytes: Option<Spanned<i64>>,
     pub keep_order: Option<Spanned<bool>>,
     // files
     pub path: Option<Spanned<String>>,
@@ -92,6 +98,43 @@ impl RawKind {
             RawKind::Files => "files",
             RawKind::System => "system",
         }
+    }
+}
+
+/// `command`: an argv list, or one string (a command line, only with `shell = true`).
+/// Validation decides which is allowed, so that a string without `shell` gets a message that
+/// says what to do rather than a type error.
+#[derive(Debug)]
+pub(super) enum RawCommand {
+    Argv(Vec<Spanned<String>>),
+    Line(String),
+}
+
+impl<'de> Deserialize<'de> for RawCommand {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+struct CommandVisitor;
+
+impl<'de> Visitor<'de> for CommandVisitor {
+    type Value = RawCommand;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of strings (program and arguments) or, with shell = true, a string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RawCommand, E> {
+        Ok(RawCommand::Line(text.to_owned()))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
+        let mut argv = Vec::new();
+        while let Some(arg) = seq.next_element::<Spanned<String>>()? {
+            argv.push(arg);
+        }
+        Ok(RawCommand::Argv(argv))
     }
 }
 

@@ -75,6 +75,11 @@ pub struct AgentSettings {
     /// Longest wait between two attempts.
     /// Default: [`DEFAULT_RETRY_CAP`](super::defaults::DEFAULT_RETRY_CAP) (5 min).
     pub retry_cap: Duration,
+    /// When the daemon runs as root, refuse probe definition files, `files` folders and exec
+    /// programs that someone other than root could change (like sshd's StrictModes): whoever
+    /// can edit them could otherwise run code as root or forge inventory.
+    /// Default: [`DEFAULT_STRICT_PERMISSIONS`](super::defaults::DEFAULT_STRICT_PERMISSIONS) (true).
+    pub strict_permissions: bool,
 }
 
 /// What to do with a TypeName that disappeared (probe removed, file deleted).
@@ -114,6 +119,9 @@ pub struct ProbeSettings {
     /// Random extra delay before each run.
     /// Default: [`DEFAULT_PROBE_SPLAY`](super::defaults::DEFAULT_PROBE_SPLAY) (none).
     pub splay: Duration,
+    /// `[agent] strict_permissions`, copied here so a probe can enforce the trust checks on
+    /// its program or folder without the agent settings.
+    pub strict_permissions: bool,
     pub kind: ProbeKind,
 }
 
@@ -139,28 +147,100 @@ impl ProbeKind {
 /// `kind = "exec"`: a program whose stdout is JSON.
 #[derive(Debug, Clone)]
 pub struct ExecSettings {
-    /// argv; no shell unless the program is one. A first element with a `/` that is not
-    /// absolute has been resolved against the directory of the file that defined the probe.
+    /// argv; no shell unless `shell` is set or the program is one. A first element with a `/`
+    /// that is not absolute has been resolved against the directory of the file that defined
+    /// the probe. With `shell`, exactly one element: the command line for `/bin/sh -c`.
     pub command: Vec<String>,
-    /// The `Custom:` TypeName of the rows the program prints; checked with
-    /// [`crate::inventory::check_type_name`].
-    pub type_name: String,
+    /// Run `command` with `/bin/sh -c`, for pipelines and redirections.
+    /// Default: [`DEFAULT_SHELL`](super::defaults::DEFAULT_SHELL) (false).
+    pub shell: bool,
+    /// The `Custom:` TypeName of output that does not name its own type (rows, or documents
+    /// without `TypeName`); checked with [`crate::inventory::check_type_name`]. `None` only
+    /// when `types` is not empty.
+    pub type_name: Option<String>,
+    /// Further TypeNames the program may print SSM Agent documents for, exact or as a prefix
+    /// (`"Custom:App.*"`). Default: empty.
+    pub types: Vec<TypePattern>,
     /// Default: [`DEFAULT_SCHEMA_VERSION`](super::defaults::DEFAULT_SCHEMA_VERSION) (`1.0`).
     pub schema_version: String,
-    /// The program's whole environment: it starts from an empty one. Default: empty.
+    /// Added to the program's environment, which otherwise holds only the daemon's `PATH` and
+    /// `LANG`. Default: empty.
     pub env: BTreeMap<String, String>,
-    /// Run as this user instead of the daemon's. Default: none.
+    /// Run as this user (name or numeric uid) instead of the daemon's. Default: none.
     pub user: Option<String>,
+    /// The program's working directory; resolved against the directory of the defining file.
+    /// Default: none (the daemon's own, `/` under systemd).
+    pub working_dir: Option<PathBuf>,
+    /// Stdout beyond this many bytes kills the run and fails it.
+    /// Default: [`DEFAULT_MAX_OUTPUT_BYTES`](super::defaults::DEFAULT_MAX_OUTPUT_BYTES) (8 MiB).
+    pub max_output_bytes: usize,
     /// Keep rows in the printed order instead of sorting them before hashing.
     /// Default: [`DEFAULT_KEEP_ORDER`](super::defaults::DEFAULT_KEEP_ORDER) (false).
     pub keep_order: bool,
+}
+
+impl ExecSettings {
+    /// Whether `type_name` is one this probe may produce.
+    pub fn allows(&self, type_name: &str) -> bool {
+        self.type_name.as_deref() == Some(type_name)
+            || self.types.iter().any(|t| t.matches(type_name))
+    }
+
+    /// The TypeNames known before the program runs: `type_name` and the exact `types`.
+    pub fn exact_types(&self) -> impl Iterator<Item = &str> {
+        self.type_name
+            .as_deref()
+            .into_iter()
+            .chain(self.types.iter().filter_map(|t| match t {
+                TypePattern::Exact(name) => Some(name.as_str()),
+                TypePattern::Prefix(_) => None,
+            }))
+    }
+
+    /// Whether some TypeNames are only known from the output (a prefix rule).
+    pub fn has_prefix_types(&self) -> bool {
+        self.types
+            .iter()
+            .any(|t| matches!(t, TypePattern::Prefix(_)))
+    }
+}
+
+/// One entry of an exec probe's `types`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypePattern {
+    /// `"Custom:Packages"`: this TypeName.
+    Exact(String),
+    /// `"Custom:App.*"` (stored without the `*`): every TypeName starting with it.
+    Prefix(String),
+}
+
+impl TypePattern {
+    pub fn matches(&self, type_name: &str) -> bool {
+        match self {
+            TypePattern::Exact(name) => name == type_name,
+            TypePattern::Prefix(prefix) => type_name.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for TypePattern {
+    /// As written in the config file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypePattern::Exact(name) => f.write_str(name),
+            TypePattern::Prefix(prefix) => write!(f, "{prefix}*"),
+        }
+    }
 }
 
 /// `kind = "files"`: a folder of SSM Agent custom inventory documents.
 #[derive(Debug, Clone)]
 pub struct FilesSettings {
     /// Default: [`DEFAULT_FILES_PATH`](super::defaults::DEFAULT_FILES_PATH); a relative path
-    /// has been resolved against the directory of the file that defined the probe.
+    /// has been resolved against the directory of the file that defined the probe. May hold
+    /// [`INSTANCE_ID_PLACEHOLDER`](super::defaults::INSTANCE_ID_PLACEHOLDER), replaced by the
+    /// node's instance ID when the probe runs (the SSM Agent's own folder is
+    /// `/var/lib/amazon/ssm/{instance_id}/inventory/custom`); no other `{…}` placeholder.
     pub path: PathBuf,
 }
 
@@ -188,6 +268,16 @@ impl Collector {
             Collector::Host => "host",
             Collector::Disks => "disks",
             Collector::Network => "network",
+        }
+    }
+
+    /// The TypeName this collector produces. Known to the configuration so that an exec
+    /// probe claiming the same TypeName is refused when both are configured.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Collector::Host => "Custom:Host",
+            Collector::Disks => "Custom:Disks",
+            Collector::Network => "Custom:NetworkInterfaces",
         }
     }
 }

@@ -54,6 +54,7 @@ fn empty_file_is_every_default() {
     assert_eq!(a.credentials_file, None);
     assert_eq!(a.retry_base, Duration::from_secs(1));
     assert_eq!(a.retry_cap, Duration::from_secs(300));
+    assert!(a.strict_permissions);
     assert!(s.probes.is_empty());
     // The constants say the same as the documentation above.
     assert_eq!(DEFAULT_CONFIG_PATH, "/etc/ssm-inventoryd/config.toml");
@@ -67,6 +68,7 @@ fn empty_file_is_every_default() {
     assert_eq!(DEFAULT_ON_REMOVED, a.on_removed);
     assert_eq!(DEFAULT_RETRY_BASE, a.retry_base);
     assert_eq!(DEFAULT_RETRY_CAP, a.retry_cap);
+    assert_eq!(DEFAULT_STRICT_PERMISSIONS, a.strict_permissions);
 }
 
 #[test]
@@ -80,12 +82,17 @@ fn probe_defaults() {
     assert_eq!(p.timeout, Duration::from_secs(30));
     assert_eq!(p.splay, Duration::ZERO);
     assert_eq!(p.source, Path::new("/etc/ssm-inventoryd/config.toml"));
+    assert!(p.strict_permissions);
     let e = exec(p);
     assert_eq!(e.command, ["/bin/true"]);
-    assert_eq!(e.type_name, "Custom:P");
+    assert!(!e.shell);
+    assert_eq!(e.type_name.as_deref(), Some("Custom:P"));
+    assert!(e.types.is_empty());
     assert_eq!(e.schema_version, "1.0");
     assert!(e.env.is_empty());
     assert_eq!(e.user, None);
+    assert_eq!(e.working_dir, None);
+    assert_eq!(e.max_output_bytes, 8 * 1024 * 1024);
     assert!(!e.keep_order);
     match &s.probe("f").unwrap().kind {
         ProbeKind::Files(f) => assert_eq!(f.path, Path::new("/var/lib/ssm-inventoryd/custom.d")),
@@ -106,6 +113,8 @@ fn probe_defaults() {
     assert_eq!(DEFAULT_PROBE_SPLAY, p.splay);
     assert_eq!(DEFAULT_SCHEMA_VERSION, e.schema_version);
     assert_eq!(DEFAULT_KEEP_ORDER, e.keep_order);
+    assert_eq!(DEFAULT_SHELL, e.shell);
+    assert_eq!(DEFAULT_MAX_OUTPUT_BYTES, e.max_output_bytes);
     assert_eq!(DEFAULT_FILES_PATH, "/var/lib/ssm-inventoryd/custom.d");
 }
 
@@ -128,6 +137,7 @@ profile = "inventory"
 credentials_file = "creds"
 retry_base = "250ms"
 retry_cap = "1m"
+strict_permissions = false
 
 [[probe]]
 name = "pkgs"
@@ -136,10 +146,14 @@ interval = "1m"
 timeout = "1m"
 splay = "10s"
 command = ["./probes/pkgs.sh", "--json"]
+shell = false
 type_name = "Custom:Packages"
+types = ["Custom:Packages.Extra", "Custom:Pkg.*"]
 schema_version = "2.10"
 env = { LANG = "C.UTF-8", PATH = "/usr/bin:/bin" }
 user = "nobody"
+working_dir = "work"
+max_output_bytes = 1024
 keep_order = true
 
 [[probe]]
@@ -171,8 +185,10 @@ collectors = ["network", "host"]
     );
     assert_eq!(a.retry_base, Duration::from_millis(250));
     assert_eq!(a.retry_cap, Duration::from_secs(60));
+    assert!(!a.strict_permissions);
 
     let p = &s.probes[0];
+    assert!(!p.strict_permissions, "copied from [agent]");
     assert_eq!(
         (p.interval, p.timeout, p.splay),
         (
@@ -187,6 +203,25 @@ collectors = ["network", "host"]
     assert_eq!(e.env.get("LANG").map(String::as_str), Some("C.UTF-8"));
     assert_eq!(e.env.len(), 2);
     assert_eq!(e.user.as_deref(), Some("nobody"));
+    assert!(!e.shell);
+    assert_eq!(
+        e.types,
+        [
+            TypePattern::Exact("Custom:Packages.Extra".into()),
+            TypePattern::Prefix("Custom:Pkg.".into())
+        ]
+    );
+    assert!(e.allows("Custom:Packages") && e.allows("Custom:Pkg.Deb") && !e.allows("Custom:Other"));
+    assert_eq!(
+        e.exact_types().collect::<Vec<_>>(),
+        ["Custom:Packages", "Custom:Packages.Extra"]
+    );
+    assert!(e.has_prefix_types());
+    assert_eq!(
+        e.working_dir.as_deref(),
+        Some(Path::new("/etc/ssm-inventoryd/work"))
+    );
+    assert_eq!(e.max_output_bytes, 1024);
     assert!(e.keep_order);
     match &s.probes[1].kind {
         ProbeKind::Files(f) => assert_eq!(f.path, Path::new("/etc/ssm-inventoryd/custom")),
@@ -216,7 +251,7 @@ fn a_short_interval_shortens_the_default_timeout() {
 fn agent_errors() {
     assert_eq!(
         err("[agent]\nsplay = \"1s\"\nintervall = \"1s\"\n"),
-        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`"
+        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`"
     );
     assert_eq!(
         err("[agent]\n\nregoin = \"x\"\n"),
@@ -345,11 +380,16 @@ fn exec_value_errors() {
         ))
         .starts_with("c.toml:5: key `command`: the program")
     );
-    assert!(
+    assert_eq!(
         err(&format!(
             "{base}type_name = \"Custom:P\"\ncommand = \"/bin/true\"\n"
-        ))
-        .starts_with("c.toml:5: key `command`: invalid type: string")
+        )),
+        "c.toml:5: key `command`: is a string, but without `shell = true` the command is an argv list such as [\"/usr/bin/uname\", \"-r\"]; set `shell = true` to run the string with /bin/sh -c"
+    );
+    assert!(
+        err(&format!("{base}type_name = \"Custom:P\"\ncommand = 5\n")).starts_with(
+            "c.toml:5: key `command`: invalid type: integer `5`, expected a list of strings"
+        )
     );
     assert!(
         err(&format!(
@@ -427,6 +467,205 @@ fn cross_probe_errors_name_both_places() {
     );
     let two_folders = "[[probe]]\nname = \"a\"\nkind = \"files\"\n[[probe]]\nname = \"b\"\nkind = \"files\"\npath = \"/var/lib/ssm-inventoryd/custom.d\"\n";
     assert!(err(two_folders).starts_with("c.toml:7: key `path`: folder /var/lib/ssm-inventoryd/custom.d is already read by probe \"a\" at c.toml:1"));
+}
+
+#[test]
+fn shell_commands() {
+    let base = "[[probe]]\nname = \"p\"\nkind = \"exec\"\ntype_name = \"Custom:P\"\nshell = true\n";
+    let s = ok(&format!("{base}command = \"uname -r | tr a-z A-Z\"\n"));
+    let e = exec(&s.probes[0]);
+    assert!(e.shell);
+    assert_eq!(e.command, ["uname -r | tr a-z A-Z"]);
+    let s = ok(&format!("{base}command = [\"./x.sh --flag\"]\n"));
+    // The line is for the shell, not a program path to resolve.
+    assert_eq!(exec(&s.probes[0]).command, ["./x.sh --flag"]);
+    assert_eq!(
+        err(&format!("{base}command = [\"/bin/echo\", \"hi\"]\n")),
+        "c.toml:6: key `command`: has 2 elements, but with `shell = true` it is one command line for /bin/sh -c: a string, or a list of one string"
+    );
+    assert!(
+        err(&format!("{base}command = \"  \"\n")).starts_with("c.toml:6: key `command`: is empty")
+    );
+    assert!(
+        err(&format!("{EXEC}shell = \"yes\"\n"))
+            .starts_with("c.toml:6: key `shell`: invalid type: string")
+    );
+}
+
+#[test]
+fn types_and_prefixes() {
+    let base = "[[probe]]\nname = \"p\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n";
+    // `types` alone is enough; output must then name its types.
+    let s = ok(&format!("{base}types = [\"Custom:A\", \"Custom:B\"]\n"));
+    let e = exec(&s.probes[0]);
+    assert_eq!(e.type_name, None);
+    assert_eq!(
+        e.exact_types().collect::<Vec<_>>(),
+        ["Custom:A", "Custom:B"]
+    );
+    assert!(!e.has_prefix_types());
+    assert_eq!(
+        err(&format!("{base}types = []\n")),
+        "c.toml:5: key `types`: is empty: list the TypeNames the program may print documents for (\"Custom:A\", or \"Custom:App.*\" for a prefix), or leave the key out"
+    );
+    assert_eq!(
+        err(&format!("{base}types = [\"Custom:A\",\n  \"Stage\"]\n")),
+        "c.toml:6: key `types`: TypeName `Stage` must start with `Custom:`"
+    );
+    assert!(
+        err(&format!("{base}types = [\"Custom:*.x\"]\n"))
+            .starts_with("c.toml:5: key `types`: \"Custom:*.x\": `*` is only allowed at the end")
+    );
+    assert!(
+        err(&format!("{base}types = [\"Custom:*\"]\n")).starts_with(
+            "c.toml:5: key `types`: \"Custom:*\": TypeName `Custom:` has nothing after"
+        )
+    );
+    assert_eq!(
+        err(&format!("{base}types = [\"Custom:A\", \"Custom:A\"]\n")),
+        "c.toml:5: key `types`: \"Custom:A\" is listed twice"
+    );
+    assert_eq!(
+        err(&format!(
+            "{base}type_name = \"Custom:A\"\ntypes = [\"Custom:A\"]\n"
+        )),
+        "c.toml:6: key `types`: \"Custom:A\" is listed twice"
+    );
+    assert!(
+        err(&format!("{base}types = [\"Custom:A\"]\nkeep_order = 1\n"))
+            .starts_with("c.toml:6: key `keep_order`")
+    );
+}
+
+#[test]
+fn type_claims_cover_prefixes_and_system_collectors() {
+    let probe = |name: &str, keys: &str| {
+        format!(
+            "[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n{keys}\n"
+        )
+    };
+    let a = probe("a", "types = [\"Custom:App.*\"]");
+    assert_eq!(
+        err(&format!(
+            "{a}{}",
+            probe("b", "type_name = \"Custom:App.Web\"")
+        )),
+        "c.toml:10: key `type_name`: TypeName `Custom:App.Web` falls under the prefix `Custom:App.*` claimed by probe \"a\" at c.toml:5; one TypeName, one probe"
+    );
+    assert_eq!(
+        err(&format!(
+            "{}{a}",
+            probe("b", "type_name = \"Custom:App.Web\"")
+        )),
+        "c.toml:10: key `types`: prefix `Custom:App.*` covers TypeName `Custom:App.Web`, already claimed by probe \"b\" at c.toml:5; one TypeName, one probe"
+    );
+    assert_eq!(
+        err(&format!("{a}{}", probe("b", "types = [\"Custom:A*\"]"))),
+        "c.toml:10: key `types`: prefix `Custom:A*` overlaps the prefix `Custom:App.*` claimed by probe \"a\" at c.toml:5; one TypeName, one probe"
+    );
+    // Within one probe, a prefix and a TypeName under it do not clash.
+    ok(&probe(
+        "a",
+        "type_name = \"Custom:App.Main\"\ntypes = [\"Custom:App.*\"]",
+    ));
+    // Unrelated names do not clash with a prefix.
+    ok(&format!("{a}{}", probe("b", "type_name = \"Custom:Apps\"")));
+
+    let sys = "[[probe]]\nname = \"sys\"\nkind = \"system\"\ncollectors = [\"disks\", \"host\"]\n";
+    assert_eq!(
+        err(&format!(
+            "{sys}{}",
+            probe("b", "type_name = \"Custom:Host\"")
+        )),
+        "c.toml:9: key `type_name`: TypeName `Custom:Host` is already claimed by probe \"sys\" at c.toml:4; one TypeName, one probe"
+    );
+    assert_eq!(
+        err(&format!(
+            "{}{sys}",
+            probe("b", "types = [\"Custom:Disks\"]")
+        )),
+        "c.toml:9: key `collectors`: TypeName `Custom:Disks` (from collector \"disks\") is already claimed by probe \"b\" at c.toml:5; one TypeName, one probe"
+    );
+    // A collector not configured leaves its TypeName free.
+    ok(&format!(
+        "{sys}{}",
+        probe("b", "type_name = \"Custom:NetworkInterfaces\"")
+    ));
+    assert_eq!(Collector::Network.type_name(), "Custom:NetworkInterfaces");
+}
+
+#[test]
+fn working_dir_and_max_output_bytes() {
+    assert!(
+        err(&format!("{EXEC}working_dir = \"\"\n"))
+            .starts_with("c.toml:6: key `working_dir`: is empty")
+    );
+    let s = ok(&format!(
+        "{EXEC}working_dir = \"/srv\"\nmax_output_bytes = 1\n"
+    ));
+    assert_eq!(
+        exec(&s.probes[0]).working_dir.as_deref(),
+        Some(Path::new("/srv"))
+    );
+    assert_eq!(exec(&s.probes[0]).max_output_bytes, 1);
+    assert_eq!(
+        err(&format!("{EXEC}max_output_bytes = 0\n")),
+        "c.toml:6: key `max_output_bytes`: 0 is out of range: must be between 1 and 268435456 (256 MiB)"
+    );
+    assert!(
+        err(&format!("{EXEC}max_output_bytes = -5\n"))
+            .starts_with("c.toml:6: key `max_output_bytes`: -5 is out of range")
+    );
+    assert!(
+        err(&format!("{EXEC}max_output_bytes = 268435457\n"))
+            .starts_with("c.toml:6: key `max_output_bytes`: 268435457 is out of range")
+    );
+    let files = "[[probe]]\nname = \"f\"\nkind = \"files\"\n";
+    for key in [
+        "shell = true",
+        "types = [\"Custom:A\"]",
+        "working_dir = \"/\"",
+        "max_output_bytes = 5",
+    ] {
+        let e = err(&format!("{files}{key}\n"));
+        assert!(
+            e.starts_with("c.toml:4: key `") && e.contains("only for exec probes"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn files_path_placeholders() {
+    let files = "[[probe]]\nname = \"f\"\nkind = \"files\"\n";
+    let s = ok(&format!(
+        "{files}path = \"/var/lib/amazon/ssm/{{instance_id}}/inventory/custom\"\n"
+    ));
+    match &s.probes[0].kind {
+        ProbeKind::Files(f) => assert_eq!(
+            f.path,
+            Path::new("/var/lib/amazon/ssm/{instance_id}/inventory/custom")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err(&format!("{files}path = \"/x/{{instanceid}}\"\n")),
+        "c.toml:4: key `path`: \"/x/{instanceid}\" has a placeholder other than {instance_id}, the only one supported"
+    );
+    assert_eq!(INSTANCE_ID_PLACEHOLDER, "{instance_id}");
+}
+
+#[test]
+fn strict_permissions_is_a_boolean() {
+    assert!(
+        err("[agent]\nstrict_permissions = \"no\"\n")
+            .starts_with("c.toml:2: key `strict_permissions`: invalid type: string")
+    );
+    assert!(
+        !ok("[agent]\nstrict_permissions = false\n")
+            .agent
+            .strict_permissions
+    );
 }
 
 #[test]
@@ -521,6 +760,64 @@ mod drop_ins {
         assert!(e.ends_with("x.toml:2: key `agent`: `[agent]` belongs in the main config file; drop-in files hold only `[[probe]]` tables"), "{e}");
     }
 
+    /// sshd-style trust checks: as root, a probe file others may change is refused, and
+    /// `strict_permissions = false` allows it.
+    #[test]
+    fn group_writable_probe_files_are_refused_as_root() {
+        use std::os::unix::fs::PermissionsExt;
+        if !trust::enforced(true) {
+            return; // not root: the check does not apply
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("config.toml");
+        write(tmp.path(), "config.toml", "");
+        let d = tmp.path().join("probes.d");
+        fs::create_dir(&d).unwrap();
+        write(&d, "10-a.toml", &probe("a", "Custom:A"));
+        let drop_in = d.join("10-a.toml");
+        fs::set_permissions(&drop_in, fs::Permissions::from_mode(0o664)).unwrap();
+        let e = load(&main).unwrap_err();
+        assert!(matches!(e, ConfigError::Untrusted { .. }), "{e}");
+        let line = e.to_string();
+        assert_eq!(
+            line,
+            format!(
+                "{0}: refused: {0} is writable by its group (mode 0664); a root daemon only trusts what only root can change (fix the owner or mode, or set `[agent] strict_permissions = false`)",
+                drop_in.display()
+            )
+        );
+        assert_eq!(e.path(), drop_in);
+
+        write(
+            tmp.path(),
+            "config.toml",
+            "[agent]
+strict_permissions = false
+",
+        );
+        assert_eq!(load(&main).unwrap().probes.len(), 1);
+
+        // The main file is checked too, and so is the directory the drop-ins are in.
+        fs::set_permissions(&drop_in, fs::Permissions::from_mode(0o644)).unwrap();
+        write(tmp.path(), "config.toml", "");
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(
+            load(&main)
+                .unwrap_err()
+                .to_string()
+                .contains("writable by its group and others")
+        );
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = load(&main).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("refused: {} is writable", d.display())),
+            "{e}"
+        );
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        load(&main).unwrap();
+    }
+
     #[test]
     fn unreadable_main_file_names_it() {
         let e = load(Path::new("/nonexistent/ssm-inventoryd.toml")).unwrap_err();
@@ -552,11 +849,18 @@ mod drop_ins {
         assert_eq!(a.on_removed, DEFAULT_ON_REMOVED);
         assert_eq!(a.retry_base, DEFAULT_RETRY_BASE);
         assert_eq!(a.retry_cap, DEFAULT_RETRY_CAP);
-        assert!(s.probes.len() >= 2, "{:?}", s.probes);
-        assert!(
-            s.probes
-                .iter()
-                .all(|p| matches!(p.kind, ProbeKind::Exec(_)))
+        assert_eq!(a.strict_permissions, DEFAULT_STRICT_PERMISSIONS);
+        // Every kind of probe is shown working.
+        let kinds: std::collections::BTreeSet<&str> =
+            s.probes.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            ["exec", "files", "system"]
         );
+        for p in &s.probes {
+            if let ProbeKind::Files(f) = &p.kind {
+                assert_eq!(f.path, Path::new(DEFAULT_FILES_PATH));
+            }
+        }
     }
 }

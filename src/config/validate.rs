@@ -11,10 +11,10 @@ use toml::Spanned;
 
 use super::defaults::*;
 use super::error::{ConfigError, Source};
-use super::raw::{DurationValue, RawAgent, RawDropIn, RawKind, RawMain, RawProbe};
+use super::raw::{DurationValue, RawAgent, RawCommand, RawDropIn, RawKind, RawMain, RawProbe};
 use super::{
     AgentSettings, Collector, ExecSettings, FilesSettings, ProbeKind, ProbeSettings, Settings,
-    SystemSettings,
+    SystemSettings, TypePattern,
 };
 use crate::identity::{is_instance_id, is_region};
 use crate::inventory::check_type_name;
@@ -54,6 +54,10 @@ impl Loader {
         &self.agent.probes_dir
     }
 
+    pub fn strict_permissions(&self) -> bool {
+        self.agent.strict_permissions
+    }
+
     pub fn finish(self) -> Settings {
         Settings {
             config_path: self.config_path,
@@ -68,7 +72,7 @@ impl Loader {
         raws: Vec<Spanned<RawProbe>>,
     ) -> Result<(), ConfigError> {
         for raw in raws {
-            let (probe, places) = probe(src, raw)?;
+            let (probe, places) = probe(src, raw, self.agent.strict_permissions)?;
             self.claims.claim(src, &probe, &places)?;
             self.probes.push(probe);
         }
@@ -175,6 +179,9 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
         }
         Some(cap) => cap.into_inner().0,
     };
+    let strict_permissions = raw
+        .strict_permissions
+        .map_or(DEFAULT_STRICT_PERMISSIONS, Spanned::into_inner);
 
     Ok(AgentSettings {
         instance_id,
@@ -192,6 +199,7 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
         credentials_file,
         retry_base,
         retry_cap,
+        strict_permissions,
     })
 }
 
@@ -199,12 +207,25 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
 struct Places {
     header: Range<usize>,
     name: Range<usize>,
-    /// Exec: `type_name`; files: `path` (or the header when defaulted); system: `collectors`
-    /// (or the header).
+    /// Exec: `type_name` (or `types`); files: `path` (or the header when defaulted); system:
+    /// `collectors` (or the header).
     claim: Range<usize>,
+    /// The TypeNames (or prefixes) the probe claims, each with the key and place naming it.
+    types: Vec<TypeClaim>,
 }
 
-fn probe(src: &Source<'_>, raw: Spanned<RawProbe>) -> Result<(ProbeSettings, Places), ConfigError> {
+/// One TypeName or prefix a probe claims, and where.
+struct TypeClaim {
+    pattern: TypePattern,
+    key: &'static str,
+    span: Range<usize>,
+}
+
+fn probe(
+    src: &Source<'_>,
+    raw: Spanned<RawProbe>,
+    strict_permissions: bool,
+) -> Result<(ProbeSettings, Places), ConfigError> {
     let header = raw.span();
     let mut raw = raw.into_inner();
 
@@ -234,9 +255,19 @@ fn probe(src: &Source<'_>, raw: Spanned<RawProbe>) -> Result<(ProbeSettings, Pla
             raw.command.as_ref().map(Spanned::span),
         ),
         (
+            "shell",
+            RawKind::Exec,
+            raw.shell.as_ref().map(Spanned::span),
+        ),
+        (
             "type_name",
             RawKind::Exec,
             raw.type_name.as_ref().map(Spanned::span),
+        ),
+        (
+            "types",
+            RawKind::Exec,
+            raw.types.as_ref().map(Spanned::span),
         ),
         (
             "schema_version",
@@ -245,6 +276,16 @@ fn probe(src: &Source<'_>, raw: Spanned<RawProbe>) -> Result<(ProbeSettings, Pla
         ),
         ("env", RawKind::Exec, raw.env.as_ref().map(Spanned::span)),
         ("user", RawKind::Exec, raw.user.as_ref().map(Spanned::span)),
+        (
+            "working_dir",
+            RawKind::Exec,
+            raw.working_dir.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_output_bytes",
+            RawKind::Exec,
+            raw.max_output_bytes.as_ref().map(Spanned::span),
+        ),
         (
             "keep_order",
             RawKind::Exec,
@@ -296,12 +337,16 @@ fn probe(src: &Source<'_>, raw: Spanned<RawProbe>) -> Result<(ProbeSettings, Pla
     };
     let splay = duration_or(raw.splay.take(), DEFAULT_PROBE_SPLAY);
 
-    let (kind, claim) = match kind {
+    let (kind, claim, types) = match kind {
         RawKind::Exec => exec(src, &header, raw)?,
         RawKind::Files => {
             let claim = raw.path.as_ref().map_or(header.clone(), Spanned::span);
+            if let Some(path) = &raw.path {
+                check_placeholders(path.get_ref())
+                    .map_err(|why| src.invalid(&path.span(), "path", why))?;
+            }
             let path = path_or(src, raw.path, "path", DEFAULT_FILES_PATH)?;
-            (ProbeKind::Files(FilesSettings { path }), claim)
+            (ProbeKind::Files(FilesSettings { path }), claim, Vec::new())
         }
         RawKind::System => system(src, &header, raw.collectors)?,
     };
@@ -312,21 +357,33 @@ fn probe(src: &Source<'_>, raw: Spanned<RawProbe>) -> Result<(ProbeSettings, Pla
         interval,
         timeout,
         splay,
+        strict_permissions,
         kind,
     };
     let places = Places {
         header,
         name: name_span,
         claim,
+        types,
     };
     Ok((probe, places))
 }
 
-fn exec(
-    src: &Source<'_>,
-    header: &Range<usize>,
-    raw: RawProbe,
-) -> Result<(ProbeKind, Range<usize>), ConfigError> {
+/// A `files` path may name the node's instance ID, and nothing else in braces: a typo such
+/// as `{instanceid}` must not become a literal folder name that never exists.
+fn check_placeholders(path: &str) -> Result<(), String> {
+    let rest = path.replace(INSTANCE_ID_PLACEHOLDER, "");
+    if rest.contains(['{', '}']) {
+        return Err(format!(
+            "{path:?} has a placeholder other than {INSTANCE_ID_PLACEHOLDER}, the only one supported"
+        ));
+    }
+    Ok(())
+}
+
+type KindParts = (ProbeKind, Range<usize>, Vec<TypeClaim>);
+
+fn exec(src: &Source<'_>, header: &Range<usize>, raw: RawProbe) -> Result<KindParts, ConfigError> {
     let command = raw.command.ok_or_else(|| {
         src.invalid(
             header,
@@ -334,13 +391,45 @@ fn exec(
             "required key is missing: exec probes need a command (argv list, e.g. [\"/usr/bin/uname\", \"-r\"])",
         )
     })?;
+    let shell = raw.shell.map_or(DEFAULT_SHELL, Spanned::into_inner);
     let command_span = command.span();
     let mut argv: Vec<String> = Vec::new();
-    for arg in command.into_inner() {
-        if arg.get_ref().contains('\0') {
-            return Err(src.invalid(&arg.span(), "command", "an argument contains a NUL byte"));
+    match command.into_inner() {
+        RawCommand::Line(_) if !shell => {
+            return Err(src.invalid(
+                &command_span,
+                "command",
+                "is a string, but without `shell = true` the command is an argv list such as [\"/usr/bin/uname\", \"-r\"]; set `shell = true` to run the string with /bin/sh -c",
+            ));
         }
-        argv.push(arg.into_inner());
+        RawCommand::Line(line) => {
+            if line.contains('\0') {
+                return Err(src.invalid(&command_span, "command", "contains a NUL byte"));
+            }
+            argv.push(line);
+        }
+        RawCommand::Argv(list) => {
+            if shell && list.len() > 1 {
+                return Err(src.invalid(
+                    &command_span,
+                    "command",
+                    format!(
+                        "has {} elements, but with `shell = true` it is one command line for /bin/sh -c: a string, or a list of one string",
+                        list.len()
+                    ),
+                ));
+            }
+            for arg in list {
+                if arg.get_ref().contains('\0') {
+                    return Err(src.invalid(
+                        &arg.span(),
+                        "command",
+                        "an argument contains a NUL byte",
+                    ));
+                }
+                argv.push(arg.into_inner());
+            }
+        }
     }
     match argv.first_mut() {
         None => {
@@ -350,6 +439,13 @@ fn exec(
                 "is empty: list the program and its arguments, e.g. [\"/usr/bin/uname\", \"-r\"]",
             ));
         }
+        Some(line) if shell && line.trim().is_empty() => {
+            return Err(src.invalid(
+                &command_span,
+                "command",
+                "is empty: give the command line for /bin/sh -c",
+            ));
+        }
         Some(program) if program.is_empty() => {
             return Err(src.invalid(
                 &command_span,
@@ -357,6 +453,7 @@ fn exec(
                 "the program (first element) is empty",
             ));
         }
+        Some(_) if shell => {}
         Some(program) => {
             if let Some(resolved) = resolve_program(src.dir(), program) {
                 *program = resolved.ok_or_else(|| {
@@ -370,17 +467,59 @@ fn exec(
         }
     }
 
-    let type_name = raw.type_name.ok_or_else(|| {
-        src.invalid(
+    let mut claims: Vec<TypeClaim> = Vec::new();
+    let type_name = match raw.type_name {
+        None => None,
+        Some(type_name) => {
+            let span = type_name.span();
+            let type_name = type_name.into_inner();
+            check_type_name(&type_name)
+                .map_err(|e| src.invalid(&span, "type_name", e.to_string()))?;
+            claims.push(TypeClaim {
+                pattern: TypePattern::Exact(type_name.clone()),
+                key: "type_name",
+                span,
+            });
+            Some(type_name)
+        }
+    };
+    let mut types: Vec<TypePattern> = Vec::new();
+    if let Some(list) = raw.types {
+        let list_span = list.span();
+        let list = list.into_inner();
+        if list.is_empty() {
+            return Err(src.invalid(
+                &list_span,
+                "types",
+                "is empty: list the TypeNames the program may print documents for (\"Custom:A\", or \"Custom:App.*\" for a prefix), or leave the key out",
+            ));
+        }
+        for entry in list {
+            let span = entry.span();
+            let pattern =
+                type_pattern(entry.get_ref()).map_err(|why| src.invalid(&span, "types", why))?;
+            if types.contains(&pattern)
+                || type_name
+                    .as_deref()
+                    .is_some_and(|t| pattern.matches(t) && matches!(pattern, TypePattern::Exact(_)))
+            {
+                return Err(src.invalid(&span, "types", format!("\"{pattern}\" is listed twice")));
+            }
+            claims.push(TypeClaim {
+                pattern: pattern.clone(),
+                key: "types",
+                span,
+            });
+            types.push(pattern);
+        }
+    }
+    let Some(first_claim) = claims.first().map(|c| c.span.clone()) else {
+        return Err(src.invalid(
             header,
             "type_name",
-            "required key is missing: exec probes need a TypeName such as \"Custom:Packages\"",
-        )
-    })?;
-    let type_name_span = type_name.span();
-    let type_name = type_name.into_inner();
-    check_type_name(&type_name)
-        .map_err(|e| src.invalid(&type_name_span, "type_name", e.to_string()))?;
+            "required key is missing: exec probes need a TypeName such as \"Custom:Packages\" (or `types` when the program prints SSM Agent documents of several types)",
+        ));
+    };
 
     let schema_version = match raw.schema_version {
         None => DEFAULT_SCHEMA_VERSION.to_owned(),
@@ -424,31 +563,93 @@ fn exec(
             ));
         }
     };
+    let working_dir = match raw.working_dir {
+        None => None,
+        Some(dir) => Some(path_or(src, Some(dir), "working_dir", "")?),
+    };
+    let max_output_bytes = match raw.max_output_bytes {
+        None => DEFAULT_MAX_OUTPUT_BYTES,
+        Some(bytes) => usize::try_from(*bytes.get_ref())
+            .ok()
+            .filter(|b| (MIN_OUTPUT_BYTES..=MAX_OUTPUT_BYTES).contains(b))
+            .ok_or_else(|| {
+                src.invalid(
+                    &bytes.span(),
+                    "max_output_bytes",
+                    format!(
+                        "{} is out of range: must be between {MIN_OUTPUT_BYTES} and \
+                         {MAX_OUTPUT_BYTES} (256 MiB)",
+                        bytes.get_ref()
+                    ),
+                )
+            })?,
+    };
     let keep_order = raw
         .keep_order
         .map_or(DEFAULT_KEEP_ORDER, Spanned::into_inner);
 
     let settings = ExecSettings {
         command: argv,
+        shell,
         type_name,
+        types,
         schema_version,
         env,
         user,
+        working_dir,
+        max_output_bytes,
         keep_order,
     };
-    Ok((ProbeKind::Exec(settings), type_name_span))
+    Ok((ProbeKind::Exec(settings), first_claim, claims))
+}
+
+/// One entry of `types`: a TypeName, or a prefix ending in `*`.
+fn type_pattern(entry: &str) -> Result<TypePattern, String> {
+    match entry.strip_suffix('*') {
+        Some(prefix) => {
+            if prefix.contains('*') {
+                return Err(format!(
+                    "{entry:?}: `*` is only allowed once, at the end (a prefix rule such as \"Custom:App.*\")"
+                ));
+            }
+            // A prefix is a TypeName cut short: it must itself be a valid TypeName.
+            check_type_name(prefix).map_err(|e| format!("{entry:?}: {e}"))?;
+            Ok(TypePattern::Prefix(prefix.to_owned()))
+        }
+        None => {
+            if entry.contains('*') {
+                return Err(format!(
+                    "{entry:?}: `*` is only allowed at the end (a prefix rule such as \"Custom:App.*\")"
+                ));
+            }
+            check_type_name(entry).map_err(|e| e.to_string())?;
+            Ok(TypePattern::Exact(entry.to_owned()))
+        }
+    }
 }
 
 fn system(
     src: &Source<'_>,
     header: &Range<usize>,
     raw: Option<Spanned<Vec<Spanned<Collector>>>>,
-) -> Result<(ProbeKind, Range<usize>), ConfigError> {
+) -> Result<KindParts, ConfigError> {
+    let claims = |collectors: &[Collector], span: &Range<usize>| -> Vec<TypeClaim> {
+        collectors
+            .iter()
+            .map(|c| TypeClaim {
+                pattern: TypePattern::Exact(c.type_name().to_owned()),
+                key: "collectors",
+                span: span.clone(),
+            })
+            .collect()
+    };
     let Some(list) = raw else {
         let collectors = DEFAULT_COLLECTORS.to_vec();
+        let types = claims(&collectors, header);
         return Ok((
             ProbeKind::System(SystemSettings { collectors }),
             header.clone(),
+            types,
         ));
     };
     let span = list.span();
@@ -470,7 +671,12 @@ fn system(
             "is empty: list at least one of \"host\", \"disks\", \"network\", or leave the key out for all",
         ));
     }
-    Ok((ProbeKind::System(SystemSettings { collectors }), span))
+    let types = claims(&collectors, &span);
+    Ok((
+        ProbeKind::System(SystemSettings { collectors }),
+        span,
+        types,
+    ))
 }
 
 /// A place in a file already taken by an earlier probe.
@@ -499,12 +705,14 @@ impl Claim {
     }
 }
 
-/// What earlier probes took: names, and the TypeNames (or sources of TypeNames) that only one
-/// probe may feed, since two writers of one type would overwrite each other in SSM.
+/// What earlier probes took: names, and the TypeNames (exact, or prefixes from an exec
+/// probe's `types`) and sources of TypeNames that only one probe may feed, since two writers
+/// of one type would overwrite each other in SSM.
 #[derive(Default)]
 struct Claims {
     names: HashMap<String, Claim>,
     type_names: HashMap<String, Claim>,
+    prefixes: Vec<(String, Claim)>,
     collectors: HashMap<Collector, Claim>,
     folders: HashMap<PathBuf, Claim>,
 }
@@ -529,21 +737,7 @@ impl Claims {
             ));
         }
         match &probe.kind {
-            ProbeKind::Exec(exec) => {
-                if let Some(earlier) = self.type_names.get(&exec.type_name) {
-                    return Err(src.invalid(
-                        &at.claim,
-                        "type_name",
-                        format!(
-                            "TypeName `{}` is already claimed by {}; one TypeName, one probe",
-                            exec.type_name,
-                            earlier.by()
-                        ),
-                    ));
-                }
-                self.type_names
-                    .insert(exec.type_name.clone(), Claim::new(src, name, &at.claim));
-            }
+            ProbeKind::Exec(_) => {}
             ProbeKind::Files(files) => {
                 if let Some(earlier) = self.folders.get(&files.path) {
                     return Err(src.invalid(
@@ -578,9 +772,76 @@ impl Claims {
                 }
             }
         }
+        for claim in &at.types {
+            if let Some(clash) = self.type_clash(&claim.pattern) {
+                let subject = match &claim.pattern {
+                    TypePattern::Exact(t) if claim.key == "collectors" => {
+                        let collector = DEFAULT_COLLECTORS
+                            .iter()
+                            .find(|c| c.type_name() == t)
+                            .map_or("", |c| c.as_str());
+                        format!("TypeName `{t}` (from collector \"{collector}\")")
+                    }
+                    TypePattern::Exact(t) => format!("TypeName `{t}`"),
+                    TypePattern::Prefix(_) => format!("prefix `{}`", claim.pattern),
+                };
+                return Err(src.invalid(
+                    &claim.span,
+                    claim.key,
+                    format!("{subject} {clash}; one TypeName, one probe"),
+                ));
+            }
+        }
+        for claim in &at.types {
+            let taken = Claim::new(src, name, &claim.span);
+            match &claim.pattern {
+                TypePattern::Exact(t) => {
+                    self.type_names.insert(t.clone(), taken);
+                }
+                TypePattern::Prefix(p) => self.prefixes.push((p.clone(), taken)),
+            }
+        }
         self.names
             .insert(name.clone(), Claim::new(src, name, &at.header));
         Ok(())
+    }
+
+    /// How `pattern` collides with an earlier probe's claim, as the end of a sentence.
+    fn type_clash(&self, pattern: &TypePattern) -> Option<String> {
+        match pattern {
+            TypePattern::Exact(t) => {
+                if let Some(earlier) = self.type_names.get(t) {
+                    return Some(format!("is already claimed by {}", earlier.by()));
+                }
+                self.prefixes
+                    .iter()
+                    .find(|(p, _)| t.starts_with(p.as_str()))
+                    .map(|(p, earlier)| {
+                        format!("falls under the prefix `{p}*` claimed by {}", earlier.by())
+                    })
+            }
+            TypePattern::Prefix(p) => {
+                let mut exact: Vec<(&String, &Claim)> = self
+                    .type_names
+                    .iter()
+                    .filter(|(t, _)| t.starts_with(p.as_str()))
+                    .collect();
+                // Name the same clash every time, whatever the map's order.
+                exact.sort_by_key(|(t, _)| *t);
+                if let Some((t, earlier)) = exact.first() {
+                    return Some(format!(
+                        "covers TypeName `{t}`, already claimed by {}",
+                        earlier.by()
+                    ));
+                }
+                self.prefixes
+                    .iter()
+                    .find(|(q, _)| p.starts_with(q.as_str()) || q.starts_with(p.as_str()))
+                    .map(|(q, earlier)| {
+                        format!("overlaps the prefix `{q}*` claimed by {}", earlier.by())
+                    })
+            }
+        }
     }
 }
 

@@ -64,6 +64,17 @@ pub struct EmulatorArgs {
     /// Probability (0 to 1) of closing the connection without an answer.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub drop_rate: f64,
+
+    /// Throttle the first N API calls, then let calls through: an outage that ends.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub throttle_first: u64,
+
+    /// For testing clients: answer ERROR for any PutInventory request holding TYPE
+    /// (repeatable). Form: TYPE=ERROR[:named][:hash-only|:full], e.g.
+    /// "Custom:Bad=InvalidTypeNameException"; `named` puts TypeName in the answer where the
+    /// service model has it.
+    #[arg(long = "refuse", value_name = "TYPE=ERROR")]
+    pub refuse: Vec<super::Refusal>,
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
@@ -120,6 +131,8 @@ impl EmulatorArgs {
             fail_rate: self.fail_rate,
             latency: self.latency,
             drop_rate: self.drop_rate,
+            throttle_first: self.throttle_first,
+            refuse: self.refuse.clone(),
         })
     }
 }
@@ -187,6 +200,12 @@ mod tests {
             "200ms",
             "--drop-rate",
             "0.2",
+            "--throttle-first",
+            "3",
+            "--refuse",
+            "Custom:Bad=InvalidTypeNameException",
+            "--refuse",
+            "Custom:Big=ItemSizeLimitExceededException:named",
         ])
         .unwrap();
         let c = a.to_config().unwrap();
@@ -202,6 +221,13 @@ mod tests {
         assert_eq!(c.fail_rate, 0.1);
         assert_eq!(c.latency, Duration::from_millis(200));
         assert_eq!(c.drop_rate, 0.2);
+        assert_eq!(c.throttle_first, 3);
+        assert_eq!(c.refuse.len(), 2);
+        assert_eq!(
+            c.refuse[1].error,
+            super::super::ErrorCode::ItemSizeLimitExceeded
+        );
+        assert!(c.refuse[1].name_type);
     }
 
     #[test]
@@ -229,6 +255,7 @@ mod tests {
         assert!(parse(&["--drop-rate", "-0.1"]).is_err());
         assert!(parse(&["--throttle-tps", "0"]).is_err());
         assert!(parse(&["--latency", "soon"]).is_err());
+        assert!(parse(&["--refuse", "Custom:A=NotAnError"]).is_err());
         let half = parse(&["--access-key", "AKIDTEST"]).unwrap();
         assert_eq!(half.to_config().unwrap_err().exit_code(), 2);
     }

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 
 /// Every error name the emulator can answer with.
 ///
-/// `SubTypeCountLimitExceededException` is deliberately absent: the emulator has no notion of
-/// sub-types (it is about `AWS:` types with nested schemas, which this daemon never sends).
+/// `SubTypeCountLimitExceededException` is never produced by the emulator's own rules: it has no
+/// notion of sub-types (they are about `AWS:` types with nested schemas, which this daemon never
+/// sends). It exists only so a test [`Refusal`](super::Refusal) can answer it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorCode {
     // Protocol and authentication (the common errors of every AWS JSON service).
@@ -36,10 +37,42 @@ pub enum ErrorCode {
     UnsupportedInventoryItemContext,
     InvalidInventoryItemContext,
     UnsupportedInventorySchemaVersion,
+    SubTypeCountLimitExceeded,
     InvalidNextToken,
 }
 
 impl ErrorCode {
+    /// Every code, so a name can be looked up (the `--refuse` flag of the `emulator` command).
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::MissingAuthenticationToken,
+        Self::IncompleteSignature,
+        Self::UnrecognizedClient,
+        Self::InvalidSignature,
+        Self::Serialization,
+        Self::UnknownOperation,
+        Self::RequestEntityTooLarge,
+        Self::Validation,
+        Self::Throttling,
+        Self::InternalServerError,
+        Self::InvalidInstanceId,
+        Self::InvalidTypeName,
+        Self::InvalidItemContent,
+        Self::ItemContentMismatch,
+        Self::ItemSizeLimitExceeded,
+        Self::TotalSizeLimitExceeded,
+        Self::CustomSchemaCountLimitExceeded,
+        Self::UnsupportedInventoryItemContext,
+        Self::InvalidInventoryItemContext,
+        Self::UnsupportedInventorySchemaVersion,
+        Self::SubTypeCountLimitExceeded,
+        Self::InvalidNextToken,
+    ];
+
+    /// The code whose [`name`](Self::name) is `name`.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
     /// The `__type` the service puts in the body (the SDK strips any namespace anyway, so the
     /// bare name is what every client ends up comparing against).
     pub fn name(self) -> &'static str {
@@ -64,6 +97,7 @@ impl ErrorCode {
             Self::UnsupportedInventoryItemContext => "UnsupportedInventoryItemContextException",
             Self::InvalidInventoryItemContext => "InvalidInventoryItemContextException",
             Self::UnsupportedInventorySchemaVersion => "UnsupportedInventorySchemaVersionException",
+            Self::SubTypeCountLimitExceeded => "SubTypeCountLimitExceededException",
             Self::InvalidNextToken => "InvalidNextToken",
         }
     }
@@ -145,6 +179,14 @@ mod tests {
         let without = ApiError::new(ErrorCode::InvalidTypeName, "bad").with_type_name("Custom:A");
         assert!(without.body().get("TypeName").is_none());
         assert_eq!(without.body()["__type"], "InvalidTypeNameException");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_name(code.name()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_name("NoSuchException"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! validation (a throttled request says nothing about its content, as on the real service).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What to do to one request instead of answering it normally.
@@ -58,6 +59,10 @@ pub struct Faults {
     fail_rate: f64,
     drop_rate: f64,
     latency: Duration,
+    /// API calls still to be throttled whatever the bucket says: a deterministic outage
+    /// (set at start by `throttle_first`, at run time by `Emulator::throttle_next`), so a test
+    /// can count the attempts a client needs to get through.
+    throttle_next: AtomicU64,
 }
 
 impl Faults {
@@ -72,7 +77,13 @@ impl Faults {
             fail_rate,
             drop_rate,
             latency,
+            throttle_next: AtomicU64::new(0),
         }
+    }
+
+    /// Throttles the next `n` API calls (replacing any count still pending).
+    pub fn throttle_next(&self, n: u64) {
+        self.throttle_next.store(n, Ordering::SeqCst);
     }
 
     pub fn latency(&self) -> Duration {
@@ -84,6 +95,13 @@ impl Faults {
     pub fn decide(&self, now: Instant) -> Option<Fault> {
         if chance(self.drop_rate) {
             return Some(Fault::Drop);
+        }
+        if self
+            .throttle_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Some(Fault::Throttle);
         }
         if let Some(bucket) = &self.bucket {
             // A poisoned lock only means another request panicked mid-update of two floats;
@@ -143,6 +161,24 @@ mod tests {
             assert_eq!(always_fail.decide(now), Some(Fault::Fail));
             assert_eq!(always_drop.decide(now), Some(Fault::Drop));
         }
+    }
+
+    #[test]
+    fn throttle_next_counts_down() {
+        let f = Faults::new(None, 0.0, 0.0, Duration::ZERO);
+        let now = Instant::now();
+        f.throttle_next(3);
+        let seen: Vec<_> = (0..5).map(|_| f.decide(now)).collect();
+        assert_eq!(
+            seen,
+            [
+                Some(Fault::Throttle),
+                Some(Fault::Throttle),
+                Some(Fault::Throttle),
+                None,
+                None
+            ]
+        );
     }
 
     #[test]

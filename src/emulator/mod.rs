@@ -14,7 +14,13 @@
 //! `InternalServerError`; `ItemContentMismatchException`, `InvalidItemContentException`,
 //! `ItemSizeLimitExceededException` and `UnsupportedInventoryItemContextException` also carry
 //! `TypeName`, exactly the shapes that model it. `SubTypeCountLimitExceededException` is never
-//! produced (the emulator has no sub-types).
+//! produced by the rules (the emulator has no sub-types), only by a test [`Refusal`].
+//!
+//! Test-only fault injection besides the random faults: [`EmulatorConfig::throttle_first`] /
+//! [`Emulator::throttle_next`] for an outage that ends after a known number of calls,
+//! [`EmulatorConfig::refuse`] / [`Emulator::set_refusals`] for item errors a validating client
+//! never provokes, [`Emulator::clear_store`] for a service that lost its inventory, and
+//! [`Emulator::recent_puts`] to see which types went in which request.
 //!
 //! Byte limits: the service's real per-item and per-node limits are not published, so they are
 //! configuration. The defaults are the SSM Agent's own historical per-type budget (200 KiB) and
@@ -22,6 +28,7 @@
 
 mod error;
 mod faults;
+mod refuse;
 mod rules;
 mod server;
 mod service;
@@ -39,7 +46,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use self::stats::{FaultStats, InstanceStats, RECENT_BODY_SIZES, Stats};
+pub use self::error::ErrorCode;
+pub use self::refuse::{Refusal, RefuseWhen};
+pub use self::stats::{FaultStats, InstanceStats, PutRecord, RECENT_BODY_SIZES, Stats};
 pub use self::store::StoredItem;
 
 /// AWS's documentation example access key id: obviously fake, never valid on AWS.
@@ -79,6 +88,12 @@ pub struct EmulatorConfig {
     pub latency: Duration,
     /// Probability (0..=1) of closing the connection without an answer.
     pub drop_rate: f64,
+    /// Throttle the first this many API calls whatever `throttle_tps` says: a deterministic
+    /// outage a test can count attempts against (see also [`Emulator::throttle_next`]).
+    pub throttle_first: u64,
+    /// Test-only: answer these errors for requests holding these types (see [`Refusal`]);
+    /// the only way to provoke the item errors a validating client never causes.
+    pub refuse: Vec<Refusal>,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +113,8 @@ impl Default for EmulatorConfig {
             fail_rate: 0.0,
             latency: Duration::ZERO,
             drop_rate: 0.0,
+            throttle_first: 0,
+            refuse: Vec::new(),
         }
     }
 }
@@ -230,6 +247,28 @@ impl Emulator {
         self.service.stored(instance_id, type_name)
     }
 
+    /// Every signed PutInventory request still remembered (the last [`RECENT_BODY_SIZES`]),
+    /// oldest first, with the types it held and how it was answered.
+    pub fn recent_puts(&self) -> Vec<PutRecord> {
+        self.service.put_records()
+    }
+
+    /// Forgets everything stored, for every node, and the account's custom types: what a
+    /// client sees when the service has lost or expired its inventory. Counters are kept.
+    pub fn clear_store(&self) {
+        self.service.clear_store();
+    }
+
+    /// Throttles the next `n` API calls, then lets calls through again: an outage that ends.
+    pub fn throttle_next(&self, n: u64) {
+        self.service.faults.throttle_next(n);
+    }
+
+    /// Replaces the refusals in force (see [`EmulatorConfig::refuse`]).
+    pub fn set_refusals(&self, refusals: Vec<Refusal>) {
+        self.service.set_refusals(refusals);
+    }
+
     /// Stops accepting connections and waits until in-flight requests have been answered.
     pub async fn shutdown(mut self) {
         self.token.cancel();
@@ -239,6 +278,21 @@ impl Emulator {
             tracing::warn!(error = %e, "emulator: accept loop ended abnormally");
         }
     }
+}
+
+/// Checks a PutInventory request body against the emulator's stateless rules (everything
+/// but hashes, type counts and node totals), as the service would before storing anything.
+/// Lets `once --dry-run` output be checked by an oracle that shares no code with the daemon.
+pub fn check_request_body(body: &[u8]) -> Result<(), String> {
+    rules::check_put_inventory(
+        body,
+        rules::RuleConfig {
+            max_item_bytes: usize::MAX,
+            known_instances: None,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| format!("{}: {}", e.code.name(), e.message))
 }
 
 impl Drop for Emulator {

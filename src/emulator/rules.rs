@@ -153,6 +153,30 @@ pub fn peek_instance_id(body: &[u8]) -> Option<String> {
     }
 }
 
+/// Best-effort TypeNames of a PutInventory body in request order, and which of them carry no
+/// Content, for the request log. Items without a string TypeName are left out.
+pub fn peek_items(body: &[u8]) -> (Vec<String>, Vec<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut types = Vec::new();
+    let mut hash_only = Vec::new();
+    for item in value
+        .get("Items")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = item.get("TypeName").and_then(serde_json::Value::as_str) {
+            types.push(t.to_owned());
+            if item.get("Content").is_none() {
+                hash_only.push(t.to_owned());
+            }
+        }
+    }
+    (types, hash_only)
+}
+
 fn decode<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
     // The SDK always sends at least `{}`; an empty body means the same to the service.
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {

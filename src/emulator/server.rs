@@ -144,16 +144,25 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
         service.stats.delayed();
         tokio::time::sleep(latency).await;
     }
+    let is_put = target == "AmazonSSM.PutInventory";
     if let Some(fault) = service.faults.decide(Instant::now()) {
         service.stats.fault(fault);
         let err = match fault {
-            Fault::Drop => return Err(Abort::Injected),
+            Fault::Drop => {
+                if is_put {
+                    service.log_put(&body, Some("dropped".to_owned()));
+                }
+                return Err(Abort::Injected);
+            }
             Fault::Throttle => ApiError::new(ErrorCode::Throttling, "Rate exceeded"),
             Fault::Fail => ApiError::new(
                 ErrorCode::InternalServerError,
                 "An internal error occurred (injected by the emulator's fail_rate)",
             ),
         };
+        if is_put {
+            service.log_put(&body, Some(err.code.name().to_owned()));
+        }
         return Ok(error_response(&service, &err, &request_id));
     }
 
@@ -165,6 +174,10 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
             format!("The emulator does not implement X-Amz-Target '{other}'"),
         )),
     };
+    if is_put {
+        let error = result.as_ref().err().map(|e| e.code.name().to_owned());
+        service.log_put(&body, error);
+    }
     Ok(match result {
         Ok(out) => json_response(StatusCode::OK, &out, &request_id),
         Err(err) => error_response(&service, &err, &request_id),

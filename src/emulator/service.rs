@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::EmulatorConfig;
 use super::error::{ApiError, ErrorCode};
 use super::faults::Faults;
+use super::refuse::{self, Refusal};
 use super::rules::{self, RuleConfig};
-use super::stats::{Recorder, Stats};
+use super::stats::{PutRecord, Recorder, Stats};
 use super::store::{Store, StoreLimits, StoredItem};
 
 /// Prefix of the emulator's opaque ListInventoryEntries NextToken.
@@ -26,6 +27,8 @@ pub struct Service {
     pub stats: Recorder,
     pub faults: Faults,
     store: Mutex<Store>,
+    /// Starts as `config.refuse`; tests may change it while the emulator runs.
+    refusals: Mutex<Vec<Refusal>>,
 }
 
 impl Service {
@@ -37,13 +40,42 @@ impl Service {
             config.drop_rate,
             config.latency,
         );
+        faults.throttle_next(config.throttle_first);
+        let refusals = Mutex::new(config.refuse.clone());
         Self {
             config,
             credentials,
             stats: Recorder::default(),
             faults,
             store: Mutex::new(Store::default()),
+            refusals,
         }
+    }
+
+    /// Replaces the refusals in force.
+    pub fn set_refusals(&self, refusals: Vec<Refusal>) {
+        // Only a list of plain values lives behind the lock.
+        *self.refusals.lock().unwrap_or_else(|e| e.into_inner()) = refusals;
+    }
+
+    /// Forgets every stored item and custom type, as if the service had lost them.
+    pub fn clear_store(&self) {
+        *self.store() = Store::default();
+    }
+
+    /// Logs one PutInventory request and its answer (`None` when accepted).
+    pub fn log_put(&self, body: &[u8], error: Option<String>) {
+        let (types, hash_only) = rules::peek_items(body);
+        self.stats.put_record(PutRecord {
+            types,
+            hash_only,
+            bytes: body.len() as u64,
+            error,
+        });
+    }
+
+    pub fn put_records(&self) -> Vec<PutRecord> {
+        self.stats.put_records()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -73,6 +105,10 @@ impl Service {
                 known_instances: self.config.known_instances.as_deref(),
             },
         )?;
+        {
+            let refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            refuse::check(&refusals, &req)?;
+        }
         let applied = self.store().apply(
             &req,
             StoreLimits {
@@ -82,6 +118,8 @@ impl Service {
         )?;
         self.stats
             .accepted(&req.instance_id, applied.stored, applied.refreshed);
+        self.stats
+            .hash_only(req.items.iter().filter(|i| i.content.is_none()).count());
         Ok(json!({}))
     }
 

@@ -32,6 +32,9 @@ pub struct Stats {
     pub items_stored: u64,
     /// Of those, items that only refreshed CaptureTime (hash-only or unchanged hash).
     pub items_refreshed: u64,
+    /// Of `items`, those sent without Content (hash-only refreshes), so a test can tell a
+    /// full resend of unchanged content (counted in `items_refreshed` too) from a refresh.
+    pub items_hash_only: u64,
     /// Error answers by `__type`, injected ones included.
     pub errors: BTreeMap<String, u64>,
     pub faults: FaultStats,
@@ -41,6 +44,21 @@ pub struct Stats {
     pub recent_put_body_sizes: Vec<u64>,
     /// Distinct custom types stored in the account.
     pub custom_types: u64,
+}
+
+/// One signed PutInventory request as the emulator saw it and answered it, so a test can
+/// tell which items went in which request (isolation, change skipping) without parsing bodies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PutRecord {
+    /// TypeNames in request order (empty when the body could not be read).
+    pub types: Vec<String>,
+    /// Of those, the ones sent without Content.
+    pub hash_only: Vec<String>,
+    /// Body size in bytes.
+    pub bytes: u64,
+    /// `None` when accepted; else the error's `__type`, or `"dropped"` for a connection closed
+    /// by fault injection.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -67,6 +85,7 @@ pub struct InstanceStats {
 struct Inner {
     stats: Stats,
     recent: VecDeque<u64>,
+    puts: VecDeque<PutRecord>,
 }
 
 /// The live counters behind [`Stats`]; every method takes the lock briefly.
@@ -97,6 +116,24 @@ impl Recorder {
             }
             i.recent.push_back(body_len as u64);
         });
+    }
+
+    /// Keeps the last [`RECENT_BODY_SIZES`] PutInventory records.
+    pub fn put_record(&self, record: PutRecord) {
+        self.with(|i| {
+            if i.puts.len() == RECENT_BODY_SIZES {
+                i.puts.pop_front();
+            }
+            i.puts.push_back(record);
+        });
+    }
+
+    pub fn put_records(&self) -> Vec<PutRecord> {
+        self.with(|i| i.puts.iter().cloned().collect())
+    }
+
+    pub fn hash_only(&self, items: usize) {
+        self.with(|i| i.stats.items_hash_only += items as u64);
     }
 
     pub fn list_inventory_entries(&self) {

@@ -2,21 +2,33 @@
 //!
 //! The program is untrusted input in every sense: it may hang, fork children that hold
 //! stdout open, print gigabytes or garbage. So it runs in a process group of its own with
-//! stdin from /dev/null and a cleared environment, its stdout is capped, and on timeout the
-//! whole group gets SIGTERM and, after a short grace, SIGKILL.
+//! stdin from /dev/null and a cleared environment, its stdout is capped (over the cap the run
+//! is killed at once), and when it ends, times out or misbehaves the whole group gets SIGTERM
+//! and, after a short grace, SIGKILL. A process that leaves the group (`setsid`) escapes this;
+//! systemd's control group catches it when the service stops.
+//!
+//! Everything that may block before the start (the PATH search, the trust check of the
+//! program, the user lookup through NSS) runs on the blocking pool.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
 
 use super::ProbeError;
+use super::user::{self, RunAs};
+use crate::config::trust;
 
-/// Default cap on stdout; inventory of a few thousand rows is well under 1 MiB.
-pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
-/// Stderr kept for the log line when a run fails.
+pub use crate::config::defaults::DEFAULT_MAX_OUTPUT_BYTES;
+
+/// Stderr kept for the log line and the error message; the rest is read and dropped.
 const STDERR_KEEP_BYTES: usize = 4 * 1024;
 /// Time between SIGTERM and SIGKILL when a run is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -24,33 +36,48 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// PATH for probes when the daemon itself has none (systemd gives services a fixed one).
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The shell of `shell = true`.
+pub const SHELL: &str = "/bin/sh";
 
 /// What an exec probe runs and how.
 #[derive(Debug, Clone)]
 pub struct ExecSpec {
     pub probe: String,
+    /// argv; with `shell`, one element: the command line for `/bin/sh -c`.
     pub command: Vec<String>,
+    pub shell: bool,
     pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub working_dir: Option<PathBuf>,
     pub timeout: Duration,
     pub max_output_bytes: usize,
+    /// Refuse a program someone other than root could change, when running as root.
+    pub strict_permissions: bool,
 }
 
 /// What a successful run printed.
 #[derive(Debug)]
 pub struct ExecOutput {
     pub stdout: Vec<u8>,
+    /// At most a few KiB, lossily decoded, trimmed; says so when cut.
     pub stderr: String,
 }
 
 /// Runs the program once and returns its stdout; any failure names the probe.
 pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
-    let probe = spec.probe.clone();
-    let Some((program, args)) = spec.command.split_first() else {
-        return Err(ProbeError::EmptyCommand { probe });
+    let prepared = {
+        let owned = spec.clone();
+        tokio::task::spawn_blocking(move || prepare(&owned))
+            .await
+            .map_err(|_| ProbeError::Crashed {
+                probe: spec.probe.clone(),
+            })??
     };
-    let mut command = Command::new(program);
+    let probe = spec.probe.clone();
+    let mut command = Command::new(&prepared.program);
     command
-        .args(args)
+        .arg0(&prepared.argv0)
+        .args(&prepared.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -61,66 +88,64 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
         )
         .envs(std::env::var_os("LANG").map(|v| ("LANG", v)))
         .envs(&spec.env)
-        // A group of its own, so the timeout reaches every process the program started.
+        // A group of its own, so that stopping the run reaches every process it started.
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(dir) = &spec.working_dir {
+        command.current_dir(dir);
+    }
+    if let Some(run_as) = prepared.run_as {
+        switch_user(&mut command, run_as);
+    }
 
     let mut child = command.spawn().map_err(|source| ProbeError::Spawn {
         probe: probe.clone(),
-        program: program.clone(),
+        program: prepared.program.display().to_string(),
         source,
     })?;
     // The pid is known until the child is reaped, and we have not awaited it yet.
-    let group = child.id().map(|pid| pid as libc::pid_t);
+    let group = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        kill_group(group, libc::SIGKILL);
+        stop_group(&mut child, group).await;
         return Err(ProbeError::Spawn {
             probe,
-            program: program.clone(),
+            program: prepared.program.display().to_string(),
             source: std::io::Error::other("stdout or stderr was not captured"),
         });
     };
 
-    let collect = async {
-        let stdout_task = read_capped(stdout, spec.max_output_bytes);
-        let stderr_task = read_capped(stderr, STDERR_KEEP_BYTES);
-        tokio::pin!(stdout_task, stderr_task);
-        let status = child.wait().await;
-        // The program is done; its children get a moment to finish writing, no more.
-        let drained = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
-            tokio::join!(&mut stdout_task, &mut stderr_task)
-        })
-        .await;
-        (status, drained)
-    };
-    let outcome = tokio::select! {
-        biased;
-        outcome = collect => Some(outcome),
-        _ = tokio::time::sleep(spec.timeout) => None,
+    let mut out = Capped::default();
+    let mut err = Capped::default();
+    let ended = {
+        let stdout_done = read_into(stdout, spec.max_output_bytes, true, &mut out);
+        let stderr_done = read_into(stderr, STDERR_KEEP_BYTES, false, &mut err);
+        tokio::time::timeout(spec.timeout, drive(&mut child, stdout_done, stderr_done))
+            .await
+            .ok()
     };
     // Whatever happened, nothing from this run may outlive it.
-    stop_group(group).await;
+    stop_group(&mut child, group).await;
+    let stderr = err.text();
 
-    let Some((status, drained)) = outcome else {
-        return Err(ProbeError::Timeout {
-            probe,
-            timeout: spec.timeout,
-        });
+    let status = match ended {
+        None => {
+            return Err(ProbeError::Timeout {
+                probe,
+                timeout: spec.timeout,
+            });
+        }
+        Some(Ended::TooLarge) => {
+            return Err(ProbeError::OutputTooLarge {
+                probe,
+                limit: spec.max_output_bytes,
+            });
+        }
+        Some(Ended::HeldOpen) => return Err(ProbeError::StdoutHeldOpen { probe }),
+        Some(Ended::Exited(status)) => status.map_err(|source| ProbeError::Wait {
+            probe: probe.clone(),
+            source,
+        })?,
     };
-    let status = status.map_err(|source| ProbeError::Wait {
-        probe: probe.clone(),
-        source,
-    })?;
-    let Ok((stdout, stderr)) = drained else {
-        return Err(ProbeError::StdoutHeldOpen { probe });
-    };
-    let stderr = String::from_utf8_lossy(&stderr.bytes).trim().to_string();
-    if stdout.truncated {
-        return Err(ProbeError::OutputTooLarge {
-            probe,
-            limit: spec.max_output_bytes,
-        });
-    }
     if !status.success() {
         return Err(ProbeError::Exit {
             probe,
@@ -129,35 +154,249 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
         });
     }
     Ok(ExecOutput {
-        stdout: stdout.bytes,
+        stdout: out.bytes,
         stderr,
     })
 }
 
-struct Capped {
-    bytes: Vec<u8>,
-    truncated: bool,
+/// The program as it will be started, found and checked before the fork.
+#[derive(Debug)]
+struct Prepared {
+    program: PathBuf,
+    /// What the program sees as its name: as configured, not the resolved path.
+    argv0: String,
+    args: Vec<String>,
+    /// Set when the daemon runs as root and the probe names a user.
+    run_as: Option<RunAs>,
 }
 
-/// Reads to the end, keeping at most `cap` bytes and draining the rest so the writer never
-/// blocks on a full pipe.
-async fn read_capped(mut reader: impl AsyncRead + Unpin, cap: usize) -> Capped {
-    let mut bytes = Vec::new();
-    let mut truncated = false;
-    let mut buf = vec![0u8; 64 * 1024];
+/// PATH search, trust check, working directory and user lookup: everything that can block
+/// or fail before anything is started.
+fn prepare(spec: &ExecSpec) -> Result<Prepared, ProbeError> {
+    let probe = || spec.probe.clone();
+    let (argv0, args): (String, Vec<String>) = if spec.shell {
+        let line = spec.command.first().cloned().unwrap_or_default();
+        (SHELL.to_string(), vec!["-c".to_string(), line])
+    } else {
+        match spec.command.split_first() {
+            Some((program, args)) => (program.clone(), args.to_vec()),
+            None => return Err(ProbeError::EmptyCommand { probe: probe() }),
+        }
+    };
+    let search_path: OsString = spec
+        .env
+        .get("PATH")
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    let program = find_program(&argv0, &search_path).ok_or_else(|| {
+        if argv0.contains('/') {
+            ProbeError::Spawn {
+                probe: probe(),
+                program: argv0.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }
+        } else {
+            ProbeError::ProgramNotFound {
+                probe: probe(),
+                program: argv0.clone(),
+                path: search_path.to_string_lossy().into_owned(),
+            }
+        }
+    })?;
+    if trust::enforced(spec.strict_permissions) {
+        trust::check_path(&program).map_err(|source| ProbeError::Untrusted {
+            probe: probe(),
+            what: "program",
+            source,
+        })?;
+    }
+    if let Some(dir) = &spec.working_dir
+        && !dir.is_dir()
+    {
+        return Err(ProbeError::WorkingDir {
+            probe: probe(),
+            path: dir.clone(),
+        });
+    }
+    let run_as = match &spec.user {
+        None => None,
+        Some(name) => {
+            let run_as = user::resolve(name).map_err(|reason| ProbeError::User {
+                probe: probe(),
+                user: name.clone(),
+                reason,
+            })?;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let euid = unsafe { libc::geteuid() };
+            if euid == 0 {
+                Some(run_as)
+            } else if run_as.uid == euid {
+                None // already that user
+            } else {
+                return Err(ProbeError::User {
+                    probe: probe(),
+                    user: name.clone(),
+                    reason: format!(
+                        "the daemon runs as uid {euid}, not root, so it cannot switch users"
+                    ),
+                });
+            }
+        }
+    };
+    Ok(Prepared {
+        program,
+        argv0,
+        args,
+        run_as,
+    })
+}
+
+/// A program with a `/` is taken as it is (relative ones were resolved by the config); a
+/// bare name is looked up in `search_path`, skipping empty and relative entries, which would
+/// mean the daemon's working directory.
+fn find_program(program: &str, search_path: &OsString) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return path.is_file().then_some(path);
+    }
+    std::env::split_paths(search_path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Drops to `run_as` in the child between fork and exec: supplementary groups, then the
+/// group, then the user (in that order: after setuid the others are no longer allowed).
+fn switch_user(command: &mut Command, run_as: RunAs) {
+    let RunAs {
+        uid, gid, groups, ..
+    } = run_as;
+    // SAFETY: the closure runs in the forked child, where only async-signal-safe calls are
+    // allowed: setgroups, setgid and setuid are, and nothing here allocates (the group list
+    // was built before the fork and is only read).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// How the program's run ended, short of the timeout.
+enum Ended {
+    /// It exited and its stdout reached end of file.
+    Exited(std::io::Result<ExitStatus>),
+    /// It printed more than the cap.
+    TooLarge,
+    /// It exited, but something it started kept stdout open past the drain period.
+    HeldOpen,
+}
+
+/// Waits for the program to exit and both pipes to close, whichever order they come in.
+/// Stdout over the cap ends the run at once; after the exit, children get
+/// [`DRAIN_AFTER_EXIT`] to finish writing.
+async fn drive(
+    child: &mut Child,
+    stdout_done: impl Future<Output = bool>,
+    stderr_done: impl Future<Output = bool>,
+) -> Ended {
+    tokio::pin!(stdout_done, stderr_done);
+    let mut status: Option<std::io::Result<ExitStatus>> = None;
+    let mut out_closed = false;
+    let mut err_closed = false;
+    let mut drain_until: Option<Instant> = None;
     loop {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(bytes.len());
-                if n > room {
-                    truncated = true;
+        if out_closed && err_closed && status.is_some() {
+            break;
+        }
+        let drain_deadline = drain_until.unwrap_or_else(Instant::now);
+        tokio::select! {
+            exited = child.wait(), if status.is_none() => {
+                status = Some(exited);
+                drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
+            }
+            over = &mut stdout_done, if !out_closed => {
+                if over {
+                    return Ended::TooLarge;
                 }
-                bytes.extend_from_slice(&buf[..n.min(room)]);
+                out_closed = true;
+            }
+            _ = &mut stderr_done, if !err_closed => err_closed = true,
+            () = tokio::time::sleep_until(drain_deadline), if drain_until.is_some() => {
+                if !out_closed {
+                    return Ended::HeldOpen;
+                }
+                // Only stderr is held open: what was read of it is enough for the log.
+                break;
             }
         }
     }
-    Capped { bytes, truncated }
+    match status {
+        Some(status) => Ended::Exited(status),
+        // The loop only ends with a status, but say something sensible regardless.
+        None => Ended::Exited(Err(std::io::Error::other(
+            "the program's status is unknown",
+        ))),
+    }
+}
+
+/// Bytes read from one pipe, at most a cap of them.
+#[derive(Debug, Default)]
+struct Capped {
+    bytes: Vec<u8>,
+    /// Everything read, kept or not.
+    total: usize,
+}
+
+impl Capped {
+    /// Stderr for messages: lossy UTF-8, trimmed, with a note when it was cut.
+    fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes).trim().to_string();
+        if self.total > self.bytes.len() {
+            format!(
+                "{text} … ({} more bytes not shown)",
+                self.total - self.bytes.len()
+            )
+        } else {
+            text
+        }
+    }
+}
+
+/// Reads `reader` to its end into `into`, keeping at most `cap` bytes. With `stop_at_cap`
+/// it returns `true` as soon as more than `cap` bytes arrive (the run is then killed);
+/// otherwise it drains the rest so the writer never blocks on a full pipe, and returns
+/// whether anything was dropped.
+async fn read_into(
+    mut reader: impl AsyncRead + Unpin,
+    cap: usize,
+    stop_at_cap: bool,
+    into: &mut Capped,
+) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return into.total > cap,
+            Ok(n) => {
+                into.total = into.total.saturating_add(n);
+                let room = cap.saturating_sub(into.bytes.len());
+                into.bytes.extend_from_slice(&buf[..n.min(room)]);
+                if stop_at_cap && into.total > cap {
+                    return true;
+                }
+            }
+        }
+    }
 }
 
 fn kill_group(group: Option<libc::pid_t>, signal: libc::c_int) -> bool {
@@ -168,20 +407,27 @@ fn kill_group(group: Option<libc::pid_t>, signal: libc::c_int) -> bool {
     }
 }
 
-/// SIGTERM to the group, then SIGKILL to whatever is left after the grace period.
-async fn stop_group(group: Option<libc::pid_t>) {
-    if !kill_group(group, libc::SIGTERM) {
-        return; // nobody left in the group
-    }
-    let deadline = tokio::time::Instant::now() + KILL_GRACE;
-    while tokio::time::Instant::now() < deadline {
-        // Signal 0 asks whether any member is still there.
-        if !kill_group(group, 0) {
-            return;
+/// SIGTERM to the group, then SIGKILL to whatever is left after the grace period. The
+/// program itself is reaped on the way, so that it does not linger as a zombie that keeps
+/// the group alive.
+async fn stop_group(child: &mut Child, group: Option<libc::pid_t>) {
+    if kill_group(group, libc::SIGTERM) {
+        let deadline = Instant::now() + KILL_GRACE;
+        loop {
+            let _ = child.try_wait();
+            // Signal 0 asks whether any member is still there.
+            if !kill_group(group, 0) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                kill_group(group, libc::SIGKILL);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    kill_group(group, libc::SIGKILL);
+    // After SIGKILL the program dies at once; reap it now rather than leave it to the runtime.
+    let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -190,5 +436,159 @@ fn describe(status: ExitStatus) -> String {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(signal)) => format!("signal {signal}"),
         _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(command: &[&str]) -> ExecSpec {
+        ExecSpec {
+            probe: "t".into(),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            shell: false,
+            env: BTreeMap::new(),
+            user: None,
+            working_dir: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            strict_permissions: true,
+        }
+    }
+
+    fn shell(line: &str) -> ExecSpec {
+        ExecSpec {
+            shell: true,
+            ..spec(&[line])
+        }
+    }
+
+    #[tokio::test]
+    async fn argv_runs_without_a_shell_and_with_a_clean_environment() {
+        let out = run(&spec(&["/bin/echo", "$HOME", "*"])).await.unwrap();
+        assert_eq!(out.stdout, b"$HOME *\n");
+        let mut s = spec(&["env"]);
+        s.env.insert("ONLY".into(), "this".into());
+        let out = run(&s).await.unwrap();
+        let env = String::from_utf8(out.stdout).unwrap();
+        let mut names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+        names.sort();
+        names.retain(|n| *n != "LANG");
+        assert_eq!(names, ["ONLY", "PATH"], "{env}");
+    }
+
+    #[tokio::test]
+    async fn shell_true_runs_the_line_with_bin_sh() {
+        let out = run(&shell(
+            "printf '%s' \"$0\" | tr a-z A-Z; echo; echo err >&2",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(out.stdout, b"/BIN/SH\n");
+        assert_eq!(out.stderr, "err");
+    }
+
+    #[tokio::test]
+    async fn working_dir_is_used_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = spec(&["pwd"]);
+        s.working_dir = Some(tmp.path().to_owned());
+        let out = run(&s).await.unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            tmp.path().to_str().unwrap()
+        );
+        s.working_dir = Some(tmp.path().join("missing"));
+        let e = run(&s).await.unwrap_err().to_string();
+        assert!(e.contains("working_dir") && e.contains("missing"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_named() {
+        let e = run(&spec(&["no-such-program-x"])).await.unwrap_err();
+        assert!(matches!(e, ProbeError::ProgramNotFound { .. }), "{e}");
+        assert!(e.to_string().contains("no-such-program-x"), "{e}");
+        let e = run(&spec(&["/nonexistent/prog"])).await.unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/prog"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn stdout_over_the_cap_kills_the_run() {
+        let mut s = shell("yes");
+        s.max_output_bytes = 1000;
+        let e = run(&s).await.unwrap_err();
+        assert!(
+            matches!(e, ProbeError::OutputTooLarge { limit: 1000, .. }),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn stderr_is_cut_and_says_so() {
+        let out = run(&shell(
+            "head -c 10000 /dev/zero | tr '\\0' x >&2; echo '{}'",
+        ))
+        .await
+        .unwrap();
+        assert!(out.stderr.starts_with("xxxx"), "{}", out.stderr);
+        assert!(
+            out.stderr.ends_with("(5904 more bytes not shown)"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_carries_status_and_stderr() {
+        let e = run(&shell("echo broken >&2; exit 3")).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 3; stderr: broken"
+        );
+    }
+
+    #[tokio::test]
+    async fn runs_as_another_user_when_root() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
+            return;
+        }
+        let nobody = user::resolve("nobody").unwrap();
+        let mut s = shell("id -u; id -g");
+        s.user = Some("nobody".into());
+        let out = run(&s).await.unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{}\n{}\n", nobody.uid, nobody.gid)
+        );
+        s.user = Some("no-such-user-ssm-inventoryd".into());
+        let e = run(&s).await.unwrap_err().to_string();
+        assert!(
+            e.contains("no-such-user-ssm-inventoryd") && e.contains("no such user"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn untrusted_programs_are_refused_when_root() {
+        if !trust::enforced(true) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let prog = tmp.path().join("probe.sh");
+        std::fs::write(&prog, "#!/bin/sh\necho '{}'\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let mut s = spec(&[prog.to_str().unwrap()]);
+        let e = run(&s).await.unwrap_err().to_string();
+        assert!(
+            e.contains("refusing to run its program") && e.contains("writable by its group"),
+            "{e}"
+        );
+        s.strict_permissions = false;
+        assert_eq!(run(&s).await.unwrap().stdout, b"{}\n");
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        s.strict_permissions = true;
+        assert_eq!(run(&s).await.unwrap().stdout, b"{}\n");
     }
 }

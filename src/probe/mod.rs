@@ -3,18 +3,65 @@
 //! A probe turns something on the node into [`Item`]s. It knows nothing about batching,
 //! hashing state or AWS; a failing probe produces an error naming itself and leaves the
 //! decision about its last good items to the caller.
+//!
+//! Three kinds: [`exec`] runs an operator's program (hardened: own process group, capped
+//! output, cleared environment, optional user), [`files`] reads a folder of SSM Agent
+//! documents (and can be watched), [`system`] runs built-in collectors. All three check what
+//! they produce against the PutInventory limits through [`Item::new`], and all blocking work
+//! (file reads, NSS lookups, `/proc`) runs on the blocking pool.
+//!
+//! A run either fails as a whole (`Err`: keep the last good items) or returns a
+//! [`Collection`]: items plus problems with single parts (one bad file among good ones),
+//! which do not hold back the rest. [`Probe::collect`] is the short form that logs those
+//! problems; [`Probe::collect_detailed`] returns them and takes a [`CollectContext`].
 
 pub mod exec;
+pub mod files;
 pub mod output;
+pub mod system;
+mod user;
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{ProbeKind, ProbeSettings};
-use crate::inventory::{Item, ItemError, RawItem, capture_time_now};
+use tokio::sync::mpsc;
 
+use crate::config::trust::TrustError;
+use crate::config::{ExecSettings, ProbeKind, ProbeSettings};
+use crate::inventory::{Item, ItemError, RawItem, capture_time_now, check_type_name};
+
+pub use files::{FileError, WatchError};
 pub use output::OutputError;
 
-/// Why a probe produced nothing this time. Every variant names the probe.
+/// What the caller knows that a probe may need while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CollectContext {
+    /// The node's instance ID, for a `files` path with `{instance_id}` (the SSM Agent's own
+    /// folder is `/var/lib/amazon/ssm/{instance_id}/inventory/custom`). Identity is the
+    /// caller's business: probes never look it up themselves.
+    pub instance_id: Option<String>,
+}
+
+impl CollectContext {
+    pub fn with_instance_id(instance_id: impl Into<String>) -> CollectContext {
+        CollectContext {
+            instance_id: Some(instance_id.into()),
+        }
+    }
+}
+
+/// What one run of a probe produced when it did not fail as a whole: its items, and the
+/// problems with parts of it (a bad file in a `files` folder, a failed `system` collector)
+/// that did not stop the rest. Exec probes never have partial errors: their output is one
+/// answer, good or bad.
+#[derive(Debug, Default)]
+pub struct Collection {
+    pub items: Vec<Item>,
+    pub errors: Vec<ProbeError>,
+}
+
+/// Why a probe, or part of it, produced nothing this time. Every variant names the probe.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     #[error("probe `{probe}`: command is empty")]
@@ -24,6 +71,27 @@ pub enum ProbeError {
         probe: String,
         program: String,
         source: std::io::Error,
+    },
+    #[error("probe `{probe}`: program `{program}` not found in PATH ({path})")]
+    ProgramNotFound {
+        probe: String,
+        program: String,
+        path: String,
+    },
+    #[error("probe `{probe}`: refusing to {}: {source}", untrusted_verb(what))]
+    Untrusted {
+        probe: String,
+        /// `"program"` or `"folder"`.
+        what: &'static str,
+        source: TrustError,
+    },
+    #[error("probe `{probe}`: working_dir {} is not a directory", path.display())]
+    WorkingDir { probe: String, path: PathBuf },
+    #[error("probe `{probe}`: cannot run as user `{user}`: {reason}")]
+    User {
+        probe: String,
+        user: String,
+        reason: String,
     },
     #[error("probe `{probe}`: waiting for the program failed: {source}")]
     Wait {
@@ -46,22 +114,90 @@ pub enum ProbeError {
         status: String,
         stderr: String,
     },
-    #[error("probe `{probe}`: {source}")]
+    #[error("probe `{probe}`: output {source}")]
     Output { probe: String, source: OutputError },
     #[error("probe `{probe}`: {source}")]
     Item { probe: String, source: ItemError },
     #[error(
-        "probe `{probe}`: printed TypeName `{found}`, but the probe is configured for `{expected}`"
+        "probe `{probe}`: printed rows without a TypeName, but the probe has no `type_name` to give them"
+    )]
+    NoTypeName { probe: String },
+    #[error(
+        "probe `{probe}`: printed TypeName `{found}`, which the probe does not declare (it may print {allowed}); add it to `types`"
     )]
     UndeclaredType {
         probe: String,
         found: String,
-        expected: String,
+        allowed: String,
     },
+    #[error("probe `{probe}`: printed TypeName `{type_name}` twice; one document per type")]
+    DuplicateType { probe: String, type_name: String },
+    #[error(
+        "probe `{probe}`: its path {} needs the node's instance ID, which is not known here",
+        path.display()
+    )]
+    InstanceIdUnknown { probe: String, path: PathBuf },
+    #[error("probe `{probe}`: cannot read folder {}: {source}", path.display())]
+    Folder {
+        probe: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("probe `{probe}`: {}: {source}", path.display())]
+    File {
+        probe: String,
+        path: PathBuf,
+        /// Boxed: it carries an item error, and this enum travels in every probe's result.
+        source: Box<FileError>,
+    },
+    #[error("probe `{probe}`: collector \"{collector}\": {message}")]
+    Collector {
+        probe: String,
+        collector: &'static str,
+        message: String,
+    },
+    #[error("probe `{probe}`: {source}")]
+    Watch { probe: String, source: WatchError },
     #[error("probe `{probe}`: the collection task stopped unexpectedly")]
     Crashed { probe: String },
-    #[error("probe `{probe}`: kind `{kind}` is not available in this version of ssm-inventoryd")]
-    KindNotAvailable { probe: String, kind: &'static str },
+}
+
+impl ProbeError {
+    /// The probe the error is about.
+    pub fn probe(&self) -> &str {
+        match self {
+            ProbeError::EmptyCommand { probe }
+            | ProbeError::Spawn { probe, .. }
+            | ProbeError::ProgramNotFound { probe, .. }
+            | ProbeError::Untrusted { probe, .. }
+            | ProbeError::WorkingDir { probe, .. }
+            | ProbeError::User { probe, .. }
+            | ProbeError::Wait { probe, .. }
+            | ProbeError::Timeout { probe, .. }
+            | ProbeError::StdoutHeldOpen { probe }
+            | ProbeError::OutputTooLarge { probe, .. }
+            | ProbeError::Exit { probe, .. }
+            | ProbeError::Output { probe, .. }
+            | ProbeError::Item { probe, .. }
+            | ProbeError::NoTypeName { probe }
+            | ProbeError::UndeclaredType { probe, .. }
+            | ProbeError::DuplicateType { probe, .. }
+            | ProbeError::InstanceIdUnknown { probe, .. }
+            | ProbeError::Folder { probe, .. }
+            | ProbeError::File { probe, .. }
+            | ProbeError::Collector { probe, .. }
+            | ProbeError::Watch { probe, .. }
+            | ProbeError::Crashed { probe } => probe,
+        }
+    }
+}
+
+fn untrusted_verb(what: &str) -> String {
+    match what {
+        "program" => "run its program".to_owned(),
+        "folder" => "read its folder".to_owned(),
+        other => format!("use its {other}"),
+    }
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -72,7 +208,8 @@ fn stderr_suffix(stderr: &str) -> String {
     }
 }
 
-/// A configured probe, ready to run.
+/// A configured probe, ready to run. Cheap to clone; clones of a `files` probe share the
+/// memory of each file's last good content.
 #[derive(Debug, Clone)]
 pub struct Probe {
     name: String,
@@ -81,32 +218,44 @@ pub struct Probe {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Exec {
-        spec: exec::ExecSpec,
-        type_name: String,
-        schema_version: String,
-        keep_order: bool,
-    },
-    NotAvailable(&'static str),
+    /// Boxed: its settings dwarf the other kinds'.
+    Exec(Box<ExecKind>),
+    Files(files::FilesProbe),
+    System(system::SystemProbe),
+}
+
+#[derive(Debug, Clone)]
+struct ExecKind {
+    spec: exec::ExecSpec,
+    /// For the TypeName rules, SchemaVersion and row order of the output.
+    settings: ExecSettings,
 }
 
 impl Probe {
     pub fn from_settings(settings: &ProbeSettings) -> Probe {
         let kind = match &settings.kind {
-            ProbeKind::Exec(exec) => Kind::Exec {
+            ProbeKind::Exec(exec) => Kind::Exec(Box::new(ExecKind {
                 spec: exec::ExecSpec {
                     probe: settings.name.clone(),
                     command: exec.command.clone(),
+                    shell: exec.shell,
                     env: exec.env.clone(),
+                    user: exec.user.clone(),
+                    working_dir: exec.working_dir.clone(),
                     timeout: settings.timeout,
-                    max_output_bytes: exec::DEFAULT_MAX_OUTPUT_BYTES,
+                    max_output_bytes: exec.max_output_bytes,
+                    strict_permissions: settings.strict_permissions,
                 },
-                type_name: exec.type_name.clone(),
-                schema_version: exec.schema_version.clone(),
-                keep_order: exec.keep_order,
-            },
-            ProbeKind::Files(_) => Kind::NotAvailable("files"),
-            ProbeKind::System(_) => Kind::NotAvailable("system"),
+                settings: exec.clone(),
+            })),
+            ProbeKind::Files(f) => Kind::Files(files::FilesProbe::new(
+                &settings.name,
+                &f.path,
+                settings.strict_permissions,
+            )),
+            ProbeKind::System(s) => {
+                Kind::System(system::SystemProbe::new(&settings.name, &s.collectors))
+            }
         };
         Probe {
             name: settings.name.clone(),
@@ -122,79 +271,186 @@ impl Probe {
     /// this list is never treated as removed just because the probe failed this time.
     pub fn declared_types(&self) -> Vec<&str> {
         match &self.kind {
-            Kind::Exec { type_name, .. } => vec![type_name.as_str()],
-            Kind::NotAvailable(_) => Vec::new(),
+            Kind::Exec(exec) => exec.settings.exact_types().collect(),
+            Kind::Files(_) => Vec::new(),
+            Kind::System(system) => system.declared_types(),
         }
     }
 
     /// Whether the types this probe produces are only known from its output (a folder of
-    /// files), so a failed run leaves the set of its types unknown.
+    /// files, an exec probe with a prefix in `types`), so a failed run leaves the set of its
+    /// types unknown.
     pub fn has_dynamic_types(&self) -> bool {
-        matches!(self.kind, Kind::NotAvailable(_))
+        match &self.kind {
+            Kind::Exec(exec) => exec.settings.has_prefix_types(),
+            Kind::Files(_) => true,
+            Kind::System(_) => false,
+        }
     }
 
-    /// Runs the probe once and returns its items, all validated and hashed.
+    /// Whether running this probe needs [`CollectContext::instance_id`] (a `files` path with
+    /// `{instance_id}`).
+    pub fn needs_instance_id(&self) -> bool {
+        matches!(&self.kind, Kind::Files(f) if f.needs_instance_id())
+    }
+
+    /// For a `files` probe, starts watching its folder (see [`files::watch`]): the receiver
+    /// gets `()` when the folder changes, at most once per `debounce`, and the probe should
+    /// then run again. `Ok(None)` for other kinds. Call again after the instance ID changes.
+    pub fn watch(
+        &self,
+        ctx: &CollectContext,
+        debounce: Duration,
+    ) -> Result<Option<mpsc::Receiver<()>>, ProbeError> {
+        let Kind::Files(f) = &self.kind else {
+            return Ok(None);
+        };
+        let folder = f.folder(ctx)?;
+        files::watch(&folder, debounce)
+            .map(Some)
+            .map_err(|source| ProbeError::Watch {
+                probe: self.name.clone(),
+                source,
+            })
+    }
+
+    /// Runs the probe once and returns its items, all validated and hashed. Problems with
+    /// parts of a run (a bad file next to good ones) are logged, not returned: use
+    /// [`Probe::collect_detailed`] to get them, and to pass the instance ID.
     pub async fn collect(&self) -> Result<Vec<Item>, ProbeError> {
+        let collection = self.collect_detailed(&CollectContext::default()).await?;
+        for e in &collection.errors {
+            tracing::warn!(probe = %self.name, "{e}");
+        }
+        Ok(collection.items)
+    }
+
+    /// Runs the probe once. `Err` means the run failed as a whole (keep the last good
+    /// items); `Ok` carries the items and the problems with single parts, whose last good
+    /// content the probe has already kept where it had one.
+    pub async fn collect_detailed(&self, ctx: &CollectContext) -> Result<Collection, ProbeError> {
         match &self.kind {
-            Kind::Exec {
-                spec,
-                type_name,
-                schema_version,
-                keep_order,
-            } => {
+            Kind::Exec(kind) => {
+                let ExecKind { spec, settings } = kind.as_ref();
                 let output = exec::run(spec).await?;
-                if !output.stderr.is_empty() {
-                    tracing::debug!(probe = %self.name, stderr = %output.stderr, "probe wrote to stderr");
-                }
-                let documents =
-                    output::parse(&output.stdout).map_err(|source| ProbeError::Output {
-                        probe: self.name.clone(),
-                        source,
-                    })?;
-                let capture_time = capture_time_now();
-                let mut items = Vec::with_capacity(documents.len());
-                for doc in documents {
-                    let doc_type = doc.type_name.unwrap_or_else(|| type_name.clone());
-                    if &doc_type != type_name {
-                        return Err(ProbeError::UndeclaredType {
+                let documents = match output::parse(&output.stdout) {
+                    Ok(documents) => documents,
+                    Err(source) => {
+                        if !output.stderr.is_empty() {
+                            tracing::warn!(probe = %self.name, stderr = %output.stderr, "the probe's output is unusable; its stderr may say why");
+                        }
+                        return Err(ProbeError::Output {
                             probe: self.name.clone(),
-                            found: doc_type,
-                            expected: type_name.clone(),
+                            source,
                         });
                     }
-                    let raw = RawItem {
-                        type_name: doc_type,
-                        schema_version: doc
-                            .schema_version
-                            .unwrap_or_else(|| schema_version.clone()),
-                        capture_time: capture_time.clone(),
-                        rows: doc.rows,
-                        context: doc.context,
-                        keep_order: *keep_order,
-                    };
-                    items.push(Item::new(raw).map_err(|source| ProbeError::Item {
-                        probe: self.name.clone(),
-                        source,
-                    })?);
+                };
+                if !output.stderr.is_empty() {
+                    tracing::info!(probe = %self.name, stderr = %output.stderr, "the probe wrote to stderr");
                 }
-                Ok(items)
+                let items = self.exec_items(settings, documents)?;
+                Ok(Collection {
+                    items,
+                    errors: Vec::new(),
+                })
             }
-            Kind::NotAvailable(kind) => Err(ProbeError::KindNotAvailable {
-                probe: self.name.clone(),
-                kind,
-            }),
+            Kind::Files(f) => f.collect(ctx).await,
+            Kind::System(s) => s.collect().await,
         }
+    }
+
+    /// Turns an exec probe's documents into items: each TypeName valid, declared, and there
+    /// once. One bad document fails the run, keeping the last good items of all of them.
+    fn exec_items(
+        &self,
+        settings: &ExecSettings,
+        documents: Vec<output::Document>,
+    ) -> Result<Vec<Item>, ProbeError> {
+        let capture_time = capture_time_now();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut items = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let type_name = match doc.type_name.or_else(|| settings.type_name.clone()) {
+                Some(t) => t,
+                None => {
+                    return Err(ProbeError::NoTypeName {
+                        probe: self.name.clone(),
+                    });
+                }
+            };
+            check_type_name(&type_name).map_err(|source| ProbeError::Item {
+                probe: self.name.clone(),
+                source,
+            })?;
+            if !settings.allows(&type_name) {
+                let allowed: Vec<String> = settings
+                    .type_name
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .chain(settings.types.iter().map(|t| format!("`{t}`")))
+                    .collect();
+                return Err(ProbeError::UndeclaredType {
+                    probe: self.name.clone(),
+                    found: type_name,
+                    allowed: allowed.join(", "),
+                });
+            }
+            if !seen.insert(type_name.clone()) {
+                return Err(ProbeError::DuplicateType {
+                    probe: self.name.clone(),
+                    type_name,
+                });
+            }
+            let raw = RawItem {
+                type_name,
+                schema_version: doc
+                    .schema_version
+                    .unwrap_or_else(|| settings.schema_version.clone()),
+                capture_time: capture_time.clone(),
+                rows: doc.rows,
+                context: doc.context,
+                keep_order: settings.keep_order,
+            };
+            items.push(Item::new(raw).map_err(|source| ProbeError::Item {
+                probe: self.name.clone(),
+                source,
+            })?);
+        }
+        Ok(items)
     }
 }
 
 /// Runs every probe once, concurrently, and returns each probe's outcome in input order.
+/// Per-part problems are logged; see [`collect_all_detailed`] to get them.
 pub async fn collect_all(probes: &[Probe]) -> Vec<(String, Result<Vec<Item>, ProbeError>)> {
+    collect_all_detailed(probes, &CollectContext::default())
+        .await
+        .into_iter()
+        .map(|(name, outcome)| {
+            let outcome = outcome.map(|collection| {
+                for e in &collection.errors {
+                    tracing::warn!(probe = %name, "{e}");
+                }
+                collection.items
+            });
+            (name, outcome)
+        })
+        .collect()
+}
+
+/// Runs every probe once, concurrently, and returns each probe's whole outcome in input
+/// order.
+pub async fn collect_all_detailed(
+    probes: &[Probe],
+    ctx: &CollectContext,
+) -> Vec<(String, Result<Collection, ProbeError>)> {
     let mut set = tokio::task::JoinSet::new();
     for (index, probe) in probes.iter().enumerate() {
         let probe = probe.clone();
-        set.spawn(async move { (index, probe.collect().await) });
+        let ctx = ctx.clone();
+        set.spawn(async move { (index, probe.collect_detailed(&ctx).await) });
     }
-    let mut outcomes: Vec<Option<Result<Vec<Item>, ProbeError>>> =
+    let mut outcomes: Vec<Option<Result<Collection, ProbeError>>> =
         probes.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
         match joined {
@@ -216,4 +472,83 @@ pub async fn collect_all(probes: &[Probe]) -> Vec<(String, Result<Vec<Item>, Pro
             (probe.name().to_string(), outcome)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config;
+
+    fn exec_probe(keys: &str) -> Probe {
+        let text = format!("[[probe]]\nname = \"p\"\nkind = \"exec\"\nshell = true\n{keys}\n");
+        let settings = match config::load_str(Path::new("/etc/x/config.toml"), &text) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        Probe::from_settings(&settings.probes[0])
+    }
+
+    fn types(items: &[Item]) -> Vec<&str> {
+        items.iter().map(Item::type_name).collect()
+    }
+
+    #[tokio::test]
+    async fn several_documents_need_declared_types() {
+        let docs = r#"command = '''echo '[{"TypeName":"Custom:A","Content":{"x":"1"}},{"TypeName":"Custom:App.Web","SchemaVersion":"2.0","Content":[]}]' '''"#;
+        let p = exec_probe(&format!("{docs}\ntypes = [\"Custom:A\", \"Custom:App.*\"]"));
+        assert_eq!(p.declared_types(), ["Custom:A"]);
+        assert!(
+            p.has_dynamic_types(),
+            "a prefix makes the set of types open"
+        );
+        let items = p.collect().await.unwrap();
+        assert_eq!(types(&items), ["Custom:A", "Custom:App.Web"]);
+        assert_eq!(items[1].schema_version(), "2.0");
+
+        let p = exec_probe(&format!("{docs}\ntype_name = \"Custom:A\""));
+        assert!(!p.has_dynamic_types());
+        let e = p.collect().await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "probe `p`: printed TypeName `Custom:App.Web`, which the probe does not declare (it may print `Custom:A`); add it to `types`"
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_need_a_type_name_and_types_appear_once() {
+        let p = exec_probe("command = '''echo '[{\"x\":\"1\"}]' '''\ntypes = [\"Custom:A\"]");
+        let e = p.collect().await.unwrap_err();
+        assert!(matches!(e, ProbeError::NoTypeName { .. }), "{e}");
+        let p = exec_probe(
+            "command = '''echo '[{\"TypeName\":\"Custom:A\",\"Content\":[]},{\"TypeName\":\"Custom:A\",\"Content\":[]}]' '''\ntype_name = \"Custom:A\"",
+        );
+        let e = p.collect().await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "probe `p`: printed TypeName `Custom:A` twice; one document per type"
+        );
+    }
+
+    #[tokio::test]
+    async fn kinds_describe_their_types() {
+        let text = "[[probe]]\nname = \"f\"\nkind = \"files\"\npath = \"/x/{instance_id}\"\n\n[[probe]]\nname = \"s\"\nkind = \"system\"\ncollectors = [\"network\", \"host\"]\n";
+        let settings = config::load_str(Path::new("c.toml"), text).unwrap();
+        let files = Probe::from_settings(&settings.probes[0]);
+        let system = Probe::from_settings(&settings.probes[1]);
+        assert!(files.has_dynamic_types() && files.declared_types().is_empty());
+        assert!(files.needs_instance_id());
+        let e = files
+            .collect_detailed(&CollectContext::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProbeError::InstanceIdUnknown { .. }), "{e}");
+        assert_eq!(e.probe(), "f");
+        assert!(!system.has_dynamic_types() && !system.needs_instance_id());
+        assert_eq!(
+            system.declared_types(),
+            ["Custom:NetworkInterfaces", "Custom:Host"]
+        );
+    }
 }

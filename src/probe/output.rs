@@ -11,14 +11,16 @@ use serde_json::{Map, Value};
 
 use crate::inventory::Row;
 
-/// Why a probe's output could not be read. Paths are JSONPath-like (`$[3].ports`).
+/// Why a probe's output (or a document file) could not be read. Paths are JSONPath-like
+/// (`$[3].ports`). Messages read as the end of a sentence about the output or file: "… is
+/// empty", "… $[3].ports holds an array".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutputError {
-    #[error("output is empty; expected JSON")]
+    #[error("is empty; expected JSON")]
     Empty,
-    #[error("output is not valid UTF-8 (first bad byte at offset {offset})")]
+    #[error("is not valid UTF-8 (first bad byte at offset {offset})")]
     NotUtf8 { offset: usize },
-    #[error("output is not valid JSON at line {line}, column {column}: {message}")]
+    #[error("is not valid JSON at line {line}, column {column}: {message}")]
     InvalidJson {
         line: usize,
         column: usize,

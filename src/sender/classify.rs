@@ -2,8 +2,12 @@
 //!
 //! Only "what kind of failure" is decided here; what to do about it lives in `deliver`.
 
+use std::error::Error;
+
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -55,11 +59,67 @@ const CREDENTIALS: &[&str] = &[
     "IncompleteSignature",
 ];
 
+/// What an error is called in reasons, logs and the state file.
+///
+/// A service error is told as `Code: message (HTTP status, request ID …)`: everything an
+/// operator or AWS support needs, in one line. The SDK's own display of the whole chain would
+/// add a debug dump of the raw response, which is noise in a quarantine reason.
+pub fn describe(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
+    match error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let mut text = err.code().unwrap_or("unknown service error").to_string();
+            if let Some(message) = err.message() {
+                text.push_str(": ");
+                text.push_str(message);
+            }
+            text.push_str(&format!(" (HTTP {}", service.raw().status().as_u16()));
+            if let Some(id) = err.request_id() {
+                text.push_str(&format!(", request ID {id}"));
+            }
+            text.push(')');
+            text
+        }
+        // Some causes (the credential chain's list of what it tried) span lines; a reason is
+        // one line in logs, summaries and the state file.
+        other => DisplayErrorContext(other)
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Whether credentials could not be found or loaded: the SDK reports that as a dispatch
+/// failure whose cause is a [`CredentialsError`], which must not pass for a network blip.
+fn credentials_missing(error: &SdkError<PutInventoryError, HttpResponse>) -> bool {
+    let mut cause: Option<&(dyn Error + 'static)> = error.source();
+    while let Some(e) = cause {
+        if e.downcast_ref::<CredentialsError>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
-    let text = DisplayErrorContext(error).to_string();
+    let text = describe(error);
+    let credentials = |text: String| {
+        Failure::Credentials(format!(
+            "the credentials are missing, expired or refused: {text}"
+        ))
+    };
+    if credentials_missing(error) {
+        return credentials(text);
+    }
     let (service, status) = match error {
         SdkError::ServiceError(service) => (service.err(), service.raw().status().as_u16()),
-        SdkError::ConstructionFailure(_) => return Failure::Credentials(text),
+        // The request could not even be built (signing setup, endpoint): nothing the service
+        // said, so nothing to isolate; retried later like credentials.
+        SdkError::ConstructionFailure(_) => return credentials(text),
         // Dispatch failures (connection refused or dropped, timeouts) and responses that could
         // not be read are worth another try.
         _ => return Failure::Transient(text),
@@ -97,7 +157,7 @@ pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
             if THROTTLING.contains(&code) || status >= 500 || status == 429 {
                 Failure::Transient(text)
             } else if CREDENTIALS.contains(&code) || status == 403 {
-                Failure::Credentials(text)
+                credentials(text)
             } else if code.is_empty() {
                 Failure::Transient(text)
             } else {
@@ -109,5 +169,29 @@ pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssm::config::http::HttpResponse;
+    use aws_sdk_ssm::error::ConnectorError;
+
+    #[test]
+    fn missing_credentials_are_not_a_network_blip() {
+        let err: SdkError<PutInventoryError, HttpResponse> = SdkError::dispatch_failure(
+            ConnectorError::other(Box::new(CredentialsError::not_loaded("no chain")), None),
+        );
+        assert!(
+            matches!(classify(&err), Failure::Credentials(_)),
+            "{:?}",
+            classify(&err)
+        );
+        let err: SdkError<PutInventoryError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))));
+        assert!(matches!(classify(&err), Failure::Transient(_)));
     }
 }

@@ -50,6 +50,9 @@ pub struct Report {
     pub instance_invalid: Option<String>,
     /// Every backoff wait taken, in order; the log and tests read them.
     pub waits: Vec<std::time::Duration>,
+    /// The ceiling each wait of `waits` was drawn below (same index). With full jitter the
+    /// waits themselves go up and down; their ceilings are what grows and stays under the cap.
+    pub ceilings: Vec<std::time::Duration>,
 }
 
 pub struct Deliverer<'c> {
@@ -103,6 +106,8 @@ impl Deliverer<'_> {
             .collect();
         // Items set aside while isolating a culprit; sent together once the queue is empty.
         let mut aside: Vec<usize> = Vec::new();
+        // Hash mismatches answered so far in this delivery.
+        let mut mismatches = 0usize;
 
         loop {
             let Some(work) = queue.pop_front() else {
@@ -188,6 +193,13 @@ impl Deliverer<'_> {
                     report.instance_invalid = Some(reason);
                 }
                 Failure::HashMismatch { type_name } => {
+                    // The service names the first item it lacks. The first time, only that
+                    // one is resent in full (one item deleted on the service costs no extra
+                    // bytes). A second mismatch in the same delivery means it lost more than
+                    // one (expired or wiped inventory): every hash-only item of the batch then
+                    // goes in full at once, so a loss of N items costs two extra requests, not N.
+                    mismatches += 1;
+                    let type_name = if mismatches > 1 { None } else { type_name };
                     let reason =
                         "the service reported a content hash mismatch for an item sent in full";
                     self.resend_or_isolate(
@@ -225,14 +237,24 @@ impl Deliverer<'_> {
                     let (new, known): (Vec<usize>, Vec<usize>) =
                         batch.iter().partition(|&&i| items[i].new_type);
                     if new.is_empty() {
+                        // Every type was acknowledged here before, yet the service counts one
+                        // as new (it expired there, say): find which, like any refusal.
+                        let reason = format!(
+                            "the account already has its maximum of custom inventory types ({reason})"
+                        );
                         isolate(items, &mut report, &mut queue, batch, None, reason);
                     } else {
                         let reason = format!(
                             "the account already has its maximum of custom inventory types and this type is new to it ({reason})"
                         );
-                        for &i in &new {
-                            quarantine(items, &mut report, i, reason.clone());
-                        }
+                        // "New" only means this node never had the type acknowledged: other
+                        // nodes may have created it in the account already (a fresh node of
+                        // a fleet), and a few may still fit. So the new ones are not all
+                        // quarantined: a lone one is, several are halved like an unnamed
+                        // culprit. That is exact for a limit: once one half went through,
+                        // the other half alone is still over what is left.
+                        isolate(items, &mut report, &mut queue, new, None, reason);
+                        // Types acknowledged before go through first.
                         if !known.is_empty() {
                             queue.push_front(Work::plain(known));
                         }
@@ -277,6 +299,7 @@ impl Deliverer<'_> {
             }
             let wait = self.retry.jittered(attempts);
             report.waits.push(wait);
+            report.ceilings.push(self.retry.ceiling(attempts));
             tracing::info!(
                 items = batch.len(),
                 attempts,

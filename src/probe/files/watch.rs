@@ -1,0 +1,242 @@
+//! Watching a `files` folder, so that a change is collected within seconds instead of at the
+//! next interval.
+//!
+//! [`watch`] hands back a channel that receives `()` whenever the folder's documents may have
+//! changed: a file created, written, renamed in or out, removed, or the folder itself created,
+//! removed or replaced. The daemon runs the probe again when it fires; the probe itself works
+//! out what changed. Bursts (a writer's temp file, then the rename) are folded into one
+//! message per `debounce`, and the channel holds at most one pending message.
+//!
+//! inotify (through `notify`) does the watching; where it cannot (no inotify, the watch limit
+//! reached, a filesystem without events) the folder is polled instead. The folder does not
+//! have to exist: its appearance is noticed by a cheap `stat` once a second, the same check
+//! that notices it being removed or replaced by another directory. All of this runs on one
+//! plain thread, so no async thread ever blocks on it; the thread ends soon after the
+//! receiver is dropped.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::is_document_name;
+
+/// How often the folder's existence and identity are checked, and how soon a dropped
+/// receiver is noticed.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Poll interval where inotify is not available.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why a watch could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot start the thread watching {}: {source}", folder.display())]
+    Thread {
+        folder: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Watches `folder` and returns a receiver that gets `()` at most once per `debounce` while
+/// things change in it. Needs no async runtime. Setting up inotify or polling cannot fail
+/// the call: problems are logged and the watch degrades to the existence check.
+pub fn watch(folder: &Path, debounce: Duration) -> Result<mpsc::Receiver<()>, WatchError> {
+    let (tx, rx) = mpsc::channel(1);
+    let (events_tx, events) = std_mpsc::channel();
+    let mut state = State {
+        folder: folder.to_owned(),
+        debounce,
+        tx,
+        events_tx,
+        events,
+        seen: None,
+        watcher: None,
+    };
+    // Armed before returning, so that every change after this call is seen.
+    state.check_folder();
+    std::thread::Builder::new()
+        .name("ssm-inventoryd-watch".into())
+        .spawn(move || state.run())
+        .map_err(|source| WatchError::Thread {
+            folder: folder.to_owned(),
+            source,
+        })?;
+    Ok(rx)
+}
+
+struct State {
+    folder: PathBuf,
+    debounce: Duration,
+    tx: mpsc::Sender<()>,
+    events_tx: std_mpsc::Sender<notify::Result<Event>>,
+    events: std_mpsc::Receiver<notify::Result<Event>>,
+    /// The folder's (device, inode) when last looked at; `None` while it does not exist.
+    seen: Option<(u64, u64)>,
+    /// Kept alive while it watches the folder `seen` names.
+    watcher: Option<Box<dyn Watcher + Send>>,
+}
+
+impl State {
+    fn run(mut self) {
+        loop {
+            if self.tx.is_closed() {
+                return;
+            }
+            match self.events.recv_timeout(CHECK_EVERY) {
+                Ok(event) => {
+                    if !relevant(&self.folder, &event) {
+                        continue;
+                    }
+                    self.settle();
+                    self.check_folder();
+                    self.signal();
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.check_folder() {
+                        self.signal();
+                    }
+                }
+                // Cannot happen while `events_tx` is held, but there is nothing left to do.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Lets a burst of events pass: everything arriving within `debounce` of the first.
+    fn settle(&mut self) {
+        let deadline = Instant::now() + self.debounce;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.events.recv_timeout(left) {
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn signal(&self) {
+        // Full means a message is already waiting, which says the same thing.
+        let _ = self.tx.try_send(());
+    }
+
+    /// Notices the folder appearing, disappearing or being replaced, and (re)arms the
+    /// watcher on the directory now there. Returns whether anything changed.
+    fn check_folder(&mut self) -> bool {
+        let now = std::fs::metadata(&self.folder)
+            .ok()
+            .filter(std::fs::Metadata::is_dir)
+            .map(|m| (m.dev(), m.ino()));
+        if now == self.seen {
+            return false;
+        }
+        self.seen = now;
+        self.watcher = None;
+        if now.is_some() {
+            self.watcher = self.arm();
+        }
+        true
+    }
+
+    fn arm(&self) -> Option<Box<dyn Watcher + Send>> {
+        let inotify =
+            notify::RecommendedWatcher::new(self.events_tx.clone(), notify::Config::default())
+                .and_then(|mut w| {
+                    w.watch(&self.folder, RecursiveMode::NonRecursive)?;
+                    Ok(w)
+                });
+        let inotify_error = match inotify {
+            Ok(w) => return Some(Box::new(w)),
+            Err(e) => e,
+        };
+        let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
+        let polled = notify::PollWatcher::new(self.events_tx.clone(), config).and_then(|mut w| {
+            w.watch(&self.folder, RecursiveMode::NonRecursive)?;
+            Ok(w)
+        });
+        match polled {
+            Ok(w) => {
+                tracing::warn!(
+                    "cannot watch {} with inotify ({inotify_error}); polling it every {}s instead",
+                    self.folder.display(),
+                    POLL_INTERVAL.as_secs()
+                );
+                Some(Box::new(w))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch {} ({inotify_error}; polling: {e}); changes are seen at the probe's interval",
+                    self.folder.display()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Whether an event may change what the probe collects. Opening and reading (the probe's own
+/// scans among them) do not; neither do files the probe ignores, such as a writer's
+/// temporary file before its rename.
+fn relevant(folder: &Path, event: &notify::Result<Event>) -> bool {
+    let event = match event {
+        Ok(event) => event,
+        // Lost events (a queue overflow) mean anything may have changed.
+        Err(_) => return true,
+    };
+    if event.need_rescan() {
+        return true;
+    }
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
+        EventKind::Access(_) => return false,
+        _ => {}
+    }
+    event.paths.is_empty()
+        || event
+            .paths
+            .iter()
+            .any(|p| p == folder || p.file_name().is_none_or(is_document_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, ModifyKind, RenameMode};
+
+    use super::*;
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Result<Event> {
+        let mut e = Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        Ok(e)
+    }
+
+    #[test]
+    fn only_changes_to_documents_count() {
+        let folder = Path::new("/f");
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        assert!(!relevant(folder, &event(open, &["/f/a.json"])));
+        assert!(!relevant(folder, &event(open, &["/f"])));
+        let written = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        assert!(relevant(folder, &event(written, &["/f/a.json"])));
+        let create = EventKind::Create(CreateKind::File);
+        assert!(relevant(folder, &event(create, &["/f/a.json"])));
+        assert!(!relevant(folder, &event(create, &["/f/.a.json.tmp"])));
+        assert!(!relevant(folder, &event(create, &["/f/notes.txt"])));
+        let rename = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        assert!(relevant(
+            folder,
+            &event(rename, &["/f/.a.json.tmp", "/f/a.json"])
+        ));
+        assert!(relevant(folder, &event(EventKind::Any, &[])));
+        assert!(relevant(folder, &Err(notify::Error::generic("overflow"))));
+    }
+}
