@@ -107,7 +107,14 @@ pub struct PushReport {
     pub bytes: usize,
     pub instance_invalid: Option<String>,
     pub state_error: Option<String>,
+    /// Types that must go in full but whose content was let go after an acknowledgement:
+    /// their probes must run again (they are also listed as pending).
+    pub recollect: Vec<String>,
 }
+
+/// Why an item without its content is pending.
+pub const NEEDS_CONTENT: &str =
+    "the service needs this item in full again; its probe runs again to collect the content";
 
 impl PushReport {
     /// Every item acknowledged or deliberately skipped, and the state recorded.
@@ -153,6 +160,12 @@ pub async fn push(
             }),
             Decision::Skip => report.skipped.push(item.type_name().to_string()),
             Decision::Quarantined => report.still_quarantined.push(item.type_name().to_string()),
+            Decision::NeedsContent => {
+                report.recollect.push(item.type_name().to_string());
+                report
+                    .pending
+                    .push((item.type_name().to_string(), NEEDS_CONTENT.to_string()));
+            }
         }
     }
 
@@ -190,7 +203,8 @@ pub async fn push(
                         options.intervals,
                         options.force,
                     ) {
-                        Decision::Send(Payload::Full) => clears.push(item),
+                        // A clear is built here with its (empty) content, so it never lacks it.
+                        Decision::Send(Payload::Full) | Decision::NeedsContent => clears.push(item),
                         Decision::Quarantined => report.still_quarantined.push(type_name.clone()),
                         Decision::Send(Payload::HashOnly) | Decision::Skip => {
                             forget.push(type_name.clone());
@@ -286,6 +300,10 @@ pub async fn push(
                     report.quarantined.push((type_name, reason));
                 }
                 Some(Fate::Pending { reason }) => report.pending.push((type_name, reason)),
+                Some(Fate::NeedsContent) => {
+                    report.recollect.push(type_name.clone());
+                    report.pending.push((type_name, NEEDS_CONTENT.to_string()));
+                }
                 None => report
                     .pending
                     .push((type_name, "not attempted".to_string())),

@@ -94,6 +94,7 @@ pub async fn run(
         reload_due: None,
         last_status: RuntimeStatus::default(),
         probes_context: None,
+        wakers: std::collections::HashMap::new(),
         _watcher: None,
     };
     daemon._watcher = watch_config(
@@ -200,6 +201,8 @@ struct Daemon {
     last_status: RuntimeStatus,
     /// The instance ID the running probe tasks were given, if any.
     probes_context: Option<String>,
+    /// Makes a probe run now, by name.
+    wakers: std::collections::HashMap<String, mpsc::Sender<()>>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -208,6 +211,7 @@ impl Daemon {
     /// folder, so a change is collected at once instead of at the next tick.
     fn start_probes(&mut self) {
         self.probes_cancel = CancellationToken::new();
+        self.wakers.clear();
         let probes: Vec<Probe> = self
             .settings
             .probes
@@ -221,13 +225,32 @@ impl Daemon {
         };
         self.probes_context = ctx.instance_id.clone();
         for (probe, settings) in probes.into_iter().zip(&self.settings.probes) {
-            let wake = match probe.watch(&ctx, WATCH_DEBOUNCE) {
-                Ok(wake) => wake,
+            // One wake-up channel per probe: its folder watch (files probes) and the daemon
+            // (when the service needs content that was let go) both feed it.
+            let (wake_tx, wake) = mpsc::channel::<()>(1);
+            match probe.watch(&ctx, WATCH_DEBOUNCE) {
+                Ok(Some(mut watch)) => {
+                    let forward = wake_tx.clone();
+                    let cancel = self.probes_cancel.child_token();
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::select! {
+                                _ = cancel.cancelled() => return,
+                                event = watch.recv() => match event {
+                                    // A full channel already means "run again soon".
+                                    Some(()) => { let _ = forward.try_send(()); }
+                                    None => return,
+                                },
+                            }
+                        }
+                    });
+                }
+                Ok(None) => {}
                 Err(e) => {
                     tracing::warn!("{e}; its folder is read on the probe's interval only");
-                    None
                 }
-            };
+            }
+            self.wakers.insert(probe.name().to_string(), wake_tx);
             let schedule = Schedule {
                 interval: settings.interval,
                 splay: settings.splay,
@@ -245,7 +268,7 @@ impl Daemon {
                 schedule,
                 run,
                 self.outcome_tx.clone(),
-                wake,
+                Some(wake),
                 self.probes_cancel.child_token(),
             ));
         }
@@ -446,6 +469,18 @@ impl Daemon {
             self.transient_failures = 0;
             if let Some(at) = self.next_timed_push(&state) {
                 self.push_due = Some(self.push_due.map_or(at, |d| d.min(at)));
+            }
+        }
+        // Content the service now holds is let go; content it lost is collected again.
+        if let Some(identity) = &self.identity {
+            self.outbox
+                .drop_acknowledged(state.instance(&identity.instance_id));
+        }
+        if !report.recollect.is_empty() {
+            for probe in self.outbox.request_content(&report.recollect) {
+                if let Some(waker) = self.wakers.get(&probe) {
+                    let _ = waker.try_send(());
+                }
             }
         }
         self.state = Some(state);

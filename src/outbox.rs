@@ -10,6 +10,7 @@ use crate::cycle::Collected;
 use crate::inventory::Item;
 use crate::probe::Probe;
 use crate::scheduler::Outcome;
+use crate::state::InstanceState;
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -27,6 +28,9 @@ struct Slot {
 pub struct Outbox {
     /// In configuration order, which decides who keeps a TypeName two probes produce.
     slots: Vec<Slot>,
+    /// Types the service wants in full again although their content was let go; the next
+    /// run of their probe keeps the content.
+    needs_content: HashSet<String>,
 }
 
 impl Outbox {
@@ -88,7 +92,30 @@ impl Outbox {
                     k.sort();
                     k
                 };
-                let changed = first_run || key(&slot.items) != key(&items);
+                let mut changed = first_run || key(&slot.items) != key(&items);
+                let needs_content = &mut self.needs_content;
+                // An item identical to one whose content was already let go is let go too:
+                // the service holds it, and only the new CaptureTime matters.
+                let items = items
+                    .into_iter()
+                    .map(|item| {
+                        if needs_content.remove(item.type_name()) {
+                            changed = true;
+                            return item;
+                        }
+                        let acknowledged = slot.items.iter().any(|old| {
+                            !old.has_content()
+                                && old.type_name() == item.type_name()
+                                && old.content_hash() == item.content_hash()
+                                && old.schema_version() == item.schema_version()
+                        });
+                        if acknowledged {
+                            item.without_content()
+                        } else {
+                            item
+                        }
+                    })
+                    .collect();
                 slot.items = items;
                 changed
             }
@@ -100,6 +127,43 @@ impl Outbox {
                 first_run
             }
         }
+    }
+
+    /// Lets go of the content of every item the service has acknowledged with the same hash
+    /// and SchemaVersion (DESIGN: pending items are the only content held).
+    pub fn drop_acknowledged(&mut self, acknowledged: Option<&InstanceState>) {
+        let Some(acknowledged) = acknowledged else {
+            return;
+        };
+        for item in self.slots.iter_mut().flat_map(|s| s.items.iter_mut()) {
+            let held = acknowledged.types.get(item.type_name()).is_some_and(|ack| {
+                ack.content_hash == item.content_hash()
+                    && ack.schema_version == item.schema_version()
+            });
+            if held && item.has_content() {
+                *item = item.without_content();
+            }
+        }
+    }
+
+    /// Marks `types` as wanted in full again and returns the probes that produce them, to
+    /// run again.
+    pub fn request_content(&mut self, types: &[String]) -> Vec<String> {
+        self.needs_content.extend(types.iter().cloned());
+        self.probes_of(types)
+    }
+
+    /// The probes that produce any of `types`.
+    pub fn probes_of(&self, types: &[String]) -> Vec<String> {
+        self.slots
+            .iter()
+            .filter(|s| {
+                s.items
+                    .iter()
+                    .any(|i| types.iter().any(|t| t == i.type_name()))
+            })
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// Whether every probe has run at least once.
@@ -140,5 +204,123 @@ impl Outbox {
             }
         }
         collected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::RawItem;
+    use crate::probe::Collection;
+    use crate::state::Ack;
+
+    fn item(stage: &str) -> Item {
+        Item::new(RawItem {
+            type_name: "Custom:Stage".into(),
+            schema_version: "1.0".into(),
+            capture_time: "2026-11-27T10:00:00Z".into(),
+            rows: vec![[("Stage".to_string(), stage.to_string())].into()],
+            ..RawItem::default()
+        })
+        .unwrap()
+    }
+
+    fn outcome(stage: &str) -> Outcome {
+        Outcome {
+            probe: "stage".into(),
+            result: Ok(Collection {
+                items: vec![item(stage)],
+                errors: Vec::new(),
+            }),
+            finished_at: tokio::time::Instant::now(),
+        }
+    }
+
+    fn outbox() -> Outbox {
+        let settings = crate::config::load_str(
+            std::path::Path::new("/etc/ssm-inventoryd/config.toml"),
+            "[[probe]]\nname = \"stage\"\nkind = \"exec\"\ntype_name = \"Custom:Stage\"\ncommand = [\"/bin/true\"]\n",
+        )
+        .unwrap();
+        let probes: Vec<Probe> = settings.probes.iter().map(Probe::from_settings).collect();
+        let mut outbox = Outbox::default();
+        outbox.set_probes(&probes);
+        outbox
+    }
+
+    fn acked(item: &Item) -> InstanceState {
+        let mut state = InstanceState::default();
+        state.types.insert(
+            item.type_name().into(),
+            Ack {
+                content_hash: item.content_hash().into(),
+                schema_version: item.schema_version().into(),
+                acknowledged_at: time::OffsetDateTime::now_utc(),
+            },
+        );
+        state
+    }
+
+    fn held(outbox: &Outbox) -> Vec<bool> {
+        outbox
+            .collected()
+            .items
+            .iter()
+            .map(Item::has_content)
+            .collect()
+    }
+
+    #[test]
+    fn acknowledged_content_is_let_go_and_comes_back_when_needed() {
+        let mut outbox = outbox();
+        assert!(outbox.record(outcome("A")), "a first run is a change");
+        assert_eq!(held(&outbox), [true]);
+
+        outbox.drop_acknowledged(Some(&acked(&item("A"))));
+        assert_eq!(held(&outbox), [false]);
+        assert_eq!(
+            outbox.collected().items[0].content_hash(),
+            item("A").content_hash()
+        );
+
+        // The same content again: no change, and it stays let go.
+        assert!(!outbox.record(outcome("A")));
+        assert_eq!(held(&outbox), [false]);
+
+        // New content is a change and is held until acknowledged.
+        assert!(outbox.record(outcome("B")));
+        assert_eq!(held(&outbox), [true]);
+        outbox.drop_acknowledged(Some(&acked(&item("A"))));
+        assert_eq!(
+            held(&outbox),
+            [true],
+            "only the acknowledged hash is let go"
+        );
+
+        // The service lost it: the next run keeps the content and counts as a change.
+        outbox.drop_acknowledged(Some(&acked(&item("B"))));
+        assert_eq!(
+            outbox.request_content(&["Custom:Stage".to_string()]),
+            ["stage"]
+        );
+        assert!(outbox.record(outcome("B")));
+        assert_eq!(held(&outbox), [true]);
+    }
+
+    #[test]
+    fn a_failed_run_keeps_the_last_items() {
+        let mut outbox = outbox();
+        outbox.record(outcome("A"));
+        let failed = Outcome {
+            probe: "stage".into(),
+            result: Err(crate::probe::ProbeError::EmptyCommand {
+                probe: "stage".into(),
+            }),
+            finished_at: tokio::time::Instant::now(),
+        };
+        assert!(!outbox.record(failed));
+        let collected = outbox.collected();
+        assert_eq!(collected.items.len(), 1);
+        assert_eq!(collected.errors.len(), 1);
     }
 }

@@ -21,6 +21,9 @@ pub enum Decision {
     /// Refused by the service before with this very content, and `quarantine_retry` has not
     /// passed yet.
     Quarantined,
+    /// Must go in full, but its content was let go after an acknowledgement: the probe has
+    /// to run again first.
+    NeedsContent,
 }
 
 /// How often things are sent again although nothing changed.
@@ -32,6 +35,19 @@ pub struct Intervals {
 
 /// Plans one item against the acknowledged state.
 pub fn decide(
+    item: &Item,
+    acknowledged: Option<&InstanceState>,
+    now: OffsetDateTime,
+    intervals: Intervals,
+    force: bool,
+) -> Decision {
+    match decide_payload(item, acknowledged, now, intervals, force) {
+        Decision::Send(Payload::Full) if !item.has_content() => Decision::NeedsContent,
+        decision => decision,
+    }
+}
+
+fn decide_payload(
     item: &Item,
     acknowledged: Option<&InstanceState>,
     now: OffsetDateTime,

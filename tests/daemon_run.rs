@@ -41,9 +41,12 @@ impl Node {
         self.path("etc/config.toml")
     }
     fn write_config(&self, probes: &[(&str, &str)]) {
+        self.write_config_with(probes, "");
+    }
+    fn write_config_with(&self, probes: &[(&str, &str)], agent_extra: &str) {
         let mut text = format!(
             "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n\
-             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"{}s\"\nretry_base = \"50ms\"\nretry_cap = \"500ms\"\n",
+             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"{}s\"\nretry_base = \"50ms\"\nretry_cap = \"500ms\"\n{agent_extra}\n",
             self.endpoint,
             self.path("state").display(),
             MIN_PUSH_INTERVAL.as_secs()
@@ -54,11 +57,14 @@ impl Node {
         std::fs::write(self.config_path(), text).unwrap();
     }
     fn probe_toml(&self, name: &str, type_name: &str) -> String {
+        self.probe_toml_every(name, type_name, INTERVAL)
+    }
+    fn probe_toml_every(&self, name: &str, type_name: &str, interval: Duration) -> String {
         format!(
             "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
              command = [\"/bin/cat\", \"{}\"]\ninterval = \"{}s\"\ntimeout = \"1s\"\n",
             self.path(&format!("data/{name}.json")).display(),
-            INTERVAL.as_secs()
+            interval.as_secs()
         )
     }
     fn set_output(&self, name: &str, json: &str) {
@@ -367,4 +373,44 @@ async fn a_file_renamed_into_a_watched_folder_is_pushed_within_seconds() {
 
     let (code, stderr) = stop(daemon).await;
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[tokio::test]
+async fn content_let_go_after_acknowledgement_is_collected_again_when_the_service_loses_it() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    // An hour-long interval: only the daemon's request for content makes the probe run again.
+    node.write_config_with(&[], "refresh_interval = \"2s\"");
+    let mut text = std::fs::read_to_string(node.config_path()).unwrap();
+    text += &node.probe_toml_every("stage", "Custom:Stage", Duration::from_secs(3600));
+    std::fs::write(node.config_path(), text).unwrap();
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "first item", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
+
+    // The service forgets everything; the next hash-only refresh is answered with a
+    // mismatch, and the daemon no longer holds the content.
+    emu.clear_store();
+    wait_for(SLACK, "the item stored again", || {
+        stage(&emu, "Custom:Stage").as_deref() == Some("A")
+    })
+    .await;
+    let stats = emu.stats();
+    assert!(
+        stats
+            .errors
+            .get("ItemContentMismatchException")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{stats:?}"
+    );
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // It came back through the probe, not from memory.
+    assert!(stderr.contains("pending=1"), "{stderr}");
 }

@@ -136,7 +136,8 @@ fn dry_run(
         .filter_map(|item| {
             match plan::decide(item, acknowledged, now, intervals(settings), force) {
                 Decision::Send(payload) => Some((item, payload)),
-                Decision::Skip | Decision::Quarantined => None,
+                // A dry run's items are fresh from the probes and always have their content.
+                Decision::Skip | Decision::Quarantined | Decision::NeedsContent => None,
             }
         })
         .collect();

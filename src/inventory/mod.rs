@@ -39,6 +39,15 @@ pub struct Item {
     capture_time: String,
     content_hash: String,
     content: Vec<Row>,
+    /// Set on an item whose content the service has acknowledged and that was therefore let
+    /// go (see [`Item::without_content`]); such an item can only be sent hash-only.
+    #[serde(skip)]
+    content_dropped: bool,
+    /// Length of the canonical Content bytes (`[row,row,…]`), which is also the length of
+    /// the Content in a request body: the batcher sizes items with it instead of serialising
+    /// them again.
+    #[serde(skip)]
+    content_bytes: usize,
 }
 
 impl Item {
@@ -59,14 +68,37 @@ impl Item {
             return Err(ItemError::ContextNotAllowed { type_name });
         }
         validate::check_rows(&type_name, &rows)?;
-        let content_hash = canonical::canonicalize(&mut rows, keep_order);
+        let canonical = canonical::canonicalize(&mut rows, keep_order);
         Ok(Item {
             type_name,
             schema_version,
             capture_time,
-            content_hash,
+            content_hash: canonical.content_hash,
             content: rows,
+            content_dropped: false,
+            content_bytes: canonical.content_bytes,
         })
+    }
+
+    /// The same item without its rows. Content the service has acknowledged is not ours to
+    /// hold again: the hash alone is enough to skip it or refresh it hash-only, and should
+    /// the service ever need the content back, the probe runs again.
+    pub fn without_content(&self) -> Item {
+        Item {
+            type_name: self.type_name.clone(),
+            schema_version: self.schema_version.clone(),
+            capture_time: self.capture_time.clone(),
+            content_hash: self.content_hash.clone(),
+            content: Vec::new(),
+            content_dropped: true,
+            // `[]`, what the empty Content serialises to.
+            content_bytes: 2,
+        }
+    }
+
+    /// False for an item made by [`Item::without_content`]: it cannot be sent in full.
+    pub fn has_content(&self) -> bool {
+        !self.content_dropped
     }
 
     pub fn type_name(&self) -> &str {
@@ -84,6 +116,11 @@ impl Item {
     /// Rows in the order they are sent and were hashed.
     pub fn content(&self) -> &[Row] {
         &self.content
+    }
+    /// Bytes of the canonical Content (`[row,row,…]`): what was hashed, and what the Content
+    /// takes in a request body.
+    pub fn content_bytes(&self) -> usize {
+        self.content_bytes
     }
 }
 

@@ -37,6 +37,9 @@ pub enum Fate {
     Quarantined { reason: String },
     /// Not delivered this time; it stays pending.
     Pending { reason: String },
+    /// The service wants it in full, but its content was let go after an earlier
+    /// acknowledgement; it must be collected again.
+    NeedsContent,
 }
 
 /// The outcome of one delivery.
@@ -329,6 +332,18 @@ impl Deliverer<'_> {
         let resend = hash_only(items, payloads, &batch, type_name.as_deref());
         if resend.is_empty() {
             isolate(items, report, queue, batch, type_name.as_deref(), reason);
+            return;
+        }
+        // Items whose content was let go cannot be resent from here; they leave the batch
+        // and their probes run again.
+        let (resend, without): (Vec<usize>, Vec<usize>) = resend
+            .into_iter()
+            .partition(|&i| items[i].item.has_content());
+        for &i in &without {
+            report.fates[i] = Some(Fate::NeedsContent);
+        }
+        let batch: Vec<usize> = batch.into_iter().filter(|i| !without.contains(i)).collect();
+        if batch.is_empty() {
             return;
         }
         tracing::info!(
