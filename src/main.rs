@@ -77,7 +77,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging(cli.log_format);
+    init_logging(
+        cli.log_format,
+        ssm_inventoryd::config::peek_log_level(&cli.config),
+    );
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -118,9 +121,11 @@ fn run(cli: Cli) -> Result<(), CommandError> {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// `RUST_LOG` wins over `[agent] log_level`, which wins over `info`.
+fn init_logging(format: LogFormat, configured: Option<String>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(configured.as_deref().unwrap_or("info"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

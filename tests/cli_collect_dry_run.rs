@@ -139,3 +139,39 @@ fn dry_run_without_an_identity_is_a_configuration_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn log_level_comes_from_the_config_unless_rust_log_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let write = |level: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[agent]\nlog_level = \"{level}\"\nstate_dir = \"{}\"\n\n[[probe]]\nname = \"p\"\nkind = \"exec\"\n\
+                 type_name = \"Custom:P\"\nshell = true\ncommand = \"echo note >&2; echo '{{\\\"A\\\":1}}'\"\n",
+                dir.path().join("state").display()
+            ),
+        )
+        .unwrap();
+    };
+    let stderr_of = |extra_env: Option<(&str, &str)>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"));
+        command
+            .args(["--config", config.to_str().unwrap(), "collect"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if let Some((k, v)) = extra_env {
+            command.env(k, v);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    write("info");
+    assert!(stderr_of(None).contains("the probe wrote to stderr"));
+    write("warn");
+    assert!(!stderr_of(None).contains("the probe wrote to stderr"));
+    assert!(stderr_of(Some(("RUST_LOG", "info"))).contains("the probe wrote to stderr"));
+}

@@ -102,3 +102,10 @@ pub const DEFAULT_COLLECTORS: [Collector; 3] =
 
 /// Probe names appear in logs, status output and state; 64 characters is plenty.
 pub const MAX_PROBE_NAME_CHARS: usize = 64;
+
+/// Log level when `RUST_LOG` is not set. `RUST_LOG` wins so that an operator can turn on
+/// debug output for one run without editing the configuration.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// The levels `log_level` takes.
+pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];

@@ -126,3 +126,21 @@ fn drop_in_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The `[agent] log_level` of the main file, read before logging starts. Any problem with
+/// the file is ignored here: the full load that follows reports it properly.
+pub fn peek_log_level(path: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Main {
+        agent: Option<Agent>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Agent {
+        log_level: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let main: Main = toml::from_str(&text).ok()?;
+    main.agent?
+        .log_level
+        .filter(|l| defaults::LOG_LEVELS.contains(&l.as_str()))
+}

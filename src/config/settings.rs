@@ -80,6 +80,9 @@ pub struct AgentSettings {
     /// can edit them could otherwise run code as root or forge inventory.
     /// Default: [`DEFAULT_STRICT_PERMISSIONS`](super::defaults::DEFAULT_STRICT_PERMISSIONS) (true).
     pub strict_permissions: bool,
+    /// Log level when `RUST_LOG` is not set: error, warn, info, debug or trace.
+    /// Default: [`DEFAULT_LOG_LEVEL`](super::defaults::DEFAULT_LOG_LEVEL) (info).
+    pub log_level: String,
 }
 
 /// What to do with a TypeName that disappeared (probe removed, file deleted).

@@ -137,6 +137,7 @@ profile = "inventory"
 credentials_file = "creds"
 retry_base = "250ms"
 retry_cap = "1m"
+log_level = "debug"
 strict_permissions = false
 
 [[probe]]
@@ -185,6 +186,8 @@ collectors = ["network", "host"]
     );
     assert_eq!(a.retry_base, Duration::from_millis(250));
     assert_eq!(a.retry_cap, Duration::from_secs(60));
+    assert_eq!(a.log_level, "debug");
+    assert_eq!(peek_log_level(Path::new("/nonexistent")), None);
     assert!(!a.strict_permissions);
 
     let p = &s.probes[0];
@@ -251,7 +254,7 @@ fn a_short_interval_shortens_the_default_timeout() {
 fn agent_errors() {
     assert_eq!(
         err("[agent]\nsplay = \"1s\"\nintervall = \"1s\"\n"),
-        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`"
+        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`, `log_level`"
     );
     assert_eq!(
         err("[agent]\n\nregoin = \"x\"\n"),
@@ -293,6 +296,10 @@ fn agent_errors() {
     assert_eq!(
         err("[agent]\nrefresh_interval = \"0s\"\n"),
         "c.toml:2: key `refresh_interval`: must be greater than zero"
+    );
+    assert_eq!(
+        err("[agent]\nlog_level = \"loud\"\n"),
+        "c.toml:2: key `log_level`: \"loud\" is not a level: expected one of error, warn, info, debug, trace"
     );
     assert!(
         err("[agent]\nretry_base = \"10s\"\nretry_cap = \"1s\"\n")

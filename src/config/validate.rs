@@ -182,6 +182,21 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
     let strict_permissions = raw
         .strict_permissions
         .map_or(DEFAULT_STRICT_PERMISSIONS, Spanned::into_inner);
+    let log_level = match raw.log_level {
+        None => DEFAULT_LOG_LEVEL.to_string(),
+        Some(level) if LOG_LEVELS.contains(&level.get_ref().as_str()) => level.into_inner(),
+        Some(level) => {
+            return Err(src.invalid(
+                &level.span(),
+                "log_level",
+                format!(
+                    "{:?} is not a level: expected one of {}",
+                    level.get_ref(),
+                    LOG_LEVELS.join(", ")
+                ),
+            ));
+        }
+    };
 
     Ok(AgentSettings {
         instance_id,
@@ -200,6 +215,7 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
         retry_base,
         retry_cap,
         strict_permissions,
+        log_level,
     })
 }
 
