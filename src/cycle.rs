@@ -272,15 +272,7 @@ pub async fn push(
                         report.cleared.push(type_name);
                         continue;
                     }
-                    state.acknowledge(
-                        &options.instance_id,
-                        &type_name,
-                        Ack {
-                            content_hash: out.item.content_hash().to_string(),
-                            schema_version: out.item.schema_version().to_string(),
-                            acknowledged_at: now,
-                        },
-                    );
+                    state.acknowledge(&options.instance_id, &type_name, Ack::of(out.item, now));
                     match payload {
                         Payload::Full => report.sent_full.push(type_name),
                         Payload::HashOnly => report.sent_hash_only.push(type_name),

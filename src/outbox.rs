@@ -252,11 +252,7 @@ mod tests {
         let mut state = InstanceState::default();
         state.types.insert(
             item.type_name().into(),
-            Ack {
-                content_hash: item.content_hash().into(),
-                schema_version: item.schema_version().into(),
-                acknowledged_at: time::OffsetDateTime::now_utc(),
-            },
+            Ack::of(item, time::OffsetDateTime::now_utc()),
         );
         state
     }

@@ -97,14 +97,9 @@ mod tests {
 
     fn acked(item: &Item, at: OffsetDateTime) -> InstanceState {
         let mut state = InstanceState::default();
-        state.types.insert(
-            item.type_name().into(),
-            Ack {
-                content_hash: item.content_hash().into(),
-                schema_version: item.schema_version().into(),
-                acknowledged_at: at,
-            },
-        );
+        state
+            .types
+            .insert(item.type_name().into(), Ack::of(item, at));
         state
     }
 

@@ -35,6 +35,17 @@ pub struct Ack {
     pub acknowledged_at: OffsetDateTime,
 }
 
+impl Ack {
+    /// The acknowledgement of `item` at `at`.
+    pub fn of(item: &crate::inventory::Item, at: OffsetDateTime) -> Ack {
+        Ack {
+            content_hash: item.content_hash().to_string(),
+            schema_version: item.schema_version().to_string(),
+            acknowledged_at: at,
+        }
+    }
+}
+
 /// A type the service refused for good, and why. It is tried again when its content changes
 /// or after `quarantine_retry`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
