@@ -3,16 +3,27 @@
 //! The data flows one way through the modules below; no stage reaches backwards:
 //!
 //! ```text
-//! config ──► probe ──► inventory::Item ──► batch ──► wire (PutInventory bodies) ──► SSM
-//!  (TOML)    (exec…)   (validated, hashed)  (≤30 items, ≤ byte budget)
+//! config ─► probe ─► scheduler ─► outbox ─► plan ─► batch ─► sender ─► state
+//! (TOML)   (exec,    (per-probe   (latest   (full, (≤30 items, (PutInventory, (acknowledged
+//!           files,    timers)      item per  hash-   ≤ bytes)    errors,        hashes,
+//!           system)                type)     only,              retries)       quarantine)
+//!                                            skip)
 //! ```
 //!
 //! * [`config`] turns TOML files into validated [`config::Settings`].
 //! * [`probe`] runs probes and turns their output into [`inventory::Item`]s.
 //! * [`inventory`] holds the item model, the PutInventory limits and the canonical ContentHash.
+//! * [`scheduler`] decides when each probe runs; [`outbox`] keeps the latest items per type.
+//! * [`plan`] decides per item: full, hash-only, skip (against [`state`]).
 //! * [`batch`] packs items into requests; it knows nothing about AWS.
 //! * [`wire`] renders the PutInventory request body exactly as the SDK sends it, which is
 //!   what the batcher's byte budget is measured against.
+//! * [`sender`] calls PutInventory, classifies failures, isolates bad items and retries.
+//! * [`state`] persists what the service acknowledged; [`status`] what a run is doing.
+//! * [`identity`] finds the instance ID and region.
+//! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
+//!   [`daemon`] is the long-running service around it, with [`notify`] for systemd.
+//! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
 pub mod batch;
