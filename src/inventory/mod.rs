@@ -9,6 +9,7 @@ pub mod limits;
 pub mod validate;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use canonical::CONTENT_HASH_LEN;
 pub use validate::{ItemError, check_capture_time, check_schema_version, check_type_name};
@@ -38,7 +39,12 @@ pub struct Item {
     schema_version: String,
     capture_time: String,
     content_hash: String,
-    content: Vec<Row>,
+    /// Shared, so that cloning an item (a probe keeping its last good items, the outbox, a
+    /// push holding what it sends) costs a reference count, not a copy of every row: rows of
+    /// `BTreeMap`s take several times their JSON size, and a second copy of a large item was
+    /// half of the memory of a push (see BENCHMARKS.md).
+    #[serde(serialize_with = "serialize_rows")]
+    content: Arc<[Row]>,
     /// Set on an item whose content the service has acknowledged and that was therefore let
     /// go (see [`Item::without_content`]); such an item can only be sent hash-only.
     #[serde(skip)]
@@ -67,14 +73,14 @@ impl Item {
         if context.is_some() {
             return Err(ItemError::ContextNotAllowed { type_name });
         }
-        validate::check_rows(&type_name, &rows)?;
-        let canonical = canonical::canonicalize(&mut rows, keep_order);
+        // Checks the rows too, in the same pass (see `canonicalize`).
+        let canonical = canonical::canonicalize(&type_name, &mut rows, keep_order)?;
         Ok(Item {
             type_name,
             schema_version,
             capture_time,
             content_hash: canonical.content_hash,
-            content: rows,
+            content: Arc::from(rows),
             content_dropped: false,
             content_bytes: canonical.content_bytes,
         })
@@ -89,7 +95,7 @@ impl Item {
             schema_version: self.schema_version.clone(),
             capture_time: self.capture_time.clone(),
             content_hash: self.content_hash.clone(),
-            content: Vec::new(),
+            content: Arc::from(Vec::new()),
             content_dropped: true,
             // `[]`, what the empty Content serialises to.
             content_bytes: 2,
@@ -122,6 +128,13 @@ impl Item {
     pub fn content_bytes(&self) -> usize {
         self.content_bytes
     }
+}
+
+fn serialize_rows<S: serde::Serializer>(
+    rows: &Arc<[Row]>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&rows[..], serializer)
 }
 
 /// The current time as a CaptureTime (`YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds).

@@ -204,64 +204,104 @@ pub fn check_capture_time(type_name: &str, value: &str) -> Result<(), ItemError>
 }
 
 /// Row count, attribute count, name and value lengths, and one spelling per attribute name.
+pub fn check_rows(type_name: &str, rows: &[Row]) -> Result<(), ItemError> {
+    let mut checker = RowChecker::new(type_name, rows.len())?;
+    for (row_index, row) in rows.iter().enumerate() {
+        checker.row(row_index, row)?;
+        for (position, (name, value)) in row.iter().enumerate() {
+            checker.attribute(row_index, position, name, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The row rules, fed one row and one attribute at a time, so that a pass over the rows that
+/// does something else (writing their canonical form) can check them on the way instead of
+/// walking every row twice. Rows must be given in order, each followed by its attributes in
+/// the row's (key) order, as [`check_rows`] does.
 ///
 /// Each distinct attribute name is checked once, the spelling check keying on its lower-cased
 /// form. This runs over every attribute of every item, so the common case is made cheap: rows
-/// of one type nearly always have the same names as the row before (in the same order, since a
-/// row is a `BTreeMap`), and a name equal to the previous row's name at the same position has
-/// been checked already, which one short comparison shows. Other names cost a hash lookup.
-pub fn check_rows(type_name: &str, rows: &[Row]) -> Result<(), ItemError> {
-    if rows.len() > MAX_ROWS {
-        return Err(ItemError::TooManyRows {
-            type_name: type_name.to_owned(),
-            rows: rows.len(),
-        });
+/// of one type nearly always have the same names as the row before, in the same order (a row
+/// is a `BTreeMap`), and a name equal to the previous row's name at the same position has been
+/// checked already, which one short comparison shows. Other names cost a hash lookup.
+#[derive(Debug)]
+pub struct RowChecker<'a> {
+    type_name: &'a str,
+    seen: HashSet<&'a str>,
+    folded: HashMap<String, &'a str>,
+    previous: Vec<&'a str>,
+    current: Vec<&'a str>,
+}
+
+impl<'a> RowChecker<'a> {
+    /// Checks the row count.
+    pub fn new(type_name: &'a str, rows: usize) -> Result<RowChecker<'a>, ItemError> {
+        if rows > MAX_ROWS {
+            return Err(ItemError::TooManyRows {
+                type_name: type_name.to_owned(),
+                rows,
+            });
+        }
+        Ok(RowChecker {
+            type_name,
+            seen: HashSet::new(),
+            folded: HashMap::new(),
+            previous: Vec::new(),
+            current: Vec::new(),
+        })
     }
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut folded: HashMap<String, &str> = HashMap::new();
-    let mut previous: Option<&Row> = None;
-    for (row_index, row) in rows.iter().enumerate() {
+
+    /// Starts a row: checks its attribute count.
+    pub fn row(&mut self, row_index: usize, row: &Row) -> Result<(), ItemError> {
         if row.len() > MAX_ATTRIBUTES_PER_ROW {
             return Err(ItemError::TooManyAttributes {
-                type_name: type_name.to_owned(),
+                type_name: self.type_name.to_owned(),
                 row: row_index,
                 count: row.len(),
             });
         }
-        let mut previous_names = previous.map(|p| p.keys());
-        for (name, value) in row {
-            let checked = previous_names
-                .as_mut()
-                .and_then(Iterator::next)
-                .is_some_and(|p| p == name);
-            if !checked && !seen.contains(name.as_str()) {
-                check_attribute_name(type_name, row_index, name)?;
-                if let Some(first) = folded.insert(name.to_lowercase(), name) {
-                    return Err(ItemError::AttributeSpelling {
-                        type_name: type_name.to_owned(),
-                        row: row_index,
-                        name: name.clone(),
-                        first: first.to_owned(),
-                    });
-                }
-                seen.insert(name);
+        std::mem::swap(&mut self.previous, &mut self.current);
+        self.current.clear();
+        Ok(())
+    }
+
+    /// Checks one attribute of the current row; `position` is its index in the row.
+    pub fn attribute(
+        &mut self,
+        row_index: usize,
+        position: usize,
+        name: &'a str,
+        value: &str,
+    ) -> Result<(), ItemError> {
+        let checked = self.previous.get(position) == Some(&name);
+        if !checked && !self.seen.contains(name) {
+            check_attribute_name(self.type_name, row_index, name)?;
+            if let Some(first) = self.folded.insert(name.to_lowercase(), name) {
+                return Err(ItemError::AttributeSpelling {
+                    type_name: self.type_name.to_owned(),
+                    row: row_index,
+                    name: name.to_owned(),
+                    first: first.to_owned(),
+                });
             }
-            // Byte length bounds the character count from above, so most values skip counting.
-            if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
-                let chars = value.chars().count();
-                if chars > MAX_ATTRIBUTE_VALUE_CHARS {
-                    return Err(ItemError::ValueTooLong {
-                        type_name: type_name.to_owned(),
-                        row: row_index,
-                        name: name.clone(),
-                        chars,
-                    });
-                }
+            self.seen.insert(name);
+        }
+        self.current.push(name);
+        // Byte length bounds the character count from above, so most values skip counting.
+        if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
+            let chars = value.chars().count();
+            if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+                return Err(ItemError::ValueTooLong {
+                    type_name: self.type_name.to_owned(),
+                    row: row_index,
+                    name: name.to_owned(),
+                    chars,
+                });
             }
         }
-        previous = Some(row);
+        Ok(())
     }
-    Ok(())
 }
 
 fn check_attribute_name(type_name: &str, row: usize, name: &str) -> Result<(), ItemError> {

@@ -173,7 +173,7 @@ fn flat_row(object: &Map<String, Value>, path: &str) -> Result<Row, OutputError>
             Value::Null => continue,
             Value::Array(_) | Value::Object(_) => {
                 return Err(OutputError::Nested {
-                    path: format!("{path}.{key}"),
+                    path: member_path(path, key),
                     found: kind(value),
                 });
             }
@@ -181,6 +181,21 @@ fn flat_row(object: &Map<String, Value>, path: &str) -> Result<Row, OutputError>
         row.insert(key.clone(), text);
     }
     Ok(row)
+}
+
+/// `path.key`, or `path["key"]` with the key JSON-escaped when it is not a plain name, so that
+/// a key holding quotes, dots, brackets or control characters (a newline) can neither break the
+/// one-line message nor make the path ambiguous.
+fn member_path(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::from(key))
+    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -253,6 +268,12 @@ mod tests {
         assert!(
             e.to_string().starts_with("$.Content[0].x holds an object"),
             "{e}"
+        );
+        // A key that is not a plain name is quoted: a newline in it cannot split the message.
+        let e = parse(b"{\"a\\nb.c\":[1]}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"$["a\nb.c"] holds an array; attribute values must be strings, numbers or booleans, not nested values"#
         );
         assert!(matches!(parse(b"42"), Err(OutputError::NotAnObject { .. })));
         assert!(matches!(

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Cost of one push of the same inventory: `ssm-inventoryd once` against the AWS CLI.
+#
+#   benches/cycle-vs-awscli.sh            (RUNS=5 by default)
+#
+# 20 types × 500 rows × 8 attributes, written as SSM Agent custom inventory files (one
+# document per type) and read by a `files` probe. Both push once to `ssm-inventoryd emulator`
+# on loopback (item and node byte limits raised so that nothing is refused):
+#   * ours: the release `ssm-inventoryd once` with a fresh state directory each run, so every
+#     item goes in full: read + parse + validate + hash + batch + sign + send + record;
+#   * the CLI: `aws ssm put-inventory --cli-input-json` once per request body, the bodies being
+#     exactly the requests ssm-inventoryd sends (taken from `once --dry-run --force` before
+#     the timing), so both send the same batches. Building those batches is not charged to
+#     the CLI, which favours it.
+# Measured with GNU time: CPU = user + sys including children (the shell loop and every `aws`
+# process), peak memory = the largest resident set of any one process. Medians over RUNS runs
+# of each, run alternately. Prints the ratios and whether the targets (>= 50x less CPU,
+# >= 3x less peak memory) are met.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+RUNS="${RUNS:-5}"
+TYPES=20
+ROWS=500
+
+aws_bin="$(pyenv which aws 2>/dev/null || command -v aws || true)"
+if [[ -z "$aws_bin" ]]; then
+    echo "the AWS CLI is needed: pip install awscli" >&2
+    exit 1
+fi
+[[ -x /usr/bin/time ]] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+
+bin="$(bench_binary)"
+work="$(mktemp -d)"
+cleanup() {
+    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+machine_info
+echo "ssm-inventoryd: $bin ($(stat -c %s "$bin") bytes); aws: $("$aws_bin" --version 2>&1)"
+python3 "$BENCH_ROOT/benches/gen_custom_inventory.py" "$work/custom" "$TYPES" "$ROWS"
+
+port="$(free_port)"
+start_emulator "$bin" "$work" "$port" --max-item-bytes 1000000000 --max-node-bytes 100000000000
+endpoint="http://127.0.0.1:$port"
+cat >"$work/config.toml" <<EOF
+[agent]
+instance_id = "$INSTANCE"
+region = "$REGION"
+endpoint_url = "$endpoint"
+state_dir = "$work/state"
+probes_dir = "$work/probes.d"
+splay = "0s"
+
+[[probe]]
+name = "custom-files"
+kind = "files"
+path = "$work/custom"
+interval = "1h"
+timeout = "30s"
+EOF
+
+hermetic_env "$work"
+"${HENV[@]}" "$bin" --config "$work/config.toml" validate >/dev/null
+
+# The request bodies ssm-inventoryd would send, for the CLI.
+mkdir -p "$work/bodies"
+"${HENV[@]}" "$bin" --config "$work/config.toml" once --dry-run --force >"$work/bodies.jsonl"
+split -l 1 -d -a 3 --additional-suffix=.json "$work/bodies.jsonl" "$work/bodies/request-"
+requests="$(ls "$work/bodies" | wc -l)"
+echo "workload: $TYPES items, $(wc -c <"$work/bodies.jsonl") bytes of request bodies in $requests requests"
+
+accepted() { emulator_stats "$port" | python3 -c 'import json, sys; print(json.load(sys.stdin)["put_inventory_accepted"])'; }
+
+ours_cpu=(); ours_rss=(); ours_wall=(); cli_cpu=(); cli_rss=(); cli_wall=()
+for run in $(seq 1 "$RUNS"); do
+    rm -rf "$work/state"
+    before="$(accepted)"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+        "${HENV[@]}" "$bin" --config "$work/config.toml" once >"$work/once.out"
+    read -r wall user sys rss <"$work/time"
+    grep -q "$TYPES sent in full" "$work/once.out" || { cat "$work/once.out"; exit 1; }
+    [[ "$(( $(accepted) - before ))" -ge "$requests" ]] || { echo "once did not deliver" >&2; exit 1; }
+    ours_cpu+=("$(python3 -c "print($user + $sys)")"); ours_rss+=("$rss"); ours_wall+=("$wall")
+    echo "run $run: ssm-inventoryd once: wall ${wall}s, user ${user}s, sys ${sys}s, peak RSS ${rss} kB"
+
+    before="$(accepted)"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+        "${HENV[@]}" /bin/sh -c 'for f in "$0"/*.json; do "$1" ssm put-inventory --cli-input-json "file://$f" --endpoint-url "$2" >/dev/null || exit 1; done' \
+        "$work/bodies" "$aws_bin" "$endpoint"
+    read -r wall user sys rss <"$work/time"
+    [[ "$(( $(accepted) - before ))" -eq "$requests" ]] || { echo "the CLI did not deliver" >&2; exit 1; }
+    cli_cpu+=("$(python3 -c "print($user + $sys)")"); cli_rss+=("$rss"); cli_wall+=("$wall")
+    echo "run $run: aws ssm put-inventory x $requests: wall ${wall}s, user ${user}s, sys ${sys}s, peak RSS ${rss} kB"
+done
+
+m() { printf '%s\n' "$@" | median; }
+oc="$(m "${ours_cpu[@]}")"; orss="$(m "${ours_rss[@]}")"; ow="$(m "${ours_wall[@]}")"
+cc="$(m "${cli_cpu[@]}")"; crss="$(m "${cli_rss[@]}")"; cw="$(m "${cli_wall[@]}")"
+python3 - "$oc" "$orss" "$ow" "$cc" "$crss" "$cw" "$RUNS" <<'EOF'
+import sys
+oc, orss, ow, cc, crss, cw = map(float, sys.argv[1:7])
+runs = sys.argv[7]
+cpu_ratio, rss_ratio = cc / oc, crss / orss
+print(f"median of {runs}: ssm-inventoryd once: CPU {oc:.3f}s, peak RSS {orss / 1024:.1f} MB, wall {ow:.2f}s")
+print(f"median of {runs}: aws CLI:             CPU {cc:.3f}s, peak RSS {crss / 1024:.1f} MB, wall {cw:.2f}s")
+print(f"CPU ratio {cpu_ratio:.1f}x (target >= 50x: {'met' if cpu_ratio >= 50 else 'MISSED'}), "
+      f"peak memory ratio {rss_ratio:.2f}x (target >= 3x: {'met' if rss_ratio >= 3 else 'MISSED'})")
+print(f"RESULT ours_cpu={oc:.3f} ours_rss_kb={orss:.0f} cli_cpu={cc:.3f} cli_rss_kb={crss:.0f} "
+      f"cpu_ratio={cpu_ratio:.1f} rss_ratio={rss_ratio:.2f}")
+EOF

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Footprint of the release daemon (`ssm-inventoryd run`) with the example configuration.
+#
+#   benches/footprint.sh          (WINDOW=60 seconds per measured window by default)
+#
+# Setup: config/ copied to a temporary directory; instance ID, region, the emulator's endpoint
+# and a temporary state_dir set; the files probe pointed at a temporary folder; every probe's
+# interval (and timeout) set to 1 s. The emulator (`ssm-inventoryd emulator`) runs on loopback.
+#
+# Figures:
+#   1. stripped release binary size;
+#   2. resident memory with probes every second: VmRSS of the daemon sampled every second for
+#      WINDOW seconds after a warm-up (median, min, max);
+#   3. CPU per idle hour with probes every second, extrapolated from utime+stime over the same
+#      window (the daemon alone, and with its exited children: the exec probes' processes);
+#   4. peak resident memory during a 10,000-row push: VmHWM reset (clear_refs) just before a
+#      10,000-row × 8-attribute document lands in the files folder, read after the emulator has
+#      stored it; VmRSS afterwards, and after the file is removed again (does memory go back?);
+#   5. CPU per idle hour with the example's own intervals (restarted without the 1 s override),
+#      extrapolated from IDLE_WINDOW seconds (default 2 × WINDOW) after the first push.
+# Targets: median RSS <= 10 MB, peak RSS during the push <= 32 MB.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+WINDOW="${WINDOW:-60}"
+IDLE_WINDOW="${IDLE_WINDOW:-$(( 2 * WINDOW ))}"
+WARMUP="${WARMUP:-10}"
+CLK_TCK="$(getconf CLK_TCK)"
+
+bin="$(bench_binary)"
+work="$(mktemp -d)"
+DAEMON_PID=""
+cleanup() {
+    [[ -n "$DAEMON_PID" ]] && kill "$DAEMON_PID" 2>/dev/null || true
+    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+machine_info
+size="$(stat -c %s "$bin")"
+echo "binary: $bin: $size bytes ($(python3 -c "print(f'{$size / 1048576:.2f}')") MiB), $(file -b "$bin" | grep -o 'stripped\|not stripped')"
+
+port="$(free_port)"
+start_emulator "$bin" "$work" "$port" --max-item-bytes 1000000000 --max-node-bytes 100000000000
+
+# configure ONE_SECOND(yes|no): the example configuration, made hermetic.
+configure() {
+    rm -rf "$work/etc" "$work/state"
+    cp -r "$BENCH_ROOT/config" "$work/etc"
+    mkdir -p "$work/custom.d"
+    python3 - "$work" "$port" "$1" <<'EOF'
+import pathlib, re, sys
+work, port, one_second = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "yes"
+main = work / "etc/ssm-inventoryd.toml"
+text = main.read_text()
+for key, value in [("instance_id", '"i-0123456789abcdef0"'), ("region", '"us-east-1"'),
+                   ("state_dir", f'"{work}/state"')]:
+    text, n = re.subn(rf'(?m)^{key} = .*$', f'{key} = {value}', text)
+    assert n == 1, key
+text, n = re.subn(r'(?m)^# endpoint_url = .*$', f'endpoint_url = "http://127.0.0.1:{port}"', text)
+assert n == 1
+main.write_text(text)
+for probe in (work / "etc/probes.d").glob("*.toml"):
+    text = probe.read_text()
+    text = re.sub(r'(?m)^path = .*$', f'path = "{work}/custom.d"', text)
+    if one_second:
+        text = re.sub(r'(?m)^interval = .*$', 'interval = "1s"', text)
+        text = re.sub(r'(?m)^timeout = .*$', 'timeout = "1s"', text)
+    probe.write_text(text)
+EOF
+    hermetic "$work" "$bin" --config "$work/etc/ssm-inventoryd.toml" validate >/dev/null
+}
+
+start_daemon() {
+    hermetic_env "$work"
+    "${HENV[@]}" RUST_LOG=info "$bin" --config "$work/etc/ssm-inventoryd.toml" run \
+        >"$work/daemon.out" 2>"$work/daemon.log" &
+    DAEMON_PID=$!
+}
+
+stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" || true
+    DAEMON_PID=""
+}
+
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# utime stime cutime cstime in clock ticks (fields 14-17 of /proc/PID/stat; the command name
+# is field 2 and is stripped first because it may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13, $14, $15 }'; }
+stored_items() {
+    emulator_stats "$port" | python3 -c 'import json, sys; print(json.load(sys.stdin)["items_stored"])'
+}
+
+wait_first_push() {
+    for _ in $(seq 1 600); do
+        if grep -q "first cycle done" "$work/daemon.log" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "the daemon never finished its first cycle; log:" >&2
+    cat "$work/daemon.log" >&2
+    return 1
+}
+
+# measure_window SECONDS: prints "own_seconds children_seconds" for the daemon over the window,
+# sampling VmRSS every second into $work/rss.
+measure_window() {
+    local seconds="$1"
+    : >"$work/rss"
+    read -r u0 s0 cu0 cs0 <<<"$(cpu_ticks "$DAEMON_PID")"
+    for _ in $(seq 1 "$seconds"); do
+        sleep 1
+        status_kb "$DAEMON_PID" VmRSS >>"$work/rss"
+    done
+    read -r u1 s1 cu1 cs1 <<<"$(cpu_ticks "$DAEMON_PID")"
+    python3 -c "t=$CLK_TCK; print(($u1-$u0+$s1-$s0)/t, ($cu1-$cu0+$cs1-$cs0)/t)"
+}
+
+per_hour() { python3 -c "print(f'{$1 * 3600 / $2:.2f}')"; }
+
+echo "== probes every 1 s"
+configure yes
+start_daemon
+wait_first_push
+sleep "$WARMUP"
+read -r own children <<<"$(measure_window "$WINDOW")"
+rss_median="$(median <"$work/rss")"
+rss_min="$(sort -n "$work/rss" | head -1)"; rss_max="$(sort -n "$work/rss" | tail -1)"
+pushes="$(grep -c 'push finished' "$work/daemon.log" || true)"
+echo "RSS over ${WINDOW}s (1 sample/s): median ${rss_median} kB, min ${rss_min} kB, max ${rss_max} kB"
+echo "CPU over ${WINDOW}s: daemon ${own}s, its exited children ${children}s =>" \
+    "$(per_hour "$own" "$WINDOW") s per hour (daemon), $(per_hour "$(python3 -c "print($own + $children)")" "$WINDOW") s per hour (with children)"
+echo "pushes logged since start: $pushes (an idle node sends nothing after the first push)"
+
+echo "== 10,000-row push (probes every 1 s)"
+before_rss="$(status_kb "$DAEMON_PID" VmRSS)"
+echo 5 >"/proc/$DAEMON_PID/clear_refs"   # reset VmHWM to the current RSS
+stored0="$(stored_items)"
+python3 "$BENCH_ROOT/benches/gen_custom_inventory.py" "$work/big" 1 10000 BigTable 2>/dev/null
+mv "$work/big/BigTable00.json" "$work/custom.d/BigTable00.json"
+big_bytes="$(stat -c %s "$work/custom.d/BigTable00.json")"
+for _ in $(seq 1 600); do
+    [[ "$(stored_items)" -gt "$stored0" ]] && break
+    sleep 0.1
+done
+[[ "$(stored_items)" -gt "$stored0" ]] || { echo "the 10,000-row item was never stored" >&2; exit 1; }
+sleep 2
+peak="$(status_kb "$DAEMON_PID" VmHWM)"
+after_rss="$(status_kb "$DAEMON_PID" VmRSS)"
+rm "$work/custom.d/BigTable00.json"
+sleep 5
+removed_rss="$(status_kb "$DAEMON_PID" VmRSS)"
+echo "document: 10,000 rows x 8 attributes, $big_bytes bytes"
+echo "VmRSS before ${before_rss} kB; VmHWM during the push ${peak} kB; VmRSS after the push ${after_rss} kB" \
+    "(file still there); after the file was removed ${removed_rss} kB"
+stop_daemon
+
+echo "== example intervals (idle)"
+configure no
+start_daemon
+wait_first_push
+sleep "$WARMUP"
+read -r idle_own idle_children <<<"$(measure_window "$IDLE_WINDOW")"
+idle_rss="$(median <"$work/rss")"
+echo "CPU over ${IDLE_WINDOW}s: daemon ${idle_own}s, children ${idle_children}s =>" \
+    "$(per_hour "$idle_own" "$IDLE_WINDOW") s per hour (daemon)," \
+    "$(per_hour "$(python3 -c "print($idle_own + $idle_children)")" "$IDLE_WINDOW") s per hour (with children); median RSS ${idle_rss} kB"
+stop_daemon
+
+python3 - "$rss_median" "$peak" <<'EOF'
+import sys
+median, peak = int(sys.argv[1]), int(sys.argv[2])
+print(f"median RSS {median / 1024:.2f} MB (target <= 10 MB: {'met' if median <= 10 * 1024 else 'MISSED'}), "
+      f"peak RSS during the 10,000-row push {peak / 1024:.2f} MB (target <= 32 MB: {'met' if peak <= 32 * 1024 else 'MISSED'})")
+EOF
+echo "RESULT binary_bytes=$size rss_median_kb=$rss_median rss_min_kb=$rss_min rss_max_kb=$rss_max" \
+    "cpu_1s_daemon_s=$own cpu_1s_children_s=$children window_s=$WINDOW push_peak_kb=$peak" \
+    "after_push_kb=$after_rss after_remove_kb=$removed_rss idle_cpu_daemon_s=$idle_own" \
+    "idle_cpu_children_s=$idle_children idle_window_s=$IDLE_WINDOW idle_rss_kb=$idle_rss"
