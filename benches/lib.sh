@@ -45,7 +45,10 @@ hermetic() {
 # waits until it answers GET /stats.
 start_emulator() {
     local bin="$1" work="$2" port="$3"; shift 3
-    hermetic "$work" "$bin" emulator --listen "127.0.0.1:$port" "$@" >"$work/emulator.log" 2>&1 &
+    hermetic_env "$work"
+    # Not through the `hermetic` function: in the background that would be a subshell, and $!
+    # its PID rather than the emulator's (`env` execs the binary, so here $! is the emulator).
+    "${HENV[@]}" "$bin" emulator --listen "127.0.0.1:$port" "$@" >"$work/emulator.log" 2>&1 &
     EMULATOR_PID=$!
     for _ in $(seq 1 200); do
         if curl -sf "http://127.0.0.1:$port/stats" >/dev/null 2>&1; then
