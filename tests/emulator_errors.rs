@@ -11,22 +11,7 @@ use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_sdk_ssm::types::InventoryItem;
 use emulator_common::*;
-use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, Emulator, EmulatorConfig};
-
-async fn put(
-    emu: &Emulator,
-    instance: &str,
-    items: Vec<InventoryItem>,
-) -> Result<(), PutInventoryError> {
-    client(emu)
-        .put_inventory()
-        .instance_id(instance)
-        .set_items(Some(items))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| e.into_service_error())
-}
+use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, EmulatorConfig};
 
 fn stage() -> InventoryItem {
     item("Custom:StageInfo", &[&[("Stage", "PreProd")]])

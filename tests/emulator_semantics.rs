@@ -9,22 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_sdk_ssm::types::InventoryItem;
 use emulator_common::*;
-use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
-
-async fn put(
-    emu: &Emulator,
-    instance: &str,
-    items: Vec<InventoryItem>,
-) -> Result<(), PutInventoryError> {
-    client(emu)
-        .put_inventory()
-        .instance_id(instance)
-        .set_items(Some(items))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| e.into_service_error())
-}
+use ssm_inventoryd::emulator::EmulatorConfig;
 
 #[tokio::test]
 async fn put_then_list_inventory_entries_round_trip() {

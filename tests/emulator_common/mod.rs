@@ -11,6 +11,7 @@ use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::retry::RetryConfig;
 use aws_sdk_ssm::config::timeout::TimeoutConfig;
 use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_sdk_ssm::types::InventoryItem;
 use ssm_inventoryd::emulator::{
     DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
@@ -131,4 +132,20 @@ pub async fn stats_json(emu: &Emulator) -> serde_json::Value {
     let (status, head, body) = raw_http(emu.local_addr(), "GET", "/stats", &[], "").await;
     assert_eq!(status, 200, "{head}");
     serde_json::from_str(&body).expect("stats are JSON")
+}
+
+/// One PutInventory call through the real SDK, answering the service error when it fails.
+pub async fn put(
+    emu: &Emulator,
+    instance: &str,
+    items: Vec<InventoryItem>,
+) -> Result<(), PutInventoryError> {
+    client(emu)
+        .put_inventory()
+        .instance_id(instance)
+        .set_items(Some(items))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_service_error())
 }
