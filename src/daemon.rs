@@ -42,6 +42,9 @@ const IDENTITY_RETRY_CAP: Duration = Duration::from_secs(300);
 /// Configuration file changes are applied once they have been quiet this long, so an editor
 /// writing a file in several steps causes one reload.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
+/// While the node has no identity, how often the SSM Agent's registration files are looked
+/// at: a node registered after boot is picked up within this, whatever the retry backoff.
+const REGISTRATION_POLL: Duration = Duration::from_secs(2);
 /// A files probe's folder may change in bursts (an editor, a package install); one run
 /// after the burst is enough.
 const WATCH_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -58,6 +61,9 @@ pub struct DaemonOptions {
     pub config_path: PathBuf,
     pub identity_sources: identity::Sources,
     pub shutdown_deadline: Duration,
+    /// Where each reload's outcome is written for `ssm-inventoryd reload` (systemd's
+    /// `RUNTIME_DIRECTORY`); `None` when nobody waits for it.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// Runs until `shutdown` is cancelled. Each message on `reload` re-reads the configuration.
@@ -91,7 +97,8 @@ pub async fn run(
         last_push_end: None,
         transient_failures: 0,
         instance_invalid_failures: 0,
-        ready: false,
+        first_push_done: false,
+        registration_stamp: None,
         reload_due: None,
         last_status: RuntimeStatus::default(),
         probes_context: None,
@@ -109,6 +116,15 @@ pub async fn run(
         probes = daemon.settings.probes.len(),
         "ssm-inventoryd started"
     );
+    // Ready means initialised: configuration and state loaded, probes scheduled. Waiting for
+    // the identity or the network here would fail the start of a node registered after boot,
+    // or of any node while SSM is unreachable; delivery problems go to STATUS instead.
+    daemon.notifier.ready(&format!(
+        "started; {} probes scheduled, waiting for their first results",
+        daemon.settings.probes.len()
+    ));
+    let mut registration_poll = tokio::time::interval(REGISTRATION_POLL);
+    registration_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut watchdog = Notifier::watchdog_interval().map(tokio::time::interval);
     loop {
@@ -143,6 +159,9 @@ pub async fn run(
                 daemon.reload().await;
             }
             _ = watchdog_tick => daemon.notifier.watchdog(),
+            _ = registration_poll.tick(), if daemon.identity.is_none() => {
+                daemon.check_registration().await;
+            }
         }
     }
 
@@ -227,7 +246,12 @@ struct Daemon {
     last_push_end: Option<Instant>,
     transient_failures: u32,
     instance_invalid_failures: u32,
-    ready: bool,
+    /// The first push after start has finished; until then every probe's first result
+    /// triggers a look at whether all have run.
+    first_push_done: bool,
+    /// Modification time of the SSM Agent's registration, as last seen while waiting for an
+    /// identity.
+    registration_stamp: Option<std::time::SystemTime>,
     reload_due: Option<Instant>,
     last_status: RuntimeStatus,
     /// The instance ID the running probe tasks were given, if any.
@@ -316,7 +340,7 @@ impl Daemon {
             // The first push waits for every probe's first run, so READY means "all of it".
             return;
         }
-        if self.push_due.is_none() && self.push_task.is_none() && !self.ready {
+        if self.push_due.is_none() && self.push_task.is_none() && !self.first_push_done {
             self.schedule_push(Duration::ZERO);
         }
     }
@@ -521,14 +545,12 @@ impl Daemon {
         // The request bodies and their SDK copies are gone; give their pages back.
         allocator::release_freed();
         self.write_status(&report).await;
-        if !self.ready {
-            self.ready = true;
-            let line = self.status_line();
-            self.notifier.ready(&line);
+        let line = self.status_line();
+        if !self.first_push_done {
+            self.first_push_done = true;
             tracing::info!("first cycle done: {line}");
-        } else {
-            self.notifier.status(&self.status_line());
         }
+        self.notifier.status(&line);
     }
 
     /// The earliest hash-only refresh or quarantine retry, as a monotonic instant.
@@ -607,13 +629,40 @@ impl Daemon {
     }
 
     /// Re-reads the configuration; an invalid one is refused and the running one stays.
+    /// Either way the outcome is reported to systemd and to `ssm-inventoryd reload`.
     async fn reload(&mut self) {
+        let started_ns = crate::reload::monotonic_ns();
+        self.notifier.reloading(started_ns / 1000);
+        let (applied, message) = self.apply_new_config().await;
+        if applied {
+            self.notifier.ready(&self.status_line());
+        } else {
+            self.notifier
+                .ready(&format!("{}; {}", self.status_line(), message));
+        }
+        if let Some(dir) = self.options.runtime_dir.clone() {
+            let outcome = crate::reload::Outcome {
+                pid: std::process::id(),
+                started_ns,
+                applied,
+                message,
+            };
+            match tokio::task::spawn_blocking(move || crate::reload::record(&dir, &outcome)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("recording the reload stopped unexpectedly: {e}"),
+            }
+        }
+    }
+
+    /// Loads and validates the configuration and, if it is good, switches to it. Returns
+    /// whether it was applied and a line saying what happened.
+    async fn apply_new_config(&mut self) -> (bool, String) {
         let new = match config::load(&self.options.config_path) {
             Ok(new) => new,
             Err(e) => {
                 tracing::error!("reload refused, keeping the running configuration: {e}");
-                self.notifier.status(&format!("reload refused: {e}"));
-                return;
+                return (false, format!("reload refused: {e}"));
             }
         };
         let old = &self.settings.agent;
@@ -631,7 +680,30 @@ impl Daemon {
         }
         self.probes_cancel.cancel();
         self.start_probes();
-        self.notifier.status(&self.status_line());
+        (
+            true,
+            format!(
+                "configuration reloaded: {} probes",
+                self.settings.probes.len()
+            ),
+        )
+    }
+
+    /// Retries the identity at once when the SSM Agent's registration appears or changes,
+    /// instead of at the next backoff step (up to five minutes away).
+    async fn check_registration(&mut self) {
+        let sources = &self.options.identity_sources;
+        let mut stamp = None;
+        for path in [&sources.registration_file, &sources.vault_file] {
+            if let Ok(modified) = tokio::fs::metadata(path).await.and_then(|m| m.modified()) {
+                stamp = stamp.max(Some(modified));
+            }
+        }
+        if stamp.is_some() && stamp != self.registration_stamp {
+            tracing::info!("the SSM Agent's registration changed; looking up the identity again");
+            self.identity_retry_at = Some(Instant::now());
+        }
+        self.registration_stamp = stamp;
     }
 
     /// Stops scheduling, lets an in-flight push finish within the deadline, persists state.

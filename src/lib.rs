@@ -22,7 +22,8 @@
 //! * [`state`] persists what the service acknowledged; [`status`] what a run is doing.
 //! * [`identity`] finds the instance ID and region.
 //! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
-//!   [`daemon`] is the long-running service around it, with [`notify`] for systemd.
+//!   [`daemon`] is the long-running service around it, with [`notify`] for systemd,
+//!   [`reload`] for the reload handshake and [`journal`] for logging to journald.
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
@@ -35,10 +36,12 @@ pub mod daemon;
 pub mod emulator;
 pub mod identity;
 pub mod inventory;
+pub mod journal;
 pub mod notify;
 pub mod outbox;
 pub mod plan;
 pub mod probe;
+pub mod reload;
 pub mod scheduler;
 pub mod sender;
 pub mod state;

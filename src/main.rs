@@ -55,6 +55,19 @@ enum Command {
     },
     /// Run as a daemon (as systemd starts it).
     Run,
+    /// Make the running daemon re-read its configuration, and wait until it has: exits 0 when
+    /// the new configuration is in use, 1 when it was refused (the old one keeps running).
+    Reload {
+        /// The daemon's process ID (systemd's `$MAINPID`).
+        #[arg(long, env = "MAINPID")]
+        pid: u32,
+        /// Where the daemon reports the outcome: its runtime directory.
+        #[arg(long, env = "RUNTIME_DIRECTORY", default_value = "/run/ssm-inventoryd")]
+        runtime_dir: PathBuf,
+        /// How long to wait for the daemon's answer.
+        #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Show acknowledged state, quarantine, pending items and last errors.
     Status {
         /// Print JSON instead of text.
@@ -113,6 +126,11 @@ fn run(cli: Cli) -> Result<(), CommandError> {
             },
         )),
         Command::Run => runtime.block_on(commands::run::run(&cli.config)),
+        Command::Reload {
+            pid,
+            runtime_dir,
+            timeout,
+        } => commands::reload::run(pid, &runtime_dir, timeout),
         Command::Status { json } => commands::status::run(&cli.config, json),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
@@ -122,15 +140,36 @@ fn run(cli: Cli) -> Result<(), CommandError> {
 }
 
 /// `RUST_LOG` wins over `[agent] log_level`, which wins over `info`.
+///
+/// Under systemd, records go to journald natively (priorities and fields, see
+/// [`ssm_inventoryd::journal`]); if journald cannot be reached they go to stderr without
+/// timestamps (journald adds its own) and without colours, like everywhere stderr is not a
+/// terminal.
 fn init_logging(format: LogFormat, configured: Option<String>) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(configured.as_deref().unwrap_or("info"))
     });
+    let under_journald = ssm_inventoryd::journal::stderr_is_journal();
+    if under_journald && matches!(format, LogFormat::Text) {
+        match ssm_inventoryd::journal::JournalLayer::connect() {
+            Ok(layer) => {
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(layer)
+                    .init();
+                return;
+            }
+            Err(e) => eprintln!("cannot reach journald ({e}); logging to stderr"),
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // journald stamps each line itself.
-    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match (format, under_journald) {
         (LogFormat::Json, _) => builder.json().init(),
         (LogFormat::Text, true) => builder.without_time().init(),

@@ -57,8 +57,9 @@ impl Notifier {
         self.send("STOPPING=1");
     }
 
-    pub fn reloading(&self) {
-        self.send("RELOADING=1");
+    /// `MONOTONIC_USEC` tells systemd 253 and later which reload this is.
+    pub fn reloading(&self, monotonic_usec: u64) {
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={monotonic_usec}"));
     }
 
     pub fn watchdog(&self) {

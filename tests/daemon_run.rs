@@ -316,7 +316,7 @@ async fn systemd_sees_ready_status_and_watchdog() {
         ("WATCHDOG_USEC", "400000"),
     ]);
 
-    let want = ["READY=1", "STATUS=", "WATCHDOG=1"];
+    let want = ["READY=1", "STATUS=", "WATCHDOG=1", "1 types acknowledged"];
     let seen = tokio::task::spawn_blocking(move || {
         notifications(&socket, Instant::now() + SLACK * 2, &want)
     })
@@ -327,12 +327,110 @@ async fn systemd_sees_ready_status_and_watchdog() {
     for w in want {
         assert!(seen.iter().any(|m| m.contains(w)), "no {w} in {seen:?}");
     }
-    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    // READY comes once the daemon is initialised, before anything was delivered; the
+    // delivery shows in a later STATUS.
+    let ready = seen.iter().position(|m| m.contains("READY=1")).unwrap();
     assert!(
-        ready.contains("STATUS=1 types acknowledged, 0 pending, 0 quarantined"),
-        "{ready}"
+        seen[ready].contains("STATUS=started; 1 probes scheduled"),
+        "{seen:?}"
     );
+    let delivered = seen
+        .iter()
+        .position(|m| m.contains("STATUS=1 types acknowledged, 0 pending, 0 quarantined"));
+    assert!(delivered.is_some_and(|d| d > ready), "{seen:?}");
     assert!(Path::new(&node.path("state/state.json")).exists());
+}
+
+/// Nothing listens at the endpoint: the daemon is still ready at once (a start job that waits
+/// for the network would fail the unit on a node whose SSM is unreachable at boot), and says
+/// in STATUS that items are pending.
+#[tokio::test]
+async fn ready_does_not_wait_for_delivery() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut node = Node::new(&emu);
+    node.endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let socket_path: PathBuf = node.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let daemon = node.spawn(&[("NOTIFY_SOCKET", socket_path.to_str().unwrap())]);
+    let want = ["READY=1", "1 pending"];
+    let seen = tokio::task::spawn_blocking(move || {
+        notifications(&socket, Instant::now() + SLACK * 2, &want)
+    })
+    .await
+    .unwrap();
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let ready = seen.iter().position(|m| m.contains("READY=1"));
+    let pending = seen
+        .iter()
+        .position(|m| m.contains("0 types acknowledged, 1 pending"));
+    assert!(ready.is_some() && pending > ready, "{seen:?}");
+}
+
+/// `ssm-inventoryd reload` (the unit's ExecReload) returns when the daemon has reloaded:
+/// 0 with what was applied, or 1 with why the new configuration was refused.
+#[tokio::test]
+async fn reload_command_waits_for_the_daemons_answer() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let run_dir = node.path("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let daemon = node.spawn(&[("RUNTIME_DIRECTORY", run_dir.to_str().unwrap())]);
+    let pid = daemon.id().unwrap().to_string();
+    wait_for(SLACK, "the first delivery", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
+    let reload = || {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["reload", "--pid", &pid, "--runtime-dir"])
+            .arg(&run_dir)
+            .env_remove("MAINPID")
+            .env_remove("RUNTIME_DIRECTORY");
+        cmd.output().unwrap()
+    };
+
+    std::fs::write(
+        node.path("etc/probes.d/more.toml"),
+        node.probe_toml("more", "Custom:More"),
+    )
+    .unwrap();
+    node.set_output("more", r#"{"Stage":"M"}"#);
+    let out = reload();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "configuration reloaded: 2 probes"
+    );
+    wait_for(SLACK, "the new probe's item", || {
+        stage(&emu, "Custom:More").is_some()
+    })
+    .await;
+
+    std::fs::write(
+        node.path("etc/probes.d/broken.toml"),
+        "[[probe]]\nname = 1\n",
+    )
+    .unwrap();
+    let out = reload();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("reload refused, ssm-inventoryd keeps the running configuration")
+            && stderr.contains("broken.toml:2"),
+        "{stderr}"
+    );
+    let (code, log) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{log}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod demo;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod once;
+pub mod reload;
 pub mod run;
 pub mod status;
 pub mod validate;

@@ -40,6 +40,10 @@ pub async fn run(config_path: &Path) -> Result<(), CommandError> {
         config_path: config_path.to_path_buf(),
         identity_sources: identity::Sources::default(),
         shutdown_deadline: daemon::DEFAULT_SHUTDOWN_DEADLINE,
+        // systemd lists every RuntimeDirectory= here, separated by colons; ours is the first.
+        runtime_dir: std::env::var_os("RUNTIME_DIRECTORY")
+            .and_then(|dirs| std::env::split_paths(&dirs).next())
+            .filter(|dir| !dir.as_os_str().is_empty()),
     };
     daemon::run(options, shutdown, reload_rx)
         .await

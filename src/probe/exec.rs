@@ -30,6 +30,8 @@ pub use crate::config::defaults::DEFAULT_MAX_OUTPUT_BYTES;
 
 /// Stderr kept for the log line and the error message; the rest is read and dropped.
 const STDERR_KEEP_BYTES: usize = 4 * 1024;
+/// How much of a failed run's stdout its error shows when stderr is empty.
+const STDOUT_HEAD_BYTES: usize = 512;
 /// Time between SIGTERM and SIGKILL when a run is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long children may keep stdout open after the program itself has exited.
@@ -94,6 +96,8 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
     if let Some(dir) = &spec.working_dir {
         command.current_dir(dir);
     }
+    // The user the run's processes belong to, for signalling them later.
+    let group_uid = prepared.run_as.as_ref().map(|r| r.uid);
     if let Some(run_as) = prepared.run_as {
         switch_user(&mut command, run_as);
     }
@@ -104,7 +108,13 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
         source,
     })?;
     // The pid is known until the child is reaped, and we have not awaited it yet.
-    let group = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
+    let group = child
+        .id()
+        .and_then(|pid| libc::pid_t::try_from(pid).ok())
+        .map(|pgid| Group {
+            pgid,
+            uid: group_uid,
+        });
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         stop_group(&mut child, group).await;
         return Err(ProbeError::Spawn {
@@ -147,10 +157,17 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
         })?,
     };
     if !status.success() {
+        // Some runtimes (the JVM among them) report fatal errors on stdout.
+        let stdout_head = if stderr.is_empty() {
+            head_of(&out.bytes)
+        } else {
+            String::new()
+        };
         return Err(ProbeError::Exit {
             probe,
             status: describe(status),
             stderr,
+            stdout_head,
         });
     }
     Ok(ExecOutput {
@@ -399,18 +416,63 @@ async fn read_into(
     }
 }
 
-fn kill_group(group: Option<libc::pid_t>, signal: libc::c_int) -> bool {
-    match group {
-        // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
-        Some(pgid) if pgid > 0 => unsafe { libc::killpg(pgid, signal) == 0 },
-        _ => false,
+/// The start of a failed run's stdout, for its error message: lossy UTF-8, trimmed, cut on a
+/// character boundary, saying so when cut.
+fn head_of(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&stdout[..stdout.len().min(STDOUT_HEAD_BYTES)]);
+    let text = text.trim_end_matches('\u{fffd}').trim();
+    if stdout.len() > STDOUT_HEAD_BYTES {
+        format!(
+            "{text} … ({} more bytes not shown)",
+            stdout.len() - STDOUT_HEAD_BYTES
+        )
+    } else {
+        text.to_string()
+    }
+}
+
+/// A run's process group, and the user its processes run as when that is not the daemon's.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    pgid: libc::pid_t,
+    uid: Option<libc::uid_t>,
+}
+
+/// Sends `signal` to the group (0 asks whether any member is left).
+///
+/// A group running as another user is signalled *as that user*: a short-lived thread sets
+/// its own effective uid to the group's and sends the signal from there, which the kernel
+/// allows without CAP_KILL. The unit can then drop CAP_KILL, which would let the daemon
+/// signal every process on the node.
+fn kill_group(group: Option<Group>, signal: libc::c_int) -> bool {
+    let Some(Group { pgid, uid }) = group.filter(|g| g.pgid > 0) else {
+        return false;
+    };
+    // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
+    let send = move || unsafe { libc::killpg(pgid, signal) == 0 };
+    // SAFETY: geteuid cannot fail.
+    match uid.filter(|&uid| uid != unsafe { libc::geteuid() }) {
+        None => send(),
+        Some(uid) => std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    // SAFETY: the raw system call changes the credentials of this thread
+                    // only (glibc's setresuid would change every thread's), and the thread
+                    // ends right after the signal. -1 leaves the real and saved uids as they are.
+                    let keep = libc::uid_t::MAX;
+                    unsafe { libc::syscall(libc::SYS_setresuid, keep, uid, keep) };
+                    send()
+                })
+                .join()
+                .unwrap_or(false)
+        }),
     }
 }
 
 /// SIGTERM to the group, then SIGKILL to whatever is left after the grace period. The
 /// program itself is reaped on the way, so that it does not linger as a zombie that keeps
 /// the group alive.
-async fn stop_group(child: &mut Child, group: Option<libc::pid_t>) {
+async fn stop_group(child: &mut Child, group: Option<Group>) {
     if kill_group(group, libc::SIGTERM) {
         let deadline = Instant::now() + KILL_GRACE;
         loop {
@@ -545,6 +607,33 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "probe `t`: failed with exit status 3; stderr: broken"
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_with_empty_stderr_shows_the_head_of_stdout() {
+        let e = run(&shell(
+            "echo 'Error: could not mark memory executable'; exit 1",
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 1; stdout: Error: could not mark memory executable"
+        );
+        let e = run(&shell("head -c 2000 /dev/zero | tr '\\0' x; exit 1"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("; stdout: xxxx"), "{e}");
+        assert!(e.ends_with("(1488 more bytes not shown)"), "{e}");
+        // With stderr, stdout is not repeated.
+        let e = run(&shell("echo out; echo err >&2; exit 1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 1; stderr: err"
         );
     }
 

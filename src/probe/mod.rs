@@ -108,11 +108,16 @@ pub enum ProbeError {
         "probe `{probe}`: printed more than {limit} bytes (max_output_bytes); the run was killed"
     )]
     OutputTooLarge { probe: String, limit: usize },
-    #[error("probe `{probe}`: failed with {status}{}", stderr_suffix(stderr))]
+    #[error(
+        "probe `{probe}`: failed with {status}{}",
+        output_suffix(stderr, stdout_head)
+    )]
     Exit {
         probe: String,
         status: String,
         stderr: String,
+        /// The start of stdout, kept only when stderr is empty.
+        stdout_head: String,
     },
     #[error("probe `{probe}`: output {source}")]
     Output { probe: String, source: OutputError },
@@ -200,11 +205,11 @@ fn untrusted_verb(what: &str) -> String {
     }
 }
 
-fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!("; stderr: {}", stderr.replace('\n', " | "))
+fn output_suffix(stderr: &str, stdout_head: &str) -> String {
+    match (stderr.is_empty(), stdout_head.is_empty()) {
+        (false, _) => format!("; stderr: {}", stderr.replace('\n', " | ")),
+        (true, false) => format!("; stdout: {}", stdout_head.replace('\n', " | ")),
+        (true, true) => String::new(),
     }
 }
 

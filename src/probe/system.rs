@@ -11,8 +11,9 @@
 //! | `disks` | `Custom:Disks` | mounted filesystem | MountPoint, Device, FileSystem, SizeBytes |
 //! | `network` | `Custom:NetworkInterfaces` | interface but `lo` | Name, MACAddress, IPv4Addresses, IPv6Addresses |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
 
 use sysinfo::{
     CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System,
@@ -190,15 +191,23 @@ fn machine_id() -> Option<String> {
 fn disks() -> Result<Vec<Row>, String> {
     let disks = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
         .map_err(|e| format!("cannot list mounted filesystems: {e}"))?;
+    let binds = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|text| bind_mount_points(&text))
+        .unwrap_or_default();
     // By mount point: when two mounts stack on one point the later, visible one wins.
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for disk in disks.iter() {
         let file_system = disk.file_system().to_string_lossy().into_owned();
         let mount_point = disk.mount_point();
-        // Files bind-mounted into containers (/etc/hosts, /etc/resolv.conf) are not disks.
+        // Files bind-mounted into containers (/etc/hosts, /etc/resolv.conf) are not disks,
+        // and neither are bind mounts: another view of a filesystem mounted elsewhere, or
+        // one the service's own sandbox made (its state and configuration folders, its
+        // private /tmp). The root stays, whatever backs it: in a container it is a bind
+        // mount of a host folder, and it is still the node's root filesystem.
         if PSEUDO_FILESYSTEMS.contains(&file_system.as_str())
             || disk.total_space() == 0
             || !mount_point.is_dir()
+            || (binds.contains(mount_point) && mount_point != Path::new("/"))
         {
             continue;
         }
@@ -211,6 +220,50 @@ fn disks() -> Result<Vec<Row>, String> {
         rows.insert(mount_point, row);
     }
     Ok(rows.into_values().collect())
+}
+
+/// Mount points whose visible (last) mount is a bind mount, from `/proc/self/mountinfo`: its
+/// fourth field, the root of the mount within its filesystem, is not `/`.
+fn bind_mount_points(mountinfo: &str) -> BTreeSet<PathBuf> {
+    let mut visible: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    for line in mountinfo.lines() {
+        let mut fields = line.split(' ');
+        let (Some(root), Some(mount_point)) = (fields.nth(3), fields.next()) else {
+            continue;
+        };
+        visible.insert(
+            PathBuf::from(unescape_mountinfo(mount_point)),
+            unescape_mountinfo(root) != "/",
+        );
+    }
+    visible
+        .into_iter()
+        .filter_map(|(point, bind)| bind.then_some(point))
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal escapes.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `Custom:NetworkInterfaces`: one row per interface except loopback.
@@ -307,6 +360,38 @@ fn parse_if_inet6(text: &str) -> BTreeMap<String, Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Taken from a service with `ProtectSystem=strict`, `PrivateTmp=yes`, a state directory
+    /// and `ProtectHome=tmpfs`, in a container whose root is a host folder.
+    #[test]
+    fn bind_mounts_are_found_in_mountinfo() {
+        let text = "\
+102 81 254:0 /srv/ct / ro,relatime shared:1 - ext4 /dev/vda rw
+130 102 254:0 /srv/ct/var/lib/ssm-inventoryd /var/lib/ssm-inventoryd rw master:1 - ext4 /dev/vda rw
+131 102 254:0 /srv/ct/tmp/systemd-private-x/tmp /tmp rw - ext4 /dev/vda rw
+132 102 254:0 /srv/ct/var/tmp/systemd-private-x/tmp /var/tmp rw - ext4 /dev/vda rw
+133 102 0:60 / /home ro - tmpfs tmpfs ro
+134 102 259:1 / /data rw master:5 - xfs /dev/nvme1n1 rw
+135 102 259:1 /with\\040space /mnt/a\\040b rw - xfs /dev/nvme1n1 rw
+136 102 259:2 /sub /data2 rw - xfs /dev/nvme2n1 rw
+137 102 259:3 / /data2 rw - xfs /dev/nvme3n1 rw
+";
+        let binds = bind_mount_points(text);
+        let expected: BTreeSet<PathBuf> = [
+            "/",
+            "/var/lib/ssm-inventoryd",
+            "/tmp",
+            "/var/tmp",
+            "/mnt/a b",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+        // /data2 is a bind mount covered by a real mount: the visible one counts.
+        assert_eq!(binds, expected);
+        assert_eq!(unescape_mountinfo("a\\134b\\011"), "a\\b\t");
+        assert_eq!(unescape_mountinfo("x\\9"), "x\\9");
+    }
 
     #[test]
     fn if_inet6_keeps_stable_addresses_only() {

@@ -1,0 +1,174 @@
+//! The reload handshake between `ssm-inventoryd reload` (the unit's `ExecReload`) and the
+//! running daemon.
+//!
+//! systemd considers a reload finished when `ExecReload` exits, and a plain `kill -HUP`
+//! exits at once, before the daemon has read anything: `systemctl reload` would report
+//! success for a configuration the daemon then refuses. So the command signals the daemon
+//! and waits for its answer: after each reload the daemon writes [`Outcome`] to its runtime
+//! directory, stamped with the monotonic time the reload began; the command waits for an
+//! outcome of that process that began after its signal, and exits 0 only if it was applied.
+//! systemd 253's `Type=notify-reload` does the same with a notification, but 252 is still
+//! what many fleets run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The file in the runtime directory (`RuntimeDirectory=` of the unit).
+pub const OUTCOME_FILE: &str = "reload.json";
+
+/// How the last reload ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The daemon that reloaded, so an outcome left by an earlier process is not taken.
+    pub pid: u32,
+    /// `CLOCK_MONOTONIC` in nanoseconds when the reload began.
+    pub started_ns: u64,
+    pub applied: bool,
+    /// What changed, or why the new configuration was refused.
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("cannot signal ssm-inventoryd (pid {pid}): {source}")]
+    Signal { pid: u32, source: std::io::Error },
+    #[error("ssm-inventoryd (pid {pid}) ended before it answered the reload")]
+    Gone { pid: u32 },
+    #[error(
+        "ssm-inventoryd (pid {pid}) did not answer the reload within {}; see its log",
+        humantime::format_duration(*timeout)
+    )]
+    Timeout { pid: u32, timeout: Duration },
+    #[error("reload refused, ssm-inventoryd keeps the running configuration: {0}")]
+    Refused(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the same clock in every process of the machine, and
+/// unaffected by the wall clock being set.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// The daemon's side: records how a reload that began at `started_ns` ended. Written to a
+/// temporary file and renamed, so the command never reads half of it.
+pub fn record(dir: &Path, outcome: &Outcome) -> Result<(), ReloadError> {
+    let path = dir.join(OUTCOME_FILE);
+    let write = || -> std::io::Result<()> {
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        serde_json::to_writer(&mut temp, outcome)?;
+        temp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| ReloadError::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// The command's side: SIGHUP to `pid`, then wait for its outcome in `dir`.
+pub fn request(pid: u32, dir: &Path, timeout: Duration) -> Result<Outcome, ReloadError> {
+    let target = libc::pid_t::try_from(pid).map_err(|_| ReloadError::Gone { pid })?;
+    let sent = monotonic_ns();
+    // SAFETY: kill only sends a signal.
+    if unsafe { libc::kill(target, libc::SIGHUP) } != 0 {
+        return Err(ReloadError::Signal {
+            pid,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let path = dir.join(OUTCOME_FILE);
+    loop {
+        let answer = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Outcome>(&bytes).ok())
+            .filter(|o| o.pid == pid && o.started_ns >= sent);
+        if let Some(outcome) = answer {
+            return if outcome.applied {
+                Ok(outcome)
+            } else {
+                Err(ReloadError::Refused(outcome.message))
+            };
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        if unsafe { libc::kill(target, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        {
+            return Err(ReloadError::Gone { pid });
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(ReloadError::Timeout { pid, timeout });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_from_before_the_signal_is_not_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        // Ignore SIGHUP in this test process so the request's signal is harmless.
+        // SAFETY: setting a signal disposition to SIG_IGN is always safe.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+        let pid = std::process::id();
+        record(
+            dir.path(),
+            &Outcome {
+                pid,
+                started_ns: monotonic_ns(),
+                applied: true,
+                message: "old".into(),
+            },
+        )
+        .unwrap();
+        let answer = {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                record(
+                    &dir,
+                    &Outcome {
+                        pid,
+                        started_ns: monotonic_ns(),
+                        applied: false,
+                        message: "bad key".into(),
+                    },
+                )
+                .unwrap();
+            })
+        };
+        let result = request(pid, dir.path(), Duration::from_secs(10));
+        answer.join().unwrap();
+        match result {
+            Err(ReloadError::Refused(message)) => assert_eq!(message, "bad key"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_silent_daemon_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: as above.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+        let e = request(std::process::id(), dir.path(), Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, ReloadError::Timeout { .. }), "{e}");
+        let e = request(u32::MAX, dir.path(), Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, ReloadError::Gone { .. }), "{e}");
+    }
+}
