@@ -633,13 +633,21 @@ impl Daemon {
     async fn reload(&mut self) {
         let started_ns = crate::reload::monotonic_ns();
         self.notifier.reloading(started_ns / 1000);
-        let (applied, message) = self.apply_new_config().await;
-        if applied {
-            self.notifier.ready(&self.status_line());
-        } else {
-            self.notifier
-                .ready(&format!("{}; {}", self.status_line(), message));
-        }
+        let (applied, message) = match self.apply_new_config().await {
+            Ok(message) => {
+                self.notifier.ready(&self.status_line());
+                (true, message)
+            }
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                let message = e.to_string();
+                self.notifier.ready(&format!(
+                    "{}; reload refused: {message}",
+                    self.status_line()
+                ));
+                (false, message)
+            }
+        };
         if let Some(dir) = self.options.runtime_dir.clone() {
             let outcome = crate::reload::Outcome {
                 pid: std::process::id(),
@@ -655,16 +663,10 @@ impl Daemon {
         }
     }
 
-    /// Loads and validates the configuration and, if it is good, switches to it. Returns
-    /// whether it was applied and a line saying what happened.
-    async fn apply_new_config(&mut self) -> (bool, String) {
-        let new = match config::load(&self.options.config_path) {
-            Ok(new) => new,
-            Err(e) => {
-                tracing::error!("reload refused, keeping the running configuration: {e}");
-                return (false, format!("reload refused: {e}"));
-            }
-        };
+    /// Loads and validates the configuration and, if it is good, switches to it, saying
+    /// what it applied.
+    async fn apply_new_config(&mut self) -> Result<String, ConfigError> {
+        let new = config::load(&self.options.config_path)?;
         let old = &self.settings.agent;
         let identity_changed = old.instance_id != new.agent.instance_id
             || old.region != new.agent.region
@@ -680,13 +682,10 @@ impl Daemon {
         }
         self.probes_cancel.cancel();
         self.start_probes();
-        (
-            true,
-            format!(
-                "configuration reloaded: {} probes",
-                self.settings.probes.len()
-            ),
-        )
+        Ok(format!(
+            "configuration reloaded: {} probes",
+            self.settings.probes.len()
+        ))
     }
 
     /// Retries the identity at once when the SSM Agent's registration appears or changes,
