@@ -19,6 +19,9 @@
 #   5. CPU per idle hour with the example's own intervals (restarted without the 1 s override),
 #      extrapolated from IDLE_WINDOW seconds (default 2 × WINDOW) after the first push.
 # Targets: median RSS <= 10 MB, peak RSS during the push <= 32 MB.
+#
+# DAEMON_BIN=PATH measures another build of the daemon (the packaged one, built without the
+# emulator: `packaging/build`), with the default release build still serving as the emulator.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -27,7 +30,8 @@ IDLE_WINDOW="${IDLE_WINDOW:-$(( 2 * WINDOW ))}"
 WARMUP="${WARMUP:-10}"
 CLK_TCK="$(getconf CLK_TCK)"
 
-bin="$(bench_binary)"
+emulator_bin="$(bench_binary)"
+bin="${DAEMON_BIN:-$emulator_bin}"
 work="$(mktemp -d)"
 DAEMON_PID=""
 cleanup() {
@@ -42,7 +46,7 @@ size="$(stat -c %s "$bin")"
 echo "binary: $bin: $size bytes ($(python3 -c "print(f'{$size / 1048576:.2f}')") MiB), $(file -b "$bin" | grep -o 'stripped\|not stripped')"
 
 port="$(free_port)"
-start_emulator "$bin" "$work" "$port" --max-item-bytes 1000000000 --max-node-bytes 100000000000
+start_emulator "$emulator_bin" "$work" "$port" --max-item-bytes 1000000000 --max-node-bytes 100000000000
 
 # configure ONE_SECOND(yes|no): the example configuration, made hermetic.
 configure() {
