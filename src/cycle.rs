@@ -106,6 +106,8 @@ pub struct PushReport {
     pub requests: usize,
     pub bytes: usize,
     pub instance_invalid: Option<String>,
+    /// Credentials were missing or refused: the caller may have to choose them anew.
+    pub credentials_refused: bool,
     pub state_error: Option<String>,
     /// Types that must go in full but whose content was let go after an acknowledgement:
     /// their probes must run again (they are also listed as pending).
@@ -261,6 +263,7 @@ pub async fn push(
         report.requests = delivered.requests;
         report.bytes = delivered.bytes;
         report.instance_invalid = delivered.instance_invalid;
+        report.credentials_refused |= delivered.credentials_refused;
         for (index, (out, fate)) in outgoing.iter().zip(delivered.fates).enumerate() {
             let type_name = out.item.type_name().to_string();
             let is_clear = index >= first_clear;

@@ -90,6 +90,7 @@ pub async fn run(
         identity_failures: 0,
         identity_retry_at: Some(Instant::now()),
         client: None,
+        credentials_source: client::CredentialsSource::DefaultChain,
         state: Some(state),
         push_due: None,
         push_task: None,
@@ -238,6 +239,8 @@ struct Daemon {
     identity_failures: u32,
     identity_retry_at: Option<Instant>,
     client: Option<Client>,
+    /// Where `client` takes its credentials from, for logs and `status`.
+    credentials_source: client::CredentialsSource,
     /// `None` while a push task holds it.
     state: Option<State>,
     push_due: Option<Instant>,
@@ -384,16 +387,14 @@ impl Daemon {
                     source = %identity.source,
                     "identity resolved"
                 );
-                self.client = Some(
-                    client::build(&client::ClientOptions {
-                        region: identity.region.clone(),
-                        endpoint_url: agent.endpoint_url.clone(),
-                        profile: agent.profile.clone(),
-                        credentials_file: agent.credentials_file.clone(),
-                        static_credentials: None,
-                    })
-                    .await,
+                let client_options = client::ClientOptions::for_node(
+                    agent,
+                    &identity.region,
+                    &self.options.identity_sources,
                 );
+                self.client = Some(client::build(&client_options).await);
+                self.credentials_source = client::credentials_source(&client_options);
+                tracing::info!(credentials = %self.credentials_source, "credentials chosen");
                 let instance_changed =
                     self.probes_context.as_deref() != Some(identity.instance_id.as_str());
                 self.identity = Some(identity);
@@ -483,6 +484,9 @@ impl Daemon {
         };
         if let Some(e) = &report.state_error {
             tracing::error!("{e}");
+        }
+        if report.credentials_refused {
+            self.choose_credentials_again().await;
         }
         if report.requests > 0 {
             tracing::info!(
@@ -592,6 +596,7 @@ impl Daemon {
             instance_id: identity.instance_id.clone(),
             region: identity.region.clone(),
             identity_source: identity.source.clone(),
+            credentials_source: self.credentials_source.to_string(),
             updated_at: Some(now),
             pending: report
                 .pending
@@ -686,6 +691,27 @@ impl Daemon {
             "configuration reloaded: {} probes",
             self.settings.probes.len()
         ))
+    }
+
+    /// After refused or missing credentials: if where they should come from has changed
+    /// (the SSM Agent wrote its identity runtime configuration after the client was built,
+    /// say on an instance registered with Default Host Management after boot), a new client
+    /// takes them from there.
+    async fn choose_credentials_again(&mut self) {
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        let options = client::ClientOptions::for_node(
+            &self.settings.agent,
+            &identity.region,
+            &self.options.identity_sources,
+        );
+        let source = client::credentials_source(&options);
+        if source != self.credentials_source {
+            tracing::info!(credentials = %source, "credentials chosen anew");
+            self.client = Some(client::build(&options).await);
+            self.credentials_source = source;
+        }
     }
 
     /// Retries the identity at once when the SSM Agent's registration appears or changes,

@@ -1,13 +1,16 @@
 //! Which node this is (instance ID) and where its SSM lives (region).
 //!
 //! Explicit configuration wins. Otherwise a hybrid node is known by the SSM Agent's
-//! registration (the agent writes it when the node is activated), and an EC2 instance by its
-//! instance metadata over IMDSv2. IMDS is asked last because off EC2 it costs timeouts.
+//! registration (the agent writes it when the node is activated), any managed node by the
+//! agent's identity runtime configuration, and an EC2 instance by its instance metadata over
+//! IMDSv2. IMDS is asked last because off EC2 it costs timeouts.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::sender::agent_credentials::IdentityRuntimeConfig;
 
 /// Where the SSM Agent records a hybrid activation.
 pub const REGISTRATION_FILE: &str = "/var/lib/amazon/ssm/registration";
@@ -45,6 +48,13 @@ pub struct Sources {
     pub imds: bool,
     /// Overrides the metadata endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT` works too).
     pub imds_endpoint: Option<String>,
+    /// The SSM Agent's identity runtime configuration: an instance ID, and where the agent
+    /// shares its credentials (see `sender::agent_credentials`).
+    pub identity_runtime_config: PathBuf,
+    /// Credentials are named by the environment (`AWS_ACCESS_KEY_ID`, `AWS_PROFILE` or
+    /// `AWS_SHARED_CREDENTIALS_FILE`): they then win over the agent's. A field for the same
+    /// reason as `env_region`.
+    pub env_credentials: bool,
     /// The region of the AWS environment (`AWS_REGION`, else `AWS_DEFAULT_REGION`), used when
     /// neither the configuration nor the node's own registration or metadata names one. A
     /// field rather than read inside [`resolve`] so that tests do not depend on the
@@ -59,6 +69,15 @@ impl Default for Sources {
             vault_file: VAULT_REGISTRATION_FILE.into(),
             imds: !env_flag("AWS_EC2_METADATA_DISABLED"),
             imds_endpoint: None,
+            identity_runtime_config: crate::sender::agent_credentials::IDENTITY_RUNTIME_CONFIG
+                .into(),
+            env_credentials: [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_PROFILE",
+                "AWS_SHARED_CREDENTIALS_FILE",
+            ]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty())),
             env_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .iter()
                 .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
@@ -196,6 +215,28 @@ async fn discover(
         .map(|r| (r.instance_id, r.region))
     {
         return Some((id, region, sources.vault_file.display().to_string()));
+    }
+    match tokio::task::spawn_blocking({
+        let path = sources.identity_runtime_config.clone();
+        move || IdentityRuntimeConfig::read(&path)
+    })
+    .await
+    {
+        Ok(Ok(config)) if !config.instance_id.is_empty() => {
+            return Some((
+                config.instance_id,
+                None,
+                sources.identity_runtime_config.display().to_string(),
+            ));
+        }
+        Ok(Ok(_)) => tried.push(format!(
+            "{} names no InstanceId",
+            sources.identity_runtime_config.display()
+        )),
+        Ok(Err(e)) => tried.push(e.to_string()),
+        Err(e) => tried.push(format!(
+            "reading the identity runtime configuration failed: {e}"
+        )),
     }
     let client = imds_client(sources, tried)?;
     match client.get("/latest/meta-data/instance-id").await {

@@ -18,6 +18,9 @@ pub struct RuntimeStatus {
     pub instance_id: String,
     pub region: String,
     pub identity_source: String,
+    /// Where the credentials came from (see `sender::client::CredentialsSource`).
+    #[serde(default)]
+    pub credentials_source: String,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub updated_at: Option<OffsetDateTime>,
     /// Types not delivered yet, with the reason.

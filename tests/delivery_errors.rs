@@ -554,7 +554,11 @@ async fn refused_credentials_keep_items_pending_and_retry() {
     ] {
         let bad = client_with_keys(&emu, key, secret).await;
         let report = p.push(&bad, &three()).await;
-        assert_eq!(report.requests, 3, "retried like any transient failure");
+        assert_eq!(
+            report.requests, 4,
+            "one immediate retry with freshly read keys, then retried like any transient failure"
+        );
+        assert!(report.credentials_refused);
         assert_eq!(names(&report.pending), ["Custom:A", "Custom:B", "Custom:C"]);
         assert!(report.pending[0].1.contains(expect), "{report:?}");
         assert!(report.quarantined.is_empty());

@@ -161,8 +161,46 @@ fn no_files(dir: &std::path::Path) -> Sources {
         vault_file: dir.join("Vault/Store/RegistrationKey"),
         imds: false,
         imds_endpoint: None,
+        identity_runtime_config: dir.join("runtimeconfig/identity_config.json"),
+        env_credentials: false,
         env_region: None,
     }
+}
+
+/// An EC2 instance under Default Host Management Configuration: no registration, metadata
+/// not asked; the SSM Agent's identity runtime configuration names the instance.
+#[tokio::test]
+async fn the_agents_identity_runtime_config_gives_the_instance_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = Sources {
+        env_region: Some("sa-east-1".into()),
+        ..no_files(dir.path())
+    };
+    std::fs::create_dir_all(sources.identity_runtime_config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &sources.identity_runtime_config,
+        format!(
+            r#"{{"SchemaVersion":"1.1","InstanceId":"{EC2_ID}","IdentityType":"EC2","ShareFile":"/var/lib/amazon/ssm/credentials","ShareProfile":"","CredentialsExpiresAt":"2099-01-01T00:00:00Z"}}"#
+        ),
+    )
+    .unwrap();
+    let id = identity::resolve(None, None, &sources).await.unwrap();
+    assert_eq!(
+        (id.instance_id.as_str(), id.region.as_str()),
+        (EC2_ID, "sa-east-1")
+    );
+    assert_eq!(
+        id.source,
+        sources.identity_runtime_config.display().to_string()
+    );
+    // The registration, when there is one, comes first.
+    std::fs::write(
+        &sources.registration_file,
+        format!(r#"{{"ManagedInstanceID":"{HYBRID_ID}","Region":"eu-west-3"}}"#),
+    )
+    .unwrap();
+    let id = identity::resolve(None, None, &sources).await.unwrap();
+    assert_eq!(id.instance_id, HYBRID_ID);
 }
 
 #[tokio::test]

@@ -48,13 +48,11 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
         return dry_run(&settings, &identity, &state, &collected, options.force);
     }
 
-    let client = client::build(&client::ClientOptions {
-        region: identity.region.clone(),
-        endpoint_url: settings.agent.endpoint_url.clone(),
-        profile: settings.agent.profile.clone(),
-        credentials_file: settings.agent.credentials_file.clone(),
-        static_credentials: None,
-    })
+    let client = client::build(&client::ClientOptions::for_node(
+        &settings.agent,
+        &identity.region,
+        &identity::Sources::default(),
+    ))
     .await;
     let push_options = PushOptions {
         instance_id: identity.instance_id.clone(),

@@ -73,6 +73,7 @@ pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
             "instance_id": instance_id,
             "region": runtime.as_ref().map(|r| r.region.clone()).or_else(|| settings.agent.region.clone()),
             "identity_source": runtime.as_ref().map(|r| r.identity_source.clone()),
+            "credentials_source": runtime.as_ref().map(|r| r.credentials_source.clone()),
             "updated_at": runtime.as_ref().and_then(|r| r.updated_at).map(format_capture_time),
             "instance_invalid": runtime.as_ref().and_then(|r| r.instance_invalid.clone()),
             "types": rows,
@@ -85,7 +86,10 @@ pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
 
     match (&instance_id, &runtime) {
         (Some(id), Some(r)) => {
-            println!("instance {id} in {} (from {})", r.region, r.identity_source)
+            println!("instance {id} in {} (from {})", r.region, r.identity_source);
+            if !r.credentials_source.is_empty() {
+                println!("credentials from {}", r.credentials_source);
+            }
         }
         (Some(id), None) => println!("instance {id}"),
         (None, _) => println!("no instance has pushed from {} yet", dir.display()),

@@ -264,6 +264,12 @@ impl Emulator {
         self.service.faults.throttle_next(n);
     }
 
+    /// Refuses `access_key_id` from now on, as the service refuses an expired key
+    /// (`ExpiredTokenException`): rotated credentials whose old key stops working.
+    pub fn revoke_access_key(&self, access_key_id: &str) {
+        self.service.revoke_access_key(access_key_id);
+    }
+
     /// Replaces the refusals in force (see [`EmulatorConfig::refuse`]).
     pub fn set_refusals(&self, refusals: Vec<Refusal>) {
         self.service.set_refusals(refusals);

@@ -124,8 +124,13 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
         now: OffsetDateTime::now_utc(),
         max_skew: service.config.max_clock_skew,
     };
-    if let Err(err) = sigv4::verify(&signed, &verify) {
-        return Ok(error_response(&service, &err, &request_id));
+    match sigv4::verify(&signed, &verify) {
+        Err(err) => return Ok(error_response(&service, &err, &request_id)),
+        Ok(verified) => {
+            if let Some(err) = service.check_revoked(&verified.access_key_id) {
+                return Ok(error_response(&service, &err, &request_id));
+            }
+        }
     }
 
     let target = parts

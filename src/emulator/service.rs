@@ -29,6 +29,8 @@ pub struct Service {
     store: Mutex<Store>,
     /// Starts as `config.refuse`; tests may change it while the emulator runs.
     refusals: Mutex<Vec<Refusal>>,
+    /// Access keys revoked while running: answered as the service answers expired ones.
+    revoked: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Service {
@@ -49,7 +51,28 @@ impl Service {
             faults,
             store: Mutex::new(Store::default()),
             refusals,
+            revoked: Mutex::default(),
         }
+    }
+
+    /// From now on, requests signed with `access_key_id` are refused as expired.
+    pub fn revoke_access_key(&self, access_key_id: &str) {
+        // Only a set of plain values lives behind the lock.
+        self.revoked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(access_key_id.to_string());
+    }
+
+    /// The refusal for a request signed with a revoked key, if it was.
+    pub fn check_revoked(&self, access_key_id: &str) -> Option<ApiError> {
+        let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        revoked.contains(access_key_id).then(|| {
+            ApiError::new(
+                ErrorCode::ExpiredToken,
+                "The security token included in the request is expired",
+            )
+        })
     }
 
     /// Replaces the refusals in force.

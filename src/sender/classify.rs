@@ -92,29 +92,50 @@ pub fn describe(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
     }
 }
 
-/// Whether credentials could not be found or loaded: the SDK reports that as a dispatch
-/// failure whose cause is a [`CredentialsError`], which must not pass for a network blip.
-fn credentials_missing(error: &SdkError<PutInventoryError, HttpResponse>) -> bool {
+/// Why credentials could not be found or loaded, when that is the failure: the SDK reports
+/// it as a dispatch failure whose cause is a [`CredentialsError`], which must not pass for a
+/// network blip. Told from the credentials error down, without the SDK's debug dump of the
+/// dispatch failure around it.
+fn credentials_missing(error: &SdkError<PutInventoryError, HttpResponse>) -> Option<String> {
     let mut cause: Option<&(dyn Error + 'static)> = error.source();
     while let Some(e) = cause {
         if e.downcast_ref::<CredentialsError>().is_some() {
-            return true;
+            return Some(chain(e));
         }
         cause = e.source();
     }
-    false
+    None
+}
+
+/// An error and its causes on one line, each said once.
+fn chain(error: &(dyn Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
-    let text = describe(error);
     let credentials = |text: String| {
         Failure::Credentials(format!(
             "the credentials are missing, expired or refused: {text}"
         ))
     };
-    if credentials_missing(error) {
+    if let Some(text) = credentials_missing(error) {
         return credentials(text);
     }
+    let text = describe(error);
     let (service, status) = match error {
         SdkError::ServiceError(service) => (service.err(), service.raw().status().as_u16()),
         // The request could not even be built (signing setup, endpoint): nothing the service

@@ -51,6 +51,8 @@ pub struct Report {
     pub bytes: usize,
     /// Set when the service does not know this node; nothing more should be pushed for a while.
     pub instance_invalid: Option<String>,
+    /// Credentials were missing or refused (after one immediate retry with freshly read ones).
+    pub credentials_refused: bool,
     /// Every backoff wait taken, in order; the log and tests read them.
     pub waits: Vec<std::time::Duration>,
     /// The ceiling each wait of `waits` was drawn below (same index). With full jitter the
@@ -183,7 +185,11 @@ impl Deliverer<'_> {
             }
 
             match failure {
-                Failure::Transient(reason) | Failure::Credentials(reason) => {
+                Failure::Transient(reason) => {
+                    set(&mut report, &batch, pending(&reason));
+                }
+                Failure::Credentials(reason) => {
+                    report.credentials_refused = true;
                     set(&mut report, &batch, pending(&reason));
                 }
                 Failure::InstanceInvalid(reason) => {
@@ -284,6 +290,7 @@ impl Deliverer<'_> {
         cancel: &CancellationToken,
     ) -> Option<Result<(), Failure>> {
         let mut attempts = 0u32;
+        let mut credentials_retried = false;
         loop {
             if cancel.is_cancelled() {
                 return None;
@@ -291,14 +298,28 @@ impl Deliverer<'_> {
             let (result, bytes) = self.put(items, payloads, batch).await;
             report.requests += 1;
             report.bytes += bytes;
-            let reason = match result {
-                Err(Failure::Transient(reason) | Failure::Credentials(reason)) => reason,
-                other => return Some(other),
+            // Refused credentials may have been rotated a moment ago: the next call reads
+            // them again (the SSM Agent's file is watched, the SDK's chain runs anew), so one
+            // immediate retry comes before this counts as a failure.
+            if let Err(Failure::Credentials(reason)) = &result
+                && !credentials_retried
+            {
+                credentials_retried = true;
+                tracing::info!(
+                    items = batch.len(),
+                    "credentials refused ({reason}); trying once more with freshly read ones"
+                );
+                continue;
+            }
+            let Err(Failure::Transient(reason) | Failure::Credentials(reason)) = &result else {
+                return Some(result);
             };
+            let reason = reason.clone();
             attempts += 1;
             if !self.retry.allows(attempts) {
                 tracing::warn!(items = batch.len(), attempts, "giving up for now: {reason}");
-                return Some(Err(Failure::Transient(reason)));
+                // Still what it was: refused credentials must reach the caller as such.
+                return Some(result);
             }
             let wait = self.retry.jittered(attempts);
             report.waits.push(wait);

@@ -3,6 +3,7 @@
 //! The sender knows nothing of probes; it receives items with a planned payload and reports
 //! what became of each one.
 
+pub mod agent_credentials;
 pub mod classify;
 pub mod client;
 pub mod deliver;
