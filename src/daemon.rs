@@ -562,17 +562,13 @@ impl Daemon {
         let identity = self.identity.as_ref()?;
         let instance = state.instance(&identity.instance_id)?;
         let agent = &self.settings.agent;
-        let refresh = instance
-            .types
-            .values()
-            .map(|a| a.acknowledged_at + agent.refresh_interval);
-        let retry = instance
-            .quarantine
-            .values()
-            .map(|q| q.since + agent.quarantine_retry);
-        let earliest = refresh.chain(retry).min()?;
-        let wait = (earliest - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
-        Some(Instant::now() + Duration::try_from(wait).unwrap_or_default())
+        let wait = next_timed_wait(
+            instance,
+            agent.refresh_interval,
+            agent.quarantine_retry,
+            OffsetDateTime::now_utc(),
+        )?;
+        Some(Instant::now().checked_add(wait).unwrap_or_else(far_future))
     }
 
     fn status_line(&self) -> String {
@@ -767,6 +763,33 @@ impl Daemon {
     }
 }
 
+/// How long until the earliest hash-only refresh or quarantine retry of `instance`, from
+/// `now`. A deadline past what a date can hold (a state file from a distant clock, an
+/// enormous interval) means "not in any foreseeable time", never a panic.
+fn next_timed_wait(
+    instance: &state::InstanceState,
+    refresh: Duration,
+    quarantine_retry: Duration,
+    now: OffsetDateTime,
+) -> Option<Duration> {
+    let later = |at: OffsetDateTime, by: Duration| {
+        time::Duration::try_from(by)
+            .ok()
+            .and_then(|by| at.checked_add(by))
+    };
+    let refresh = instance
+        .types
+        .values()
+        .filter_map(|a| later(a.acknowledged_at, refresh));
+    let retry = instance
+        .quarantine
+        .values()
+        .filter_map(|q| later(q.since, quarantine_retry));
+    let earliest = refresh.chain(retry).min()?;
+    let wait = (earliest - now).max(time::Duration::ZERO);
+    Some(Duration::try_from(wait).unwrap_or_default())
+}
+
 /// `start`·2^(n-1), at most `cap`.
 fn backoff(start: Duration, cap: Duration, n: u32) -> Duration {
     start
@@ -846,6 +869,37 @@ mod tests {
             fleet_splay("i-0123456789abcdef0", Duration::ZERO),
             Duration::ZERO
         );
+    }
+
+    /// The next refresh or retry is computed without panicking whatever the dates and
+    /// intervals: the daemon once crashed after its first push with `refresh_interval =
+    /// "10000y"` ("overflow adding duration to date").
+    #[test]
+    fn timed_pushes_never_overflow() {
+        let ack = |at| state::Ack {
+            content_hash: "h".into(),
+            schema_version: "1.0".into(),
+            acknowledged_at: at,
+        };
+        let now = OffsetDateTime::now_utc();
+        let mut instance = state::InstanceState::default();
+        instance.types.insert("Custom:A".into(), ack(now));
+        let day = Duration::from_secs(86_400);
+        assert_eq!(next_timed_wait(&instance, day, day, now), Some(day));
+        // Intervals past what a date can hold: nothing due, no panic.
+        assert_eq!(next_timed_wait(&instance, Duration::MAX, day, now), None);
+        let ten_thousand_years = Duration::from_secs(10_000 * 365 * 86_400);
+        assert_eq!(
+            next_timed_wait(&instance, ten_thousand_years, day, now),
+            None
+        );
+        // A date at the end of what the type holds, from a state file written by a broken clock.
+        instance
+            .types
+            .insert("Custom:B".into(), ack(time::PrimitiveDateTime::MAX.assume_utc()));
+        assert_eq!(next_timed_wait(&instance, day, day, now), Some(day));
+        instance.types.remove("Custom:A");
+        assert_eq!(next_timed_wait(&instance, day, day, now), None);
     }
 
     #[test]

@@ -131,6 +131,18 @@ fn bad_duration() {
     );
 }
 
+/// `validate` once accepted this and `run` then panicked after its first push.
+#[test]
+fn durations_past_a_year_are_refused() {
+    let err = expect_main_error("[agent]\nrefresh_interval = \"10000y\"\n", 2, "refresh_interval");
+    assert!(
+        err.contains(r#"invalid duration "10000y": at most 365d (one year)"#),
+        "{err}"
+    );
+    let err = expect_main_error(&format!("{PROBE}interval = \"400d\"\n"), 7, "interval");
+    assert!(err.contains("at most 365d"), "{err}");
+}
+
 #[test]
 fn missing_name() {
     expect_main_error("# probes\n\n[[probe]]\nkind = \"system\"\n", 3, "name");

@@ -164,11 +164,16 @@ impl Visitor<'_> for DurationVisitor {
     }
 }
 
+/// The longest duration any setting takes. Nothing the daemon schedules needs more than a
+/// year (the service keeps inventory for 30 days), and a bound keeps every deadline computed
+/// from a setting far inside what clocks and dates can represent.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 /// humantime's own messages list every unit on one long line; these say what is wrong with
 /// this value, in the shape `invalid duration "5 parsecs": unknown time unit "parsecs"`.
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     use humantime::DurationError as E;
-    humantime::parse_duration(text).map_err(|e| {
+    let parsed = humantime::parse_duration(text).map_err(|e| {
         let why = match e {
             E::Empty => "it is empty".to_owned(),
             E::InvalidCharacter(at) => match text.get(at..).and_then(|s| s.chars().next()) {
@@ -185,7 +190,13 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
             E::NumberOverflow => "the number is too large".to_owned(),
         };
         format!("invalid duration {text:?}: {why}")
-    })
+    })?;
+    if parsed > MAX_DURATION {
+        return Err(format!(
+            "invalid duration {text:?}: at most 365d (one year)"
+        ));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -198,6 +209,17 @@ mod tests {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("365d"), Ok(MAX_DURATION));
+    }
+
+    #[test]
+    fn durations_are_bounded_by_a_year() {
+        for text in ["10000y", "366d", "365d 1s", "2y"] {
+            assert_eq!(
+                parse_duration(text).unwrap_err(),
+                format!("invalid duration {text:?}: at most 365d (one year)")
+            );
+        }
     }
 
     #[test]
