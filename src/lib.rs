@@ -23,7 +23,8 @@
 //! * [`identity`] finds the instance ID and region.
 //! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
 //!   [`daemon`] is the long-running service around it, with [`notify`] for systemd,
-//!   [`reload`] for the reload handshake and [`journal`] for logging to journald.
+//!   [`reload`] for the reload handshake; [`logging`] (with [`journal`] under systemd) for
+//!   where log records go.
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
@@ -37,6 +38,7 @@ pub mod emulator;
 pub mod identity;
 pub mod inventory;
 pub mod journal;
+pub mod logging;
 pub mod notify;
 pub mod outbox;
 pub mod plan;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use ssm_inventoryd::commands::{self, CommandError};
 use ssm_inventoryd::config::DEFAULT_CONFIG_PATH;
+use ssm_inventoryd::logging;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -90,9 +91,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging(
-        cli.log_format,
-        ssm_inventoryd::config::peek_log_level(&cli.config),
+    let format = match cli.log_format {
+        LogFormat::Text => logging::Format::Text,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(
+        format,
+        ssm_inventoryd::config::peek_log_level(&cli.config).as_deref(),
     );
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,43 +141,5 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
         #[cfg(feature = "emulator")]
         Command::Demo => runtime.block_on(commands::demo::run()),
-    }
-}
-
-/// `RUST_LOG` wins over `[agent] log_level`, which wins over `info`.
-///
-/// Under systemd, records go to journald natively (priorities and fields, see
-/// [`ssm_inventoryd::journal`]); if journald cannot be reached they go to stderr without
-/// timestamps (journald adds its own) and without colours, like everywhere stderr is not a
-/// terminal.
-fn init_logging(format: LogFormat, configured: Option<String>) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(configured.as_deref().unwrap_or("info"))
-    });
-    let under_journald = ssm_inventoryd::journal::stderr_is_journal();
-    if under_journald && matches!(format, LogFormat::Text) {
-        match ssm_inventoryd::journal::JournalLayer::connect() {
-            Ok(layer) => {
-                tracing_subscriber::registry()
-                    .with(filter)
-                    .with(layer)
-                    .init();
-                return;
-            }
-            Err(e) => eprintln!("cannot reach journald ({e}); logging to stderr"),
-        }
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match (format, under_journald) {
-        (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Text, true) => builder.without_time().init(),
-        (LogFormat::Text, false) => builder.init(),
     }
 }
