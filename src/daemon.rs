@@ -894,9 +894,10 @@ mod tests {
             None
         );
         // A date at the end of what the type holds, from a state file written by a broken clock.
-        instance
-            .types
-            .insert("Custom:B".into(), ack(time::PrimitiveDateTime::MAX.assume_utc()));
+        instance.types.insert(
+            "Custom:B".into(),
+            ack(time::PrimitiveDateTime::MAX.assume_utc()),
+        );
         assert_eq!(next_timed_wait(&instance, day, day, now), Some(day));
         instance.types.remove("Custom:A");
         assert_eq!(next_timed_wait(&instance, day, day, now), None);

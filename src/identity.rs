@@ -12,10 +12,16 @@ use serde::Deserialize;
 
 use crate::sender::agent_credentials::IdentityRuntimeConfig;
 
-/// Where the SSM Agent records a hybrid activation.
-pub const REGISTRATION_FILE: &str = "/var/lib/amazon/ssm/registration";
+/// Where the SSM Agent keeps its state. `SSM_INVENTORYD_SSM_AGENT_DIR` points elsewhere, for an
+/// agent installed with another data directory and for tests.
+pub const SSM_AGENT_DIR: &str = "/var/lib/amazon/ssm";
+pub const SSM_AGENT_DIR_ENV: &str = "SSM_INVENTORYD_SSM_AGENT_DIR";
+/// Where the SSM Agent records a hybrid activation, under its directory.
+const REGISTRATION_FILE: &str = "registration";
 /// The agent's vault copy of the same registration, for agents that keep only that.
-pub const VAULT_REGISTRATION_FILE: &str = "/var/lib/amazon/ssm/Vault/Store/RegistrationKey";
+const VAULT_REGISTRATION_FILE: &str = "Vault/Store/RegistrationKey";
+/// The agent's identity runtime configuration (see `sender::agent_credentials`).
+const IDENTITY_RUNTIME_CONFIG: &str = "runtimeconfig/identity_config.json";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -64,13 +70,15 @@ pub struct Sources {
 
 impl Default for Sources {
     fn default() -> Self {
+        let agent_dir = std::env::var_os(SSM_AGENT_DIR_ENV)
+            .filter(|dir| !dir.is_empty())
+            .map_or_else(|| PathBuf::from(SSM_AGENT_DIR), PathBuf::from);
         Sources {
-            registration_file: REGISTRATION_FILE.into(),
-            vault_file: VAULT_REGISTRATION_FILE.into(),
+            registration_file: agent_dir.join(REGISTRATION_FILE),
+            vault_file: agent_dir.join(VAULT_REGISTRATION_FILE),
             imds: !env_flag("AWS_EC2_METADATA_DISABLED"),
             imds_endpoint: None,
-            identity_runtime_config: crate::sender::agent_credentials::IDENTITY_RUNTIME_CONFIG
-                .into(),
+            identity_runtime_config: agent_dir.join(IDENTITY_RUNTIME_CONFIG),
             env_credentials: [
                 "AWS_ACCESS_KEY_ID",
                 "AWS_PROFILE",

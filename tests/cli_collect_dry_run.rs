@@ -14,6 +14,11 @@ fn run(args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Whatever SSM Agent this machine has, the binary sees none.
+        .env(
+            ssm_inventoryd::identity::SSM_AGENT_DIR_ENV,
+            "/nonexistent/ssm-inventoryd-test/ssm-agent",
+        )
         .output()
         .expect("run ssm-inventoryd")
 }
@@ -129,10 +134,7 @@ fn dry_run_without_an_identity_is_a_configuration_error() {
     let config = example_config();
     let output = run(&["--config", config.to_str().unwrap(), "once", "--dry-run"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    // No registration file on a build machine and metadata is disabled: exit 2, one clear line.
-    if std::path::Path::new(ssm_inventoryd::identity::REGISTRATION_FILE).exists() {
-        return;
-    }
+    // No SSM Agent files (see `run`) and metadata disabled: exit 2, one clear line.
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("cannot tell this node's instance ID"),

@@ -134,7 +134,11 @@ fn bad_duration() {
 /// `validate` once accepted this and `run` then panicked after its first push.
 #[test]
 fn durations_past_a_year_are_refused() {
-    let err = expect_main_error("[agent]\nrefresh_interval = \"10000y\"\n", 2, "refresh_interval");
+    let err = expect_main_error(
+        "[agent]\nrefresh_interval = \"10000y\"\n",
+        2,
+        "refresh_interval",
+    );
     assert!(
         err.contains(r#"invalid duration "10000y": at most 365d (one year)"#),
         "{err}"

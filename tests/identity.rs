@@ -382,22 +382,8 @@ async fn malformed_or_foreign_registration_is_reported() {
     assert!(matches!(err, IdentityError::NoRegion { .. }), "{err:?}");
 }
 
-/// The real agent files must be absent for the binary-level tests below, which cannot point
-/// the binary elsewhere.
-fn agent_files_present() -> bool {
-    let present = std::path::Path::new(identity::REGISTRATION_FILE).exists()
-        || std::path::Path::new(identity::VAULT_REGISTRATION_FILE).exists();
-    if present {
-        eprintln!("skipped: this machine has an SSM Agent registration");
-    }
-    present
-}
-
 #[tokio::test]
 async fn once_without_identity_exits_2_with_one_line() {
-    if agent_files_present() {
-        return;
-    }
     let emu = emulator(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.instance_id = "auto".into();
@@ -419,9 +405,6 @@ async fn once_without_identity_exits_2_with_one_line() {
 
 #[tokio::test]
 async fn once_finds_an_ec2_identity_through_the_metadata_endpoint_variable() {
-    if agent_files_present() {
-        return;
-    }
     let imds = FakeImds::start("eu-central-1").await;
     let emu = emulator(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
@@ -449,4 +432,33 @@ async fn once_finds_an_ec2_identity_through_the_metadata_endpoint_variable() {
     assert!(emu.stored(EC2_ID, "Custom:StageInfo").is_some());
     assert!(imds.seen().iter().any(|s| s.method == "PUT"));
     print!("{stdout}");
+}
+
+/// `SSM_INVENTORYD_SSM_AGENT_DIR` points the binary at another SSM Agent directory (an agent
+/// installed elsewhere; these tests): its registration gives the node's identity.
+#[tokio::test]
+async fn once_reads_the_agent_directory_the_environment_names() {
+    let emu = emulator(EmulatorConfig::default()).await;
+    let mut node = Node::new(&emu);
+    node.instance_id = "auto".into();
+    node.probe("stage", "Custom:StageInfo", r#"{"Stage":"PreProd"}"#);
+    let agent_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        agent_dir.path().join("registration"),
+        format!(r#"{{"ManagedInstanceID":"{HYBRID_ID}","Region":"us-east-1"}}"#),
+    )
+    .unwrap();
+    let mut cmd = node.command(&["once"]);
+    cmd.env(identity::SSM_AGENT_DIR_ENV, agent_dir.path());
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(emu.stored(HYBRID_ID, "Custom:StageInfo").is_some());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&agent_dir.path().join("registration").display().to_string()),
+        "{stdout}"
+    );
 }

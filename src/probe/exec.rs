@@ -641,6 +641,7 @@ mod tests {
     async fn runs_as_another_user_when_root() {
         // SAFETY: geteuid cannot fail.
         if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
+            eprintln!("skipped: needs root and a `nobody` account");
             return;
         }
         let nobody = user::resolve("nobody").unwrap();
@@ -710,6 +711,7 @@ mod tests {
     async fn a_user_probe_is_stopped_without_cap_kill() {
         // SAFETY: geteuid cannot fail.
         if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
+            eprintln!("skipped: needs root and a `nobody` account");
             return;
         }
         drop_cap_kill_on_this_thread();
@@ -730,6 +732,7 @@ mod tests {
     #[tokio::test]
     async fn untrusted_programs_are_refused_when_root() {
         if !trust::enforced(true) {
+            eprintln!("skipped: the trust checks apply only to root");
             return;
         }
         let tmp = tempfile::tempdir().unwrap();

@@ -28,8 +28,6 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Where the SSM Agent writes its identity runtime configuration.
-pub const IDENTITY_RUNTIME_CONFIG: &str = "/var/lib/amazon/ssm/runtimeconfig/identity_config.json";
 /// How long before `CredentialsExpiresAt` the keys are read again, as the agent's workers do.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(600);
 /// Up to this much is added to [`REFRESH_BEFORE_EXPIRY`], so a fleet does not reread at once.

@@ -344,6 +344,11 @@ pub fn hermetic_env(cmd: &mut tokio::process::Command, home: &Path) {
     cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home)
+        // Whatever SSM Agent this machine has, the binary sees none.
+        .env(
+            ssm_inventoryd::identity::SSM_AGENT_DIR_ENV,
+            home.join("no-ssm-agent"),
+        )
         .env("LANG", "C.UTF-8")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
