@@ -104,13 +104,10 @@ pub async fn run(
         last_status: RuntimeStatus::default(),
         probes_context: None,
         wakers: std::collections::HashMap::new(),
-        _watcher: None,
+        config_watch_tx: watch_tx,
+        config_watch: CancellationToken::new(),
     };
-    daemon._watcher = watch_config(
-        &daemon.options.config_path,
-        &daemon.settings,
-        watch_tx.clone(),
-    );
+    daemon.watch_config();
     daemon.start_probes();
     tracing::info!(
         config = %daemon.options.config_path.display(),
@@ -223,6 +220,13 @@ mod allocator {
     }
 }
 
+/// Configuration files: `*.toml`, not hidden (editors' and package managers' leftovers such
+/// as `x.toml.dpkg-new` or `.x.toml.swp` are not read, so they need no reload).
+fn is_config_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.ends_with(b".toml") && !name.starts_with(b".")
+}
+
 /// A deadline that never comes, for timers that are off.
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
@@ -261,7 +265,10 @@ struct Daemon {
     probes_context: Option<String>,
     /// Makes a probe run now, by name.
     wakers: std::collections::HashMap<String, mpsc::Sender<()>>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// Where changes of the configuration's folders are reported, and the watches feeding it
+    /// (cancelled and set up again when a reload may have moved `probes_dir`).
+    config_watch_tx: mpsc::Sender<()>,
+    config_watch: CancellationToken,
 }
 
 impl Daemon {
@@ -683,6 +690,7 @@ impl Daemon {
         }
         self.probes_cancel.cancel();
         self.start_probes();
+        self.watch_config();
         Ok(format!(
             "configuration reloaded: {} probes",
             self.settings.probes.len()
@@ -710,6 +718,48 @@ impl Daemon {
         }
     }
 
+    /// Watches the main file's folder and the drop-in folder (which may not exist yet: it is
+    /// watched from when it appears) for `*.toml` changes, replacing any earlier watches.
+    fn watch_config(&mut self) {
+        self.config_watch.cancel();
+        self.config_watch = CancellationToken::new();
+        let config_dir = self
+            .options
+            .config_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let probes_dir = self.settings.agent.probes_dir.clone();
+        let mut dirs = vec![config_dir];
+        if !dirs.contains(&probes_dir) {
+            dirs.push(probes_dir);
+        }
+        for dir in dirs {
+            let mut changes = match crate::watch::watch(&dir, WATCH_DEBOUNCE, is_config_name) {
+                Ok(changes) => changes,
+                Err(e) => {
+                    tracing::warn!("{e}; configuration changes there need a reload");
+                    continue;
+                }
+            };
+            let forward = self.config_watch_tx.clone();
+            let cancel = self.config_watch.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        change = changes.recv() => match change {
+                            // A full channel already means "reload soon".
+                            Some(()) => { let _ = forward.try_send(()); }
+                            None => return,
+                        },
+                    }
+                }
+            });
+        }
+    }
+
     /// Retries the identity at once when the SSM Agent's registration appears or changes,
     /// instead of at the next backoff step (up to five minutes away).
     async fn check_registration(&mut self) {
@@ -731,6 +781,7 @@ impl Daemon {
     async fn stop(mut self) {
         self.notifier.stopping();
         self.probes_cancel.cancel();
+        self.config_watch.cancel();
         if let Some(mut task) = self.push_task.take() {
             tracing::info!(
                 "waiting up to {} for the push in flight",
@@ -795,49 +846,6 @@ fn backoff(start: Duration, cap: Duration, n: u32) -> Duration {
     start
         .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(31)))
         .min(cap)
-}
-
-/// Watches the main config file's folder and the drop-in folder for `*.toml` changes.
-fn watch_config(
-    config_path: &Path,
-    settings: &Settings,
-    tx: mpsc::Sender<()>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let handler = move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            return;
-        }
-        let relevant = event
-            .paths
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "toml"));
-        if relevant {
-            // A full channel already means "reload soon".
-            let _ = tx.try_send(());
-        }
-    };
-    let mut watcher = match notify::recommended_watcher(handler) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!("cannot watch the configuration for changes ({e}); reload with SIGHUP");
-            return None;
-        }
-    };
-    let config_dir = config_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    for dir in [config_dir, settings.agent.probes_dir.as_path()] {
-        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(
-                "cannot watch {} for changes ({e}); reload with SIGHUP",
-                dir.display()
-            );
-        }
-    }
-    Some(watcher)
 }
 
 #[cfg(test)]

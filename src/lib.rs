@@ -48,4 +48,5 @@ pub mod scheduler;
 pub mod sender;
 pub mod state;
 pub mod status;
+pub mod watch;
 pub mod wire;

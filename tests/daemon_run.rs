@@ -236,6 +236,59 @@ async fn a_new_drop_in_file_is_picked_up_without_a_signal() {
     assert!(stderr.contains("configuration reloaded"), "{stderr}");
 }
 
+/// The drop-in folder is watched even when it is created after start, and when a reload
+/// moves `probes_dir` elsewhere, the new folder is the one watched.
+#[tokio::test]
+async fn drop_in_folders_created_later_or_moved_by_a_reload_are_watched() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu);
+    std::fs::remove_dir(node.path("etc/probes.d")).unwrap();
+    node.set_output("stage", r#"{"Stage":"A"}"#);
+    node.set_output("early", r#"{"Stage":"E"}"#);
+    node.set_output("moved", r#"{"Stage":"M"}"#);
+    node.write_config(&[("stage", "Custom:Stage")]);
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "first item", || {
+        stage(&emu, "Custom:Stage").is_some()
+    })
+    .await;
+
+    // Created after start, then a drop-in written into it.
+    std::fs::create_dir(node.path("etc/probes.d")).unwrap();
+    std::fs::write(
+        node.path("etc/probes.d/early.toml"),
+        node.probe_toml("early", "Custom:Early"),
+    )
+    .unwrap();
+    wait_for(
+        SLACK,
+        "the drop-in in the folder created after start",
+        || stage(&emu, "Custom:Early").as_deref() == Some("E"),
+    )
+    .await;
+
+    // A reload moves probes_dir; a drop-in in the new folder is then seen without a signal.
+    std::fs::create_dir(node.path("other.d")).unwrap();
+    node.write_config_with(
+        &[("stage", "Custom:Stage")],
+        &format!("probes_dir = \"{}\"", node.path("other.d").display()),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    std::fs::write(
+        node.path("other.d/moved.toml"),
+        node.probe_toml("moved", "Custom:Moved"),
+    )
+    .unwrap();
+    wait_for(SLACK, "the drop-in in the folder a reload moved to", || {
+        stage(&emu, "Custom:Moved").as_deref() == Some("M")
+    })
+    .await;
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("SIGHUP"), "{stderr}");
+}
+
 #[tokio::test]
 async fn sigterm_during_a_slow_push_exits_zero_with_state_saved() {
     let latency = Duration::from_secs(3);

@@ -299,7 +299,7 @@ impl Probe {
         matches!(&self.kind, Kind::Files(f) if f.needs_instance_id())
     }
 
-    /// For a `files` probe, starts watching its folder (see [`files::watch`]): the receiver
+    /// For a `files` probe, starts watching its folder (see [`crate::watch`]): the receiver
     /// gets `()` when the folder changes, at most once per `debounce`, and the probe should
     /// then run again. `Ok(None)` for other kinds. Call again after the instance ID changes.
     pub fn watch(
@@ -311,7 +311,7 @@ impl Probe {
             return Ok(None);
         };
         let folder = f.folder(ctx)?;
-        files::watch(&folder, debounce)
+        crate::watch::watch(&folder, debounce, files::is_document_name)
             .map(Some)
             .map_err(|source| ProbeError::Watch {
                 probe: self.name.clone(),

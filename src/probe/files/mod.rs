@@ -15,8 +15,6 @@
 //! A missing folder is an empty collection, with a warning: on a fresh node nothing has
 //! written there yet. A folder that exists but cannot be read fails the run.
 
-mod watch;
-
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -25,7 +23,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use watch::{WatchError, watch};
+pub use crate::watch::WatchError;
 
 use super::output::{self, OutputError};
 use super::{CollectContext, Collection, ProbeError};

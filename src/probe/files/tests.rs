@@ -235,6 +235,14 @@ async fn untrusted_folders_and_files_are_refused_when_root() {
 mod watching {
     use super::*;
 
+    /// The watcher as a files probe sets it up.
+    fn watch(
+        folder: &Path,
+        debounce: Duration,
+    ) -> Result<tokio::sync::mpsc::Receiver<()>, crate::watch::WatchError> {
+        crate::watch::watch(folder, debounce, is_document_name)
+    }
+
     /// The acceptance bound: a change is noticed within 5 s.
     const WITHIN: Duration = Duration::from_secs(5);
     const DEBOUNCE: Duration = Duration::from_millis(200);

@@ -1,10 +1,9 @@
-//! Watching a `files` folder, so that a change is collected within seconds instead of at the
-//! next interval.
+//! Watching a folder, so that a change is acted on within seconds: a `files` probe's folder
+//! (the probe runs again) and the configuration's folders (the daemon reloads).
 //!
-//! [`watch`] hands back a channel that receives `()` whenever the folder's documents may have
-//! changed: a file created, written, renamed in or out, removed, or the folder itself created,
-//! removed or replaced. The daemon runs the probe again when it fires; the probe itself works
-//! out what changed. Bursts (a writer's temp file, then the rename) are folded into one
+//! [`watch`] hands back a channel that receives `()` whenever the folder's relevant files may
+//! have changed: a file created, written, renamed in or out, removed, or the folder itself
+//! created, removed or replaced. Whoever holds the receiver works out what changed. Bursts (a writer's temp file, then the rename) are folded into one
 //! message per `debounce`, and the channel holds at most one pending message.
 //!
 //! inotify (through `notify`) does the watching; where it cannot (no inotify, the watch limit
@@ -23,7 +22,9 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::is_document_name;
+/// Which file names matter to the watcher's owner (`*.json` documents, `*.toml` drop-ins);
+/// events about other files (a writer's temporary file, an editor's backup) are ignored.
+pub type NameFilter = fn(&std::ffi::OsStr) -> bool;
 
 /// How often the folder's existence and identity are checked, and how soon a dropped
 /// receiver is noticed.
@@ -43,14 +44,20 @@ pub enum WatchError {
 }
 
 /// Watches `folder` and returns a receiver that gets `()` at most once per `debounce` while
-/// things change in it. Needs no async runtime. Setting up inotify or polling cannot fail
-/// the call: problems are logged and the watch degrades to the existence check.
-pub fn watch(folder: &Path, debounce: Duration) -> Result<mpsc::Receiver<()>, WatchError> {
+/// files `relevant_name` accepts change in it. Needs no async runtime. Setting up inotify or
+/// polling cannot fail the call: problems are logged and the watch degrades to the existence
+/// check.
+pub fn watch(
+    folder: &Path,
+    debounce: Duration,
+    relevant_name: NameFilter,
+) -> Result<mpsc::Receiver<()>, WatchError> {
     let (tx, rx) = mpsc::channel(1);
     let (events_tx, events) = std_mpsc::channel();
     let mut state = State {
         folder: folder.to_owned(),
         debounce,
+        relevant_name,
         tx,
         events_tx,
         events,
@@ -72,6 +79,7 @@ pub fn watch(folder: &Path, debounce: Duration) -> Result<mpsc::Receiver<()>, Wa
 struct State {
     folder: PathBuf,
     debounce: Duration,
+    relevant_name: NameFilter,
     tx: mpsc::Sender<()>,
     events_tx: std_mpsc::Sender<notify::Result<Event>>,
     events: std_mpsc::Receiver<notify::Result<Event>>,
@@ -89,7 +97,7 @@ impl State {
             }
             match self.events.recv_timeout(CHECK_EVERY) {
                 Ok(event) => {
-                    if !relevant(&self.folder, &event) {
+                    if !relevant(&self.folder, &event, self.relevant_name) {
                         continue;
                     }
                     self.settle();
@@ -181,10 +189,10 @@ impl State {
     }
 }
 
-/// Whether an event may change what the probe collects. Opening and reading (the probe's own
-/// scans among them) do not; neither do files the probe ignores, such as a writer's
-/// temporary file before its rename.
-fn relevant(folder: &Path, event: &notify::Result<Event>) -> bool {
+/// Whether an event may change what the owner reads. Opening and reading (a probe's own scans
+/// among them) do not; neither do files the owner ignores, such as a writer's temporary file
+/// before its rename.
+fn relevant(folder: &Path, event: &notify::Result<Event>, relevant_name: NameFilter) -> bool {
     let event = match event {
         Ok(event) => event,
         // Lost events (a queue overflow) mean anything may have changed.
@@ -202,7 +210,7 @@ fn relevant(folder: &Path, event: &notify::Result<Event>) -> bool {
         || event
             .paths
             .iter()
-            .any(|p| p == folder || p.file_name().is_none_or(is_document_name))
+            .any(|p| p == folder || p.file_name().is_none_or(relevant_name))
 }
 
 #[cfg(test)]
@@ -210,6 +218,7 @@ mod tests {
     use notify::event::{CreateKind, ModifyKind, RenameMode};
 
     use super::*;
+    use crate::probe::files::is_document_name;
 
     fn event(kind: EventKind, paths: &[&str]) -> notify::Result<Event> {
         let mut e = Event::new(kind);
@@ -223,20 +232,49 @@ mod tests {
     fn only_changes_to_documents_count() {
         let folder = Path::new("/f");
         let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
-        assert!(!relevant(folder, &event(open, &["/f/a.json"])));
-        assert!(!relevant(folder, &event(open, &["/f"])));
+        assert!(!relevant(
+            folder,
+            &event(open, &["/f/a.json"]),
+            is_document_name
+        ));
+        assert!(!relevant(folder, &event(open, &["/f"]), is_document_name));
         let written = EventKind::Access(AccessKind::Close(AccessMode::Write));
-        assert!(relevant(folder, &event(written, &["/f/a.json"])));
+        assert!(relevant(
+            folder,
+            &event(written, &["/f/a.json"]),
+            is_document_name
+        ));
         let create = EventKind::Create(CreateKind::File);
-        assert!(relevant(folder, &event(create, &["/f/a.json"])));
-        assert!(!relevant(folder, &event(create, &["/f/.a.json.tmp"])));
-        assert!(!relevant(folder, &event(create, &["/f/notes.txt"])));
+        assert!(relevant(
+            folder,
+            &event(create, &["/f/a.json"]),
+            is_document_name
+        ));
+        assert!(!relevant(
+            folder,
+            &event(create, &["/f/.a.json.tmp"]),
+            is_document_name
+        ));
+        assert!(!relevant(
+            folder,
+            &event(create, &["/f/notes.txt"]),
+            is_document_name
+        ));
         let rename = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
         assert!(relevant(
             folder,
-            &event(rename, &["/f/.a.json.tmp", "/f/a.json"])
+            &event(rename, &["/f/.a.json.tmp", "/f/a.json"]),
+            is_document_name
         ));
-        assert!(relevant(folder, &event(EventKind::Any, &[])));
-        assert!(relevant(folder, &Err(notify::Error::generic("overflow"))));
+        assert!(relevant(
+            folder,
+            &event(EventKind::Any, &[]),
+            is_document_name
+        ));
+        assert!(relevant(
+            folder,
+            &Err(notify::Error::generic("overflow")),
+            is_document_name
+        ));
     }
 }
