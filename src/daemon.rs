@@ -6,8 +6,6 @@
 //! in a task of their own so that probe results keep flowing while a slow request is in
 //! flight; the acknowledged state travels with the push task and comes back with its report.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -183,11 +181,19 @@ pub fn fleet_splay(instance_id: &str, splay: Duration) -> Duration {
     if splay.is_zero() {
         return Duration::ZERO;
     }
-    let mut hasher = DefaultHasher::new();
-    instance_id.hash(&mut hasher);
-    let slot = (hasher.finish() % 10_000) as f64 / 10_000.0;
-    let unit = (slot + rand::random::<f64>() / 2.0).fract();
+    let unit = (fleet_slot(instance_id) + rand::random::<f64>() / 2.0).fract();
     splay.mul_f64(unit)
+}
+
+/// A node's fixed place in the splay window, in [0, 1): from the MD5 of its instance ID, a
+/// specified hash, so a node keeps its slot whatever toolchain built the daemon (the
+/// standard library's hasher may change between releases).
+fn fleet_slot(instance_id: &str) -> f64 {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(instance_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % 10_000) as f64 / 10_000.0
 }
 
 /// How the daemon keeps glibc's malloc from holding on to memory it no longer uses.
@@ -909,6 +915,14 @@ mod tests {
         assert_eq!(next_timed_wait(&instance, day, day, now), Some(day));
         instance.types.remove("Custom:A");
         assert_eq!(next_timed_wait(&instance, day, day, now), None);
+    }
+
+    /// The slot is MD5 of the instance ID (first 8 bytes, big-endian, modulo 10,000), computed
+    /// here independently with Python's hashlib.
+    #[test]
+    fn fleet_slots_come_from_a_specified_hash() {
+        assert_eq!(fleet_slot("i-0123456789abcdef0"), 0.7132);
+        assert_eq!(fleet_slot("mi-0123456789abcdef0"), 0.4284);
     }
 
     #[test]

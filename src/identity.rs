@@ -263,11 +263,37 @@ async fn discover(
     }
 }
 
+/// The SSM Agent's small JSON files are a few hundred bytes; anything past this is not one
+/// of them, and is not read into memory.
+pub(crate) const MAX_AGENT_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a file of at most [`MAX_AGENT_FILE_BYTES`]; a larger one is an error saying so.
+pub(crate) fn read_agent_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_AGENT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_AGENT_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB, which no SSM Agent file is",
+            MAX_AGENT_FILE_BYTES / 1024
+        )));
+    }
+    Ok(bytes)
+}
+
 async fn read_json<T: for<'de> Deserialize<'de>>(
     path: &Path,
     tried: &mut Vec<String>,
 ) -> Option<T> {
-    match tokio::fs::read(path).await {
+    let read = {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || read_agent_file(&path))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+    };
+    match read {
         Ok(bytes) => match serde_json::from_slice::<T>(&bytes) {
             Ok(value) => Some(value),
             Err(e) => {

@@ -382,6 +382,26 @@ async fn malformed_or_foreign_registration_is_reported() {
     assert!(matches!(err, IdentityError::NoRegion { .. }), "{err:?}");
 }
 
+/// A registration that is not one of the agent's small files (a huge or endless file put
+/// there) is refused after 64 KiB, not read whole into memory.
+#[tokio::test]
+async fn an_oversized_registration_is_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = no_files(dir.path());
+    let padding = " ".repeat(100 * 1024);
+    std::fs::write(
+        &sources.registration_file,
+        format!(r#"{{"ManagedInstanceID":"{HYBRID_ID}","Region":"us-east-1"}}{padding}"#),
+    )
+    .unwrap();
+    let err = identity::resolve(None, None, &sources).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("larger than 64 KiB, which no SSM Agent file is"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn once_without_identity_exits_2_with_one_line() {
     let emu = emulator(EmulatorConfig::default()).await;

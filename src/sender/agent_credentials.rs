@@ -55,9 +55,11 @@ pub struct IdentityRuntimeConfig {
 impl IdentityRuntimeConfig {
     /// Reads and parses the file; errors name it.
     pub fn read(path: &Path) -> Result<IdentityRuntimeConfig, AgentCredentialsError> {
-        let bytes = std::fs::read(path).map_err(|source| AgentCredentialsError::Read {
-            path: path.to_path_buf(),
-            source,
+        let bytes = crate::identity::read_agent_file(path).map_err(|source| {
+            AgentCredentialsError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         serde_json::from_slice(&bytes).map_err(|e| AgentCredentialsError::Malformed {
             path: path.to_path_buf(),
@@ -189,12 +191,12 @@ impl AgentCredentials {
             });
         }
         let share_stamp = stamp(&share_file);
-        let text = std::fs::read_to_string(&share_file).map_err(|source| {
-            AgentCredentialsError::ReadShareFile {
+        let text = crate::identity::read_agent_file(&share_file)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|source| AgentCredentialsError::ReadShareFile {
                 path: share_file.clone(),
                 source,
-            }
-        })?;
+            })?;
         let keys =
             profile_keys(&text, config.profile()).ok_or_else(|| AgentCredentialsError::NoKeys {
                 path: share_file.clone(),

@@ -38,16 +38,17 @@ pub enum Failure {
     NodeTotalTooLarge(String),
 }
 
-/// Error codes the SDK does not model for PutInventory but the service and its front end send.
-const THROTTLING: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "ServiceUnavailable",
-    "RequestThrottled",
-];
+/// Error codes that mean "try again later", beyond the AWS SDK's own lists of throttling and
+/// transient codes (`aws_runtime`'s retry classifiers, used as they are so that a code the SDK
+/// learns is known here too).
+const ALSO_TRANSIENT: &[&str] = &["ServiceUnavailable"];
+
+fn is_transient_code(code: &str) -> bool {
+    use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+    THROTTLING_ERRORS.contains(&code)
+        || TRANSIENT_ERRORS.contains(&code)
+        || ALSO_TRANSIENT.contains(&code)
+}
 const CREDENTIALS: &[&str] = &[
     "UnrecognizedClientException",
     "InvalidSignatureException",
@@ -175,7 +176,7 @@ pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
         E::TotalSizeLimitExceededException(_) => Failure::NodeTotalTooLarge(text),
         other => {
             let code = other.code().unwrap_or_default();
-            if THROTTLING.contains(&code) || status >= 500 || status == 429 {
+            if is_transient_code(code) || status >= 500 || status == 429 {
                 Failure::Transient(text)
             } else if CREDENTIALS.contains(&code) || status == 403 {
                 credentials(text)
@@ -198,6 +199,41 @@ mod tests {
     use super::*;
     use aws_sdk_ssm::config::http::HttpResponse;
     use aws_sdk_ssm::error::ConnectorError;
+
+    fn service_error(code: &str, status: u16) -> SdkError<PutInventoryError, HttpResponse> {
+        let meta = aws_sdk_ssm::error::ErrorMetadata::builder()
+            .code(code)
+            .message("m")
+            .build();
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap();
+        SdkError::service_error(
+            PutInventoryError::generic(meta),
+            HttpResponse::new(status, aws_smithy_types::body::SdkBody::empty()),
+        )
+    }
+
+    /// Every code the SDK's retry classifiers call throttling or transient is retried, not
+    /// taken for a refused item (these once had to be listed by hand, and some were missing).
+    #[test]
+    fn the_sdks_throttling_and_transient_codes_are_transient() {
+        for code in [
+            "RequestThrottledException",
+            "SlowDown",
+            "RequestTimeout",
+            "RequestTimeoutException",
+            "ThrottlingException",
+            "ServiceUnavailable",
+        ] {
+            assert!(
+                matches!(classify(&service_error(code, 400)), Failure::Transient(_)),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            classify(&service_error("ValidationException", 400)),
+            Failure::ItemRefused { .. }
+        ));
+    }
 
     #[test]
     fn missing_credentials_are_not_a_network_blip() {
