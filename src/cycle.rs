@@ -108,6 +108,8 @@ pub struct PushReport {
     pub instance_invalid: Option<String>,
     /// Credentials were missing or refused: the caller may have to choose them anew.
     pub credentials_refused: bool,
+    /// Failed PutInventory requests by error code.
+    pub errors: std::collections::BTreeMap<String, u64>,
     pub state_error: Option<String>,
     /// Types that must go in full but whose content was let go after an acknowledgement:
     /// their probes must run again (they are also listed as pending).
@@ -264,6 +266,9 @@ pub async fn push(
         report.bytes = delivered.bytes;
         report.instance_invalid = delivered.instance_invalid;
         report.credentials_refused |= delivered.credentials_refused;
+        for (code, n) in &delivered.errors {
+            *report.errors.entry(code.clone()).or_default() += n;
+        }
         for (index, (out, fate)) in outgoing.iter().zip(delivered.fates).enumerate() {
             let type_name = out.item.type_name().to_string();
             let is_clear = index >= first_clear;

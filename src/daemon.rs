@@ -104,6 +104,7 @@ pub async fn run(
         wakers: std::collections::HashMap::new(),
         config_watch_tx: watch_tx,
         config_watch: CancellationToken::new(),
+        metrics: crate::metrics::Metrics::default(),
     };
     daemon.watch_config();
     daemon.start_probes();
@@ -135,7 +136,7 @@ pub async fn run(
         let push_running = daemon.push_task.is_some();
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome),
+            Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome).await,
             _ = sleep_until(daemon.identity_retry_at.unwrap_or_else(far_future)), if daemon.identity_retry_at.is_some() => {
                 daemon.resolve_identity().await;
             }
@@ -275,6 +276,8 @@ struct Daemon {
     /// (cancelled and set up again when a reload may have moved `probes_dir`).
     config_watch_tx: mpsc::Sender<()>,
     config_watch: CancellationToken,
+    /// What the metrics file reports (`[agent] metrics_file`).
+    metrics: crate::metrics::Metrics,
 }
 
 impl Daemon {
@@ -345,7 +348,13 @@ impl Daemon {
         }
     }
 
-    fn on_outcome(&mut self, outcome: Outcome) {
+    async fn on_outcome(&mut self, outcome: Outcome) {
+        let failed = match &outcome.result {
+            Ok(collection) => !collection.errors.is_empty(),
+            Err(_) => true,
+        };
+        self.metrics.record_probe_run(&outcome.probe, failed);
+        self.write_metrics().await;
         if self.outbox.record(outcome) {
             self.schedule_push(Duration::ZERO);
         }
@@ -546,6 +555,14 @@ impl Daemon {
                 self.push_due = Some(self.push_due.map_or(at, |d| d.min(at)));
             }
         }
+        let quarantined = self
+            .identity
+            .as_ref()
+            .and_then(|i| state.instance(&i.instance_id))
+            .map_or(0, |s| s.quarantine.len());
+        self.metrics
+            .record_push(&report, quarantined, OffsetDateTime::now_utc());
+        self.write_metrics().await;
         // Content the service now holds is let go; content it lost is collected again.
         if let Some(identity) = &self.identity {
             self.outbox
@@ -640,6 +657,26 @@ impl Daemon {
             Err(e) => tracing::warn!("writing the status stopped unexpectedly: {e}"),
         }
         self.last_status = status;
+    }
+
+    /// Writes the metrics file, when one is configured. Awaited, so that two writes never race
+    /// and an older picture never replaces a newer one.
+    async fn write_metrics(&self) {
+        let Some(path) = self.settings.agent.metrics_file.clone() else {
+            return;
+        };
+        let metrics = self.metrics.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            metrics
+                .write(&path)
+                .map_err(|e| format!("cannot write the metrics file {}: {e}", path.display()))
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("writing the metrics stopped unexpectedly: {e}"),
+        }
     }
 
     /// Re-reads the configuration; an invalid one is refused and the running one stays.

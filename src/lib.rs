@@ -19,7 +19,8 @@
 //! * [`wire`] renders the PutInventory request body exactly as the SDK sends it, which is
 //!   what the batcher's byte budget is measured against.
 //! * [`sender`] calls PutInventory, classifies failures, isolates bad items and retries.
-//! * [`state`] persists what the service acknowledged; [`status`] what a run is doing.
+//! * [`state`] persists what the service acknowledged; [`status`] what a run is doing;
+//!   [`metrics`] counts it all for Prometheus.
 //! * [`identity`] finds the instance ID and region.
 //! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
 //!   [`daemon`] is the long-running service around it, with [`notify`] for systemd,
@@ -39,6 +40,7 @@ pub mod identity;
 pub mod inventory;
 pub mod journal;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod outbox;
 pub mod plan;

@@ -54,6 +54,7 @@ pub(super) struct RawAgent {
     pub retry_cap: Option<Spanned<DurationValue>>,
     pub strict_permissions: Option<Spanned<bool>>,
     pub log_level: Option<Spanned<String>>,
+    pub metrics_file: Option<Spanned<String>>,
 }
 
 /// One `[[probe]]`; the span of the `Spanned` around it is its `[[probe]]` header, which is

@@ -83,6 +83,9 @@ pub struct AgentSettings {
     /// Log level when `RUST_LOG` is not set: error, warn, info, debug or trace.
     /// Default: [`DEFAULT_LOG_LEVEL`](super::defaults::DEFAULT_LOG_LEVEL) (info).
     pub log_level: String,
+    /// Where to write Prometheus metrics for node_exporter's textfile collector, after each
+    /// push and probe run. Default: none (no metrics file).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// What to do with a TypeName that disappeared (probe removed, file deleted).

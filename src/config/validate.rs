@@ -179,6 +179,10 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
         }
         Some(cap) => cap.into_inner().0,
     };
+    let metrics_file = match raw.metrics_file {
+        None => None,
+        Some(p) => Some(path_or(src, Some(p), "metrics_file", "")?),
+    };
     let strict_permissions = raw
         .strict_permissions
         .map_or(DEFAULT_STRICT_PERMISSIONS, Spanned::into_inner);
@@ -216,6 +220,7 @@ fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> 
         retry_cap,
         strict_permissions,
         log_level,
+        metrics_file,
     })
 }
 

@@ -93,6 +93,23 @@ pub fn describe(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
     }
 }
 
+/// The error's code for counting: the service's error code (`ThrottlingException`), or the
+/// kind of failure when the service said nothing (`DispatchFailure`, `TimeoutError`, …).
+pub fn error_code(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
+    match error {
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .unwrap_or("UnknownServiceError")
+            .to_string(),
+        SdkError::ConstructionFailure(_) => "ConstructionFailure".into(),
+        SdkError::TimeoutError(_) => "TimeoutError".into(),
+        SdkError::DispatchFailure(_) => "DispatchFailure".into(),
+        SdkError::ResponseError(_) => "ResponseError".into(),
+        _ => "UnknownError".into(),
+    }
+}
+
 /// Why credentials could not be found or loaded, when that is the failure: the SDK reports
 /// it as a dispatch failure whose cause is a [`CredentialsError`], which must not pass for a
 /// network blip. Told from the credentials error down, without the SDK's debug dump of the

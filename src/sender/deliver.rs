@@ -11,7 +11,7 @@ use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::InventoryItem;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{Failure, classify};
+use super::classify::{self, Failure, classify};
 use super::retry::RetryPolicy;
 use crate::batch::{self, Budget};
 use crate::inventory::Item;
@@ -53,6 +53,8 @@ pub struct Report {
     pub instance_invalid: Option<String>,
     /// Credentials were missing or refused (after one immediate retry with freshly read ones).
     pub credentials_refused: bool,
+    /// Failed requests by error code (see [`classify::error_code`]).
+    pub errors: std::collections::BTreeMap<String, u64>,
     /// Every backoff wait taken, in order; the log and tests read them.
     pub waits: Vec<std::time::Duration>,
     /// The ceiling each wait of `waits` was drawn below (same index). With full jitter the
@@ -295,9 +297,12 @@ impl Deliverer<'_> {
             if cancel.is_cancelled() {
                 return None;
             }
-            let (result, bytes) = self.put(items, payloads, batch).await;
+            let (result, bytes, code) = self.put(items, payloads, batch).await;
             report.requests += 1;
             report.bytes += bytes;
+            if let Some(code) = code {
+                *report.errors.entry(code).or_default() += 1;
+            }
             // Refused credentials may have been rotated a moment ago: the next call reads
             // them again (the SSM Agent's file is watched, the SDK's chain runs anew), so one
             // immediate retry comes before this counts as a failure.
@@ -419,7 +424,7 @@ impl Deliverer<'_> {
         items: &[Outgoing<'_>],
         payloads: &[Payload],
         batch: &[usize],
-    ) -> (Result<(), Failure>, usize) {
+    ) -> (Result<(), Failure>, usize, Option<String>) {
         let bytes = wire::request_overhead(self.instance_id)
             + batch
                 .iter()
@@ -439,6 +444,7 @@ impl Deliverer<'_> {
                         reason: e,
                     }),
                     0,
+                    None,
                 );
             }
         };
@@ -449,7 +455,10 @@ impl Deliverer<'_> {
             .set_items(Some(sdk_items))
             .send()
             .await;
-        (result.map(|_| ()).map_err(|e| classify(&e)), bytes)
+        match result {
+            Ok(_) => (Ok(()), bytes, None),
+            Err(e) => (Err(classify(&e)), bytes, Some(classify::error_code(&e))),
+        }
     }
 }
 

@@ -1,0 +1,249 @@
+//! Counters of what the daemon did, written as a Prometheus text file for node_exporter's
+//! textfile collector.
+//!
+//! A fleet already scrapes node_exporter on every node; a file it picks up needs no port, no
+//! listener and no firewall change. The file is replaced atomically (a temporary file in the
+//! same folder, then a rename), so the collector never reads half of it. Counters count from
+//! the daemon's start, as Prometheus expects of `_total` series (a restart is a reset, which
+//! `rate()` handles).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use time::OffsetDateTime;
+
+use crate::cycle::PushReport;
+
+/// Everything the file reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metrics {
+    pushes: u64,
+    requests: u64,
+    request_bytes: u64,
+    /// Items by what was done with them: `full`, `hash_only`, `skipped`, `cleared`.
+    items: BTreeMap<&'static str, u64>,
+    /// Failed requests by error code.
+    errors: BTreeMap<String, u64>,
+    probe_runs: BTreeMap<String, u64>,
+    probe_failures: BTreeMap<String, u64>,
+    quarantined: u64,
+    pending: u64,
+    last_acknowledged_push: Option<OffsetDateTime>,
+}
+
+impl Metrics {
+    /// Counts one push. `quarantined` is the number of types in quarantine after it.
+    pub fn record_push(&mut self, report: &PushReport, quarantined: usize, now: OffsetDateTime) {
+        self.pushes += 1;
+        self.requests += report.requests as u64;
+        self.request_bytes += report.bytes as u64;
+        for (outcome, n) in [
+            ("full", report.sent_full.len()),
+            ("hash_only", report.sent_hash_only.len()),
+            ("skipped", report.skipped.len()),
+            ("cleared", report.cleared.len()),
+        ] {
+            *self.items.entry(outcome).or_default() += n as u64;
+        }
+        for (code, n) in &report.errors {
+            *self.errors.entry(code.clone()).or_default() += n;
+        }
+        self.quarantined = quarantined as u64;
+        self.pending = report.pending.len() as u64;
+        let acknowledged = !report.sent_full.is_empty()
+            || !report.sent_hash_only.is_empty()
+            || !report.cleared.is_empty();
+        if acknowledged {
+            self.last_acknowledged_push = Some(now);
+        }
+    }
+
+    /// Counts one run of `probe`, failed or not.
+    pub fn record_probe_run(&mut self, probe: &str, failed: bool) {
+        *self.probe_runs.entry(probe.to_string()).or_default() += 1;
+        let failures = self.probe_failures.entry(probe.to_string()).or_default();
+        if failed {
+            *failures += 1;
+        }
+    }
+
+    /// The Prometheus text exposition format: one `# HELP` and `# TYPE` per metric, base
+    /// units, `_total` counters.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+            let _ = writeln!(out, "# HELP ssm_inventoryd_{name} {help}");
+            let _ = writeln!(out, "# TYPE ssm_inventoryd_{name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "ssm_inventoryd_{name}{labels} {value}");
+            }
+        };
+        let plain = |v: u64| vec![(String::new(), v)];
+        let labelled = |label: &str, values: &mut dyn Iterator<Item = (&str, u64)>| {
+            values
+                .map(|(k, v)| (format!("{{{label}=\"{}\"}}", escape_label(k)), v))
+                .collect::<Vec<_>>()
+        };
+        metric(
+            "pushes_total",
+            "counter",
+            "Pushes: rounds of planning and delivery, including those that sent nothing.",
+            &plain(self.pushes),
+        );
+        metric(
+            "put_inventory_requests_total",
+            "counter",
+            "PutInventory requests sent, whatever their outcome.",
+            &plain(self.requests),
+        );
+        metric(
+            "put_inventory_request_bytes_total",
+            "counter",
+            "Bytes of PutInventory request bodies sent.",
+            &plain(self.request_bytes),
+        );
+        metric(
+            "items_total",
+            "counter",
+            "Items by what a push did with them: sent in full, sent hash-only, skipped as unchanged, or cleared.",
+            &labelled("outcome", &mut self.items.iter().map(|(k, v)| (*k, *v))),
+        );
+        metric(
+            "put_inventory_errors_total",
+            "counter",
+            "Failed PutInventory requests by error code.",
+            &labelled(
+                "code",
+                &mut self.errors.iter().map(|(k, v)| (k.as_str(), *v)),
+            ),
+        );
+        metric(
+            "quarantined_types",
+            "gauge",
+            "Types the service refused, held back until their content changes or quarantine_retry passes.",
+            &plain(self.quarantined),
+        );
+        metric(
+            "pending_items",
+            "gauge",
+            "Items the last push could not deliver; they go with the next push.",
+            &plain(self.pending),
+        );
+        metric(
+            "probe_runs_total",
+            "counter",
+            "Probe runs, by probe.",
+            &labelled(
+                "probe",
+                &mut self.probe_runs.iter().map(|(k, v)| (k.as_str(), *v)),
+            ),
+        );
+        metric(
+            "probe_failures_total",
+            "counter",
+            "Probe runs that failed, by probe.",
+            &labelled(
+                "probe",
+                &mut self.probe_failures.iter().map(|(k, v)| (k.as_str(), *v)),
+            ),
+        );
+        if let Some(at) = self.last_acknowledged_push {
+            metric(
+                "last_acknowledged_push_timestamp_seconds",
+                "gauge",
+                "When the service last acknowledged a push (Unix time).",
+                &plain(u64::try_from(at.unix_timestamp()).unwrap_or(0)),
+            );
+        }
+        out
+    }
+
+    /// Replaces `path` with the rendered metrics: a temporary file in the same folder, made
+    /// readable by the collector whatever the daemon's umask, then renamed over it.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut temp = tempfile::Builder::new()
+            .prefix(".ssm_inventoryd.")
+            .suffix(".prom.tmp")
+            .tempfile_in(dir)?;
+        temp.write_all(self.render().as_bytes())?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_gauges_and_labels() {
+        let mut m = Metrics::default();
+        m.record_probe_run("kernel", false);
+        m.record_probe_run("kernel", true);
+        m.record_probe_run("odd\"name", false);
+        let report = PushReport {
+            sent_full: vec!["Custom:A".into()],
+            skipped: vec!["Custom:B".into(), "Custom:C".into()],
+            pending: vec![("Custom:D".into(), "throttled".into())],
+            requests: 3,
+            bytes: 1200,
+            errors: [("ThrottlingException".to_string(), 2)].into(),
+            ..PushReport::default()
+        };
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        m.record_push(&report, 1, at);
+        let text = m.render();
+        for line in [
+            "# TYPE ssm_inventoryd_pushes_total counter",
+            "ssm_inventoryd_pushes_total 1",
+            "ssm_inventoryd_put_inventory_requests_total 3",
+            "ssm_inventoryd_put_inventory_request_bytes_total 1200",
+            "ssm_inventoryd_items_total{outcome=\"full\"} 1",
+            "ssm_inventoryd_items_total{outcome=\"skipped\"} 2",
+            "ssm_inventoryd_put_inventory_errors_total{code=\"ThrottlingException\"} 2",
+            "ssm_inventoryd_quarantined_types 1",
+            "ssm_inventoryd_pending_items 1",
+            "ssm_inventoryd_probe_runs_total{probe=\"kernel\"} 2",
+            "ssm_inventoryd_probe_failures_total{probe=\"kernel\"} 1",
+            "ssm_inventoryd_probe_failures_total{probe=\"odd\\\"name\"} 0",
+            "ssm_inventoryd_last_acknowledged_push_timestamp_seconds 1800000000",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("# HELP ").count(), 10);
+    }
+
+    #[test]
+    fn the_file_is_replaced_whole_and_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ssm_inventoryd.prom");
+        let mut m = Metrics::default();
+        m.write(&path).unwrap();
+        m.record_probe_run("p", false);
+        m.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("ssm_inventoryd_probe_runs_total{probe=\"p\"} 1"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        // No temporary file is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
