@@ -241,3 +241,57 @@ fn agent_table_in_a_drop_in() {
     let drop_in = dir.drop_in("x.toml", "[agent]\nsplay = \"1s\"\n");
     expect_error(&dir.main(), &drop_in, 1, "agent");
 }
+
+/// As root, `strict_permissions = false` in the main file does not exempt the main file
+/// itself: whoever could change the file could switch the checks off. The same file, owned
+/// by root and writable by root only, is accepted and switches them off for the drop-ins.
+#[test]
+fn main_file_that_others_could_change_cannot_switch_the_checks_off() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    if !ssm_inventoryd::config::trust::enforced(true) {
+        // Straight to the process's stderr, so the skip shows even though libtest captures
+        // eprintln! of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP config_validate: the trust checks only apply when run as root"
+        );
+        return;
+    }
+    let dir = Dir::new(&format!("[agent]\nstrict_permissions = false\n{PROBE}"));
+    let main = dir.main();
+    let drop_in = dir.drop_in("group.toml", "");
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    chmod(&drop_in, 0o664);
+
+    for (mode, owner, problem) in [
+        (0o664, 0, "is writable by its group (mode 0664)".to_owned()),
+        (0o646, 0, "is writable by others (mode 0646)".to_owned()),
+        (0o644, 65534, "is owned by uid 65534, not root".to_owned()),
+    ] {
+        chmod(&main, mode);
+        std::os::unix::fs::chown(&main, Some(owner), None).expect("chown");
+        let out = validate(&main);
+        let err = out.stderr.trim();
+        assert_eq!(
+            out.code,
+            Some(2),
+            "mode {mode:o}, uid {owner}: stderr: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "stderr must be one line: {err:?}");
+        let refused = format!("{0}: refused: {0} {problem}", main.display());
+        assert!(err.contains(&refused), "{err:?} should contain {refused:?}");
+        assert!(
+            err.contains("the main config file is checked whatever its `strict_permissions` says"),
+            "{err}"
+        );
+    }
+
+    chmod(&main, 0o644);
+    std::os::unix::fs::chown(&main, Some(0), None).expect("chown");
+    let out = validate(&main);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.contains("valid; 1 probes"), "{}", out.stdout);
+}

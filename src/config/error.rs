@@ -21,8 +21,8 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    /// A probe definition file someone other than root could change, while running as root
-    /// with `strict_permissions` on; see [`super::trust`].
+    /// A config file someone other than root could change, while running as root: the main
+    /// file whatever its `strict_permissions`, a drop-in when that is on; see [`super::trust`].
     #[error("{}: refused: {source}", path.display())]
     Untrusted {
         path: PathBuf,

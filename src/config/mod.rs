@@ -36,25 +36,20 @@ use validate::Loader;
 /// Reads the main file at `path` and every drop-in of its `probes_dir`, and validates them
 /// together. A missing `probes_dir` just means no drop-ins: a fresh install has none.
 ///
-/// When running as root with `strict_permissions` on, every file read (the main file may
-/// hold probes too) must pass [`trust::check_path`]. The main file is read before that
-/// setting is known; it is checked right after, so its own opt-out applies to it.
+/// When running as root, every file read must pass the trust checks ([`trust::check_opened`]):
+/// the main file always, since it holds `strict_permissions` and whoever could change it
+/// could switch the checks off; the drop-ins unless the (checked) main file switched them off.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text = read(path)?;
+    let main_check = trust::enforced(true).then_some(Check::MainFile);
+    let text = read(path, main_check)?;
     let mut loader = Loader::main(Source {
         path,
         text: &text,
         role: Role::Main,
     })?;
-    let strict = trust::enforced(loader.strict_permissions());
-    if strict {
-        check_trusted(path)?;
-    }
+    let drop_in_check = trust::enforced(loader.strict_permissions()).then_some(Check::DropIn);
     for file in drop_in_files(loader.probes_dir())? {
-        if strict {
-            check_trusted(&file)?;
-        }
-        let text = read(&file)?;
+        let text = read(&file, drop_in_check)?;
         loader.drop_in(Source {
             path: &file,
             text: &text,
@@ -75,18 +70,35 @@ pub fn load_str(path_for_messages: &Path, text: &str) -> Result<Settings, Config
     Ok(loader.finish())
 }
 
-fn check_trusted(path: &Path) -> Result<(), ConfigError> {
-    trust::check_path(path).map_err(|source| ConfigError::Untrusted {
-        path: path.to_owned(),
-        source,
-    })
+/// Which trust check a file read gets.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// The main file: checked whatever it says, so a refusal does not suggest its opt-out.
+    MainFile,
+    DropIn,
 }
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+/// Reads the file at `path`, after checking it when `check` says so. The check is of the
+/// open file, so what is read is what was checked.
+fn read(path: &Path, check: Option<Check>) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let io = |source| ConfigError::Io {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    if let Some(check) = check {
+        trust::check_opened(path, &file).map_err(|source| ConfigError::Untrusted {
+            path: path.to_owned(),
+            source: match check {
+                Check::MainFile => source.for_main_file(),
+                Check::DropIn => source,
+            },
+        })?;
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io)?;
+    Ok(text)
 }
 
 /// `dir/*.toml`, hidden ones skipped, sorted by file name.

@@ -772,7 +772,7 @@ mod drop_ins {
     #[test]
     fn group_writable_probe_files_are_refused_as_root() {
         use std::os::unix::fs::PermissionsExt;
-        if !trust::enforced(true) {
+        if !trust::root_or_skip() {
             return; // not root: the check does not apply
         }
         let tmp = tempfile::tempdir().unwrap();
@@ -823,6 +823,50 @@ strict_permissions = false
         );
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
         load(&main).unwrap();
+    }
+
+    /// The main file holds `strict_permissions`, so its own `false` cannot exempt it: whoever
+    /// could change it could switch the checks off.
+    #[test]
+    fn the_main_file_is_checked_whatever_it_says() {
+        use std::os::unix::fs::PermissionsExt;
+        if !trust::root_or_skip() {
+            return; // not root: the check does not apply
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("config.toml");
+        write(
+            tmp.path(),
+            "config.toml",
+            "[agent]\nstrict_permissions = false\n",
+        );
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(!load(&main).unwrap().agent.strict_permissions);
+
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o666)).unwrap();
+        let e = load(&main).unwrap_err();
+        assert!(matches!(e, ConfigError::Untrusted { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{0}: refused: {0} is writable by its group and others (mode 0666); a root daemon only trusts what only root can change (fix the owner or mode; the main config file is checked whatever its `strict_permissions` says)",
+                main.display()
+            )
+        );
+
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&main, Some(65534), None).unwrap();
+        let e = load(&main).unwrap_err().to_string();
+        assert!(e.contains("is owned by uid 65534, not root"), "{e}");
+
+        // …and so is the directory it is in.
+        std::os::unix::fs::chown(&main, Some(0), None).unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = load(&main).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("refused: {} is writable", tmp.path().display())),
+            "{e}"
+        );
     }
 
     #[test]

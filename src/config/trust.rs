@@ -9,25 +9,62 @@
 //! One exception, as for sshd: a directory *above* the path that is world-writable with the
 //! sticky bit (`/tmp`) is accepted, because there only an entry's owner can rename or remove
 //! it, and the entry itself is still checked. The path itself never gets that exception.
+//!
+//! Symbolic links on the way are looked at themselves (`lstat`), not only followed: a link
+//! must be owned by root, because in a sticky directory its owner can replace it with one to
+//! anywhere else after the check. Its target is checked on its own way.
+//!
+//! A check of a path says nothing about what is opened by that path a moment later. So a
+//! file that is used after the check is opened first and compared with what the check saw
+//! ([`check_opened`], [`open_program`]): the daemon then reads, or executes, that open file.
 
-use std::fs::Metadata;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::fs::{File, Metadata};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// What the operator can do about a refused path.
 const HINT: &str = "a root daemon only trusts what only root can change (fix the owner or mode, or set `[agent] strict_permissions = false`)";
+/// The same for the main config file, which holds `strict_permissions` and so cannot be
+/// exempted by it.
+const MAIN_FILE_HINT: &str = "a root daemon only trusts what only root can change (fix the owner or mode; the main config file is checked whatever its `strict_permissions` says)";
+
+/// Which advice a refusal ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Fix it, or switch the checks off.
+    OptOut,
+    /// Fix it: the file is the one that would switch the checks off.
+    MainFile,
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hint::OptOut => HINT,
+            Hint::MainFile => MAIN_FILE_HINT,
+        })
+    }
+}
 
 /// Why a path is not trusted. The message names the path and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("{} is writable by {who} (mode {mode:04o}); {HINT}", path.display())]
+    #[error("{} is writable by {who} (mode {mode:04o}); {hint}", path.display())]
     Writable {
         path: PathBuf,
         who: &'static str,
         mode: u32,
+        hint: Hint,
     },
-    #[error("{} is owned by uid {uid}, not root; {HINT}", path.display())]
-    NotRootOwned { path: PathBuf, uid: u32 },
+    #[error("{} is owned by uid {uid}, not root; {hint}", path.display())]
+    NotRootOwned { path: PathBuf, uid: u32, hint: Hint },
+    #[error("{} is a symbolic link owned by uid {uid}, not root; {hint}", path.display())]
+    LinkNotRootOwned { path: PathBuf, uid: u32, hint: Hint },
+    #[error("{} is not a regular file with an execute bit", path.display())]
+    NotAProgram { path: PathBuf },
+    #[error("{} was replaced while it was being checked", path.display())]
+    Replaced { path: PathBuf },
     #[error("cannot check the permissions of {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -36,27 +73,78 @@ pub enum TrustError {
     },
 }
 
+impl TrustError {
+    /// The same refusal, advising what helps for the main config file.
+    pub fn for_main_file(mut self) -> TrustError {
+        match &mut self {
+            TrustError::Writable { hint, .. }
+            | TrustError::NotRootOwned { hint, .. }
+            | TrustError::LinkNotRootOwned { hint, .. } => *hint = Hint::MainFile,
+            TrustError::NotAProgram { .. }
+            | TrustError::Replaced { .. }
+            | TrustError::Io { .. } => {}
+        }
+        self
+    }
+}
+
+/// The file a checked path led to, by device and inode: what an open file must be to count as
+/// the checked one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
 /// Whether the checks apply: only when running as root, and not switched off.
 pub fn enforced(strict_permissions: bool) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     strict_permissions && unsafe { libc::geteuid() } == 0
 }
 
+/// For tests that only mean something as root: whether the checks apply, with a skip line
+/// naming the test when they do not.
+#[cfg(test)]
+pub(crate) fn root_or_skip() -> bool {
+    use std::io::Write;
+    let root = enforced(true);
+    if !root {
+        // Straight to the process's stderr, so the skip shows even though libtest captures
+        // eprintln! of passing tests. libtest names the thread after the test.
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("a test");
+        let _ = writeln!(std::io::stderr(), "SKIP {test}: needs root");
+    }
+    root
+}
+
 /// Checks `path` and every directory above it, both as written (made absolute) and after
 /// resolving symbolic links, so that neither a writable directory on the way to a link nor
-/// one on the way to its target slips through. Blocking: call it off the async threads.
-pub fn check_path(path: &Path) -> Result<(), TrustError> {
+/// one on the way to its target slips through. Returns the file it led to. Blocking: call it
+/// off the async threads.
+pub fn check_path(path: &Path) -> Result<FileId, TrustError> {
     let io = |source| TrustError::Io {
         path: path.to_owned(),
         source,
     };
     let absolute = std::path::absolute(path).map_err(io)?;
-    check_chain(&absolute)?;
+    let written = check_chain(&absolute)?;
     let canonical = std::fs::canonicalize(path).map_err(io)?;
-    if canonical != absolute {
-        check_chain(&canonical)?;
+    // Without a link anywhere on the way the two are the same path, and the entry is the file.
+    if canonical == absolute {
+        return Ok(FileId::of(&written));
     }
-    Ok(())
+    let resolved = check_chain(&canonical)?;
+    Ok(FileId::of(&resolved))
 }
 
 /// Checks one already opened file (its metadata from `fstat`), so that what is read is what
@@ -65,13 +153,101 @@ pub fn check_metadata(path: &Path, meta: &Metadata) -> Result<(), TrustError> {
     check_one(path, meta, false)
 }
 
-fn check_chain(path: &Path) -> Result<(), TrustError> {
-    for (depth, dir) in path.ancestors().enumerate() {
-        let meta = std::fs::metadata(dir).map_err(|source| TrustError::Io {
-            path: dir.to_owned(),
+/// Checks `path` as [`check_path`] does and that `file`, opened by that path before, is the
+/// file the check led to and passes the check itself. What is then read from `file` is
+/// what was checked, whatever happens to the path meanwhile. Returns the file's metadata.
+pub fn check_opened(path: &Path, file: &File) -> Result<Metadata, TrustError> {
+    let checked = check_path(path)?;
+    let meta = file.metadata().map_err(|source| TrustError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_metadata(path, &meta)?;
+    if FileId::of(&meta) != checked {
+        return Err(TrustError::Replaced {
+            path: path.to_owned(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Opens the program at `path` for executing it through its descriptor, and checks it as
+/// [`check_opened`] does, and that it is a regular file with an execute bit.
+///
+/// The descriptor is `O_PATH` (root without `CAP_DAC_OVERRIDE` may execute a file it cannot
+/// read) and close-on-exec, so that programs started meanwhile by other threads do not
+/// inherit it. It is never 0, 1 or 2: the child's stdin, stdout and stderr are put there
+/// before it is executed.
+pub fn open_program(path: &Path) -> Result<OwnedFd, TrustError> {
+    let io = |source| TrustError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .map_err(io)?;
+    let meta = check_opened(path, &file)?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(TrustError::NotAProgram {
+            path: path.to_owned(),
+        });
+    }
+    above_stdio(file.into()).map_err(io)
+}
+
+/// `fd`, or a close-on-exec duplicate of it numbered 3 or more when it is 0, 1 or 2 (possible
+/// only when the daemon was started with one of those closed).
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`, which is open; the new descriptor it returns
+    // is owned by nobody else.
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just opened and is owned here only.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+/// Checks every entry from `path` up to `/`, each as it is (`lstat`): a symbolic link is
+/// checked as a link, and where it leads is left to the check of the resolved path. Returns
+/// what `path` itself is.
+fn check_chain(path: &Path) -> Result<Metadata, TrustError> {
+    let lstat = |entry: &Path| {
+        std::fs::symlink_metadata(entry).map_err(|source| TrustError::Io {
+            path: entry.to_owned(),
             source,
-        })?;
-        check_one(dir, &meta, depth > 0)?;
+        })
+    };
+    let itself = lstat(path)?;
+    check_entry(path, &itself, false)?;
+    for dir in path.ancestors().skip(1) {
+        check_entry(dir, &lstat(dir)?, true)?;
+    }
+    Ok(itself)
+}
+
+fn check_entry(path: &Path, meta: &Metadata, above: bool) -> Result<(), TrustError> {
+    if meta.file_type().is_symlink() {
+        check_link(path, meta)
+    } else {
+        check_one(path, meta, above)
+    }
+}
+
+/// A link's own mode means nothing (it is always 0777) and only whoever may replace it in
+/// its directory can change it; but in a sticky directory that is its owner.
+fn check_link(path: &Path, meta: &Metadata) -> Result<(), TrustError> {
+    if meta.uid() != 0 {
+        return Err(TrustError::LinkNotRootOwned {
+            path: path.to_owned(),
+            uid: meta.uid(),
+            hint: Hint::OptOut,
+        });
     }
     Ok(())
 }
@@ -81,6 +257,7 @@ fn check_one(path: &Path, meta: &Metadata, above: bool) -> Result<(), TrustError
         return Err(TrustError::NotRootOwned {
             path: path.to_owned(),
             uid: meta.uid(),
+            hint: Hint::OptOut,
         });
     }
     let mode = meta.permissions().mode() & 0o7777;
@@ -98,6 +275,7 @@ fn check_one(path: &Path, meta: &Metadata, above: bool) -> Result<(), TrustError
         path: path.to_owned(),
         who,
         mode,
+        hint: Hint::OptOut,
     })
 }
 
@@ -115,7 +293,7 @@ mod tests {
     /// These tests only mean something as root, which is how the suite runs here; as another
     /// user every file is "not root-owned" and the checks are not enforced anyway.
     fn root() -> bool {
-        enforced(true)
+        root_or_skip()
     }
 
     #[test]
@@ -183,6 +361,131 @@ mod tests {
         let e = check_path(&link).unwrap_err();
         assert!(
             matches!(&e, TrustError::Writable { path, .. } if path.ends_with("open")),
+            "{e}"
+        );
+    }
+
+    /// Makes `link` → `target` owned by `uid` (a link's owner is set with lchown).
+    fn symlink_owned_by(target: &Path, link: &Path, uid: u32) {
+        std::os::unix::fs::symlink(target, link).unwrap();
+        std::os::unix::fs::lchown(link, Some(uid), Some(uid)).unwrap();
+    }
+
+    /// In a sticky directory such as /run/lock the owner of a link can replace it with one to
+    /// anywhere after the check, so the link's owner counts, not only its target's.
+    #[test]
+    fn a_link_not_owned_by_root_in_a_sticky_dir_is_refused() {
+        if !root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        chmod(tmp.path(), 0o1777);
+        let link = tmp.path().join("echo");
+        symlink_owned_by(Path::new("/bin/echo"), &link, 65534);
+        let e = check_path(&link).unwrap_err();
+        assert!(
+            matches!(&e, TrustError::LinkNotRootOwned { path, uid: 65534, .. } if path == &link),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} is a symbolic link owned by uid 65534, not root; {HINT}",
+                link.display()
+            )
+        );
+
+        // A link to a directory on the way counts as much as the last one.
+        let dir_link = tmp.path().join("bin");
+        symlink_owned_by(Path::new("/bin"), &dir_link, 65534);
+        let e = check_path(&dir_link.join("echo")).unwrap_err();
+        assert!(
+            matches!(&e, TrustError::LinkNotRootOwned { path, .. } if path == &dir_link),
+            "{e}"
+        );
+
+        // Owned by root, the same link is fine: only root can replace it.
+        std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+        check_path(&link).unwrap();
+    }
+
+    /// Like /usr/bin/python3 → python3.11: a root-owned link in a root-owned directory.
+    #[test]
+    fn root_owned_links_are_followed_and_name_their_target() {
+        if !root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("python3.11");
+        fs::write(&target, "").unwrap();
+        chmod(&target, 0o755);
+        let link = tmp.path().join("python3");
+        std::os::unix::fs::symlink("python3.11", &link).unwrap();
+        let id = check_path(&link).unwrap();
+        assert_eq!(id, FileId::of(&fs::metadata(&target).unwrap()));
+    }
+
+    #[test]
+    fn an_opened_file_must_be_the_checked_one() {
+        if !root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let checked = tmp.path().join("checked");
+        let other = tmp.path().join("other");
+        fs::write(&checked, "").unwrap();
+        fs::write(&other, "").unwrap();
+        chmod(&checked, 0o644);
+        chmod(&other, 0o644);
+        check_opened(&checked, &File::open(&checked).unwrap()).unwrap();
+        // What was opened by the path is no longer what the path leads to.
+        let e = check_opened(&checked, &File::open(&other).unwrap()).unwrap_err();
+        assert!(
+            matches!(&e, TrustError::Replaced { path } if path == &checked),
+            "{e}"
+        );
+        // The open file itself is checked too, not only the path.
+        let opened = File::open(&checked).unwrap();
+        chmod(&checked, 0o666);
+        assert!(matches!(
+            check_opened(&checked, &opened),
+            Err(TrustError::Writable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_program_is_an_executable_regular_file_above_stdio() {
+        if !root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let prog = tmp.path().join("prog");
+        fs::write(&prog, "#!/bin/sh\n").unwrap();
+        chmod(&prog, 0o644);
+        let e = open_program(&prog).unwrap_err();
+        assert!(matches!(e, TrustError::NotAProgram { .. }), "{e}");
+        chmod(&prog, 0o700);
+        let fd = open_program(&prog).unwrap();
+        assert!(fd.as_raw_fd() > 2);
+        assert!(matches!(
+            open_program(tmp.path()),
+            Err(TrustError::NotAProgram { .. })
+        ));
+    }
+
+    #[test]
+    fn the_main_file_is_not_told_to_switch_the_checks_off() {
+        let e = TrustError::Writable {
+            path: "/etc/x.toml".into(),
+            who: "others",
+            mode: 0o646,
+            hint: Hint::OptOut,
+        };
+        assert!(e.to_string().contains("strict_permissions = false"), "{e}");
+        let e = e.for_main_file().to_string();
+        assert!(!e.contains("strict_permissions = false"), "{e}");
+        assert!(
+            e.ends_with("the main config file is checked whatever its `strict_permissions` says)"),
             "{e}"
         );
     }

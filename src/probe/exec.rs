@@ -9,10 +9,15 @@
 //!
 //! Everything that may block before the start (the PATH search, the trust check of the
 //! program, the user lookup through NSS) runs on the blocking pool.
+//!
+//! When the trust checks apply, the program is opened when it is checked and executed
+//! through that descriptor (`/proc/self/fd/N`), not by its path again: what runs is the
+//! file that was checked, even if the path is made to lead elsewhere in between.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -75,8 +80,13 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
                 probe: spec.probe.clone(),
             })??
     };
+    run_prepared(spec, prepared).await
+}
+
+/// Starts the prepared program and collects its output.
+async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput, ProbeError> {
     let probe = spec.probe.clone();
-    let mut command = Command::new(&prepared.program);
+    let mut command = Command::new(prepared.exec_path());
     command
         .arg0(&prepared.argv0)
         .args(&prepared.args)
@@ -101,12 +111,18 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
     if let Some(run_as) = prepared.run_as {
         switch_user(&mut command, run_as);
     }
+    if let Some(fd) = &prepared.checked {
+        keep_open_across_exec(&mut command, fd.as_raw_fd());
+    }
 
     let mut child = command.spawn().map_err(|source| ProbeError::Spawn {
         probe: probe.clone(),
         program: prepared.program.display().to_string(),
         source,
     })?;
+    // `spawn` returns once the child has executed the program: the parent's copy of the
+    // descriptor has done its work.
+    drop(prepared.checked);
     // The pid is known until the child is reaped, and we have not awaited it yet.
     let group = child
         .id()
@@ -179,12 +195,26 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
 /// The program as it will be started, found and checked before the fork.
 #[derive(Debug)]
 struct Prepared {
+    /// Where it was found, for messages.
     program: PathBuf,
+    /// The checked program, open, when the trust checks apply; it is executed through this
+    /// descriptor so that what runs is what was checked.
+    checked: Option<OwnedFd>,
     /// What the program sees as its name: as configured, not the resolved path.
     argv0: String,
     args: Vec<String>,
     /// Set when the daemon runs as root and the probe names a user.
     run_as: Option<RunAs>,
+}
+
+impl Prepared {
+    /// What is handed to execve: the checked descriptor when there is one, else the path.
+    fn exec_path(&self) -> PathBuf {
+        match &self.checked {
+            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            None => self.program.clone(),
+        }
+    }
 }
 
 /// PATH search, trust check, working directory and user lookup: everything that can block
@@ -221,13 +251,18 @@ fn prepare(spec: &ExecSpec) -> Result<Prepared, ProbeError> {
             }
         }
     })?;
-    if trust::enforced(spec.strict_permissions) {
-        trust::check_path(&program).map_err(|source| ProbeError::Untrusted {
-            probe: probe(),
-            what: "program",
-            source,
-        })?;
-    }
+    // Opened here and executed through this descriptor, so that what runs is what was checked.
+    let checked = if trust::enforced(spec.strict_permissions) {
+        Some(
+            trust::open_program(&program).map_err(|source| ProbeError::Untrusted {
+                probe: probe(),
+                what: "program",
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
     if let Some(dir) = &spec.working_dir
         && !dir.is_dir()
     {
@@ -263,6 +298,7 @@ fn prepare(spec: &ExecSpec) -> Result<Prepared, ProbeError> {
     };
     Ok(Prepared {
         program,
+        checked,
         argv0,
         args,
         run_as,
@@ -302,6 +338,28 @@ fn switch_user(command: &mut Command, run_as: RunAs) {
                 || libc::setgid(gid) != 0
                 || libc::setuid(uid) != 0
             {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Keeps `fd` open across the exec in the child only.
+///
+/// A binary executed as `/proc/self/fd/N` runs even when N is close-on-exec: the kernel has
+/// opened it before it closes N. But a `#!` script is then handed to its interpreter as
+/// `/proc/self/fd/N`, which the interpreter opens after N is closed. So the child clears
+/// close-on-exec on its own copy of N; the parent's stays set, so that programs other
+/// threads start meanwhile never inherit it. The program keeps N open: an `O_PATH`
+/// descriptor of its own file, which cannot be read or written through.
+fn keep_open_across_exec(command: &mut Command, fd: RawFd) {
+    // SAFETY: the closure runs in the forked child, where only async-signal-safe calls are
+    // allowed: fcntl is one, and nothing here allocates. `fd` is open in the child because
+    // the parent holds it open until `spawn` returns.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -729,10 +787,113 @@ mod tests {
         );
     }
 
+    fn write_program(path: &Path, text: &str) {
+        // Write a new file and rename it into place, as a swap by an attacker would.
+        let new = path.with_extension("new");
+        std::fs::write(&new, text).unwrap();
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&new, path).unwrap();
+    }
+
+    /// What runs is the file that was checked: a program replaced between the check and the
+    /// start (here by a rename, as a swapped link would do) is not the one that runs.
+    #[tokio::test]
+    async fn the_checked_file_runs_even_when_replaced_before_the_start() {
+        if !trust::root_or_skip() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let prog = tmp.path().join("prog");
+        let s = spec(&[prog.to_str().unwrap(), "checked"]);
+        let swapped = "#!/bin/sh\necho swapped\n";
+
+        // A binary.
+        std::fs::copy("/bin/echo", &prog).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let prepared = prepare(&s).unwrap();
+        write_program(&prog, swapped);
+        assert_eq!(
+            run_prepared(&s, prepared).await.unwrap().stdout,
+            b"checked\n"
+        );
+
+        // A script, whose interpreter opens it by the descriptor's path after the exec.
+        write_program(&prog, "#!/bin/sh\necho \"$1\" script\n");
+        let prepared = prepare(&s).unwrap();
+        write_program(&prog, swapped);
+        assert_eq!(
+            run_prepared(&s, prepared).await.unwrap().stdout,
+            b"checked script\n"
+        );
+    }
+
+    /// The program's own name is as configured; a script, run through its descriptor, sees
+    /// that descriptor's path as `$0`.
+    #[tokio::test]
+    async fn names_seen_by_a_checked_program() {
+        if !trust::root_or_skip() {
+            return;
+        }
+        let out = run(&spec(&["sh", "-c", "echo \"$0\""])).await.unwrap();
+        assert_eq!(out.stdout, b"sh\n");
+        let tmp = tempfile::tempdir().unwrap();
+        let prog = tmp.path().join("probe.sh");
+        write_program(&prog, "#!/bin/sh\necho \"$0\"\n");
+        let out = run(&spec(&[prog.to_str().unwrap()])).await.unwrap();
+        let zero = String::from_utf8(out.stdout).unwrap();
+        assert!(zero.starts_with("/proc/self/fd/"), "{zero}");
+    }
+
+    /// As another user, through the descriptor, both a binary (`/bin/sh` of `shell = true`,
+    /// in `runs_as_another_user_when_root`) and a script run.
+    #[tokio::test]
+    async fn a_checked_script_runs_as_another_user() {
+        if !trust::root_or_skip() || user::resolve("nobody").is_err() {
+            return;
+        }
+        let nobody = user::resolve("nobody").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let prog = tmp.path().join("probe.sh");
+        write_program(&prog, "#!/bin/sh\nid -u\n");
+        let mut s = spec(&[prog.to_str().unwrap()]);
+        s.user = Some("nobody".into());
+        let out = run(&s).await.unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{}\n", nobody.uid)
+        );
+    }
+
+    /// A link in a sticky directory (like /run/lock) that its non-root owner could point
+    /// elsewhere after the check is refused, even though it leads to a trusted program.
+    #[tokio::test]
+    async fn a_link_not_owned_by_root_is_refused() {
+        if !trust::root_or_skip() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let link = tmp.path().join("echo");
+        std::os::unix::fs::symlink("/bin/echo", &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        let e = run(&spec(&[link.to_str().unwrap(), "{}"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("refusing to run its program")
+                && e.contains(&format!(
+                    "{} is a symbolic link owned by uid 65534, not root",
+                    link.display()
+                )),
+            "{e}"
+        );
+    }
+
     #[tokio::test]
     async fn untrusted_programs_are_refused_when_root() {
-        if !trust::enforced(true) {
-            eprintln!("skipped: the trust checks apply only to root");
+        if !trust::root_or_skip() {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();

@@ -233,9 +233,10 @@ impl FilesProbe {
         }
         if trust::enforced(self.strict_permissions) {
             trust::check_metadata(path, &meta).map_err(FileError::Untrusted)?;
-            // A link leads out of the checked folder: check the way to its target too.
+            // A link leads out of the checked folder: check the link and the way to its
+            // target too, and that the target is the file opened.
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-                trust::check_path(path).map_err(FileError::Untrusted)?;
+                trust::check_opened(path, &file).map_err(FileError::Untrusted)?;
             }
         }
         let mut bytes = Vec::new();
