@@ -76,8 +76,9 @@ enum Command {
         json: bool,
     },
     /// Run the local PutInventory emulator.
+    // Boxed: its many flags would make every other command as large as it is.
     #[cfg(feature = "emulator")]
-    Emulator(ssm_inventoryd::emulator::cli::EmulatorArgs),
+    Emulator(Box<ssm_inventoryd::emulator::cli::EmulatorArgs>),
     /// Push the example configuration to a built-in emulator and report what happened.
     #[cfg(feature = "emulator")]
     Demo,
@@ -138,7 +139,7 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         } => commands::reload::run(pid, &runtime_dir, timeout),
         Command::Status { json } => commands::status::run(&cli.config, json),
         #[cfg(feature = "emulator")]
-        Command::Emulator(args) => runtime.block_on(commands::emulator::run(args)),
+        Command::Emulator(args) => runtime.block_on(commands::emulator::run(*args)),
         #[cfg(feature = "emulator")]
         Command::Demo => runtime.block_on(commands::demo::run()),
     }

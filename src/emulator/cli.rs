@@ -1,14 +1,19 @@
 //! The `emulator` subcommand: flags, and running until told to stop.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DEFAULT_MAX_CUSTOM_TYPES, DEFAULT_MAX_ITEM_BYTES, DEFAULT_MAX_NODE_BYTES, DEMO_ACCESS_KEY_ID,
-    DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig, EmulatorError,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CUSTOM_TYPES, DEFAULT_MAX_ITEM_BYTES,
+    DEFAULT_MAX_NODE_BYTES, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
+    EmulatorError,
 };
+
+/// The environment variable [`EmulatorArgs::secret_key`] is also read from.
+pub const SECRET_KEY_ENV: &str = "SSM_INVENTORYD_EMULATOR_SECRET_KEY";
 
 /// Run a local PutInventory endpoint that speaks the real AWS protocol.
 #[derive(clap::Args, Debug, Clone)]
@@ -21,17 +26,20 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub allow_remote: bool,
 
-    /// Access key id to accept [default: AWS's documentation example key]. Needs --secret-key.
+    /// Access key id to accept [default: AWS's documentation example key]. Needs a secret
+    /// key (--secret-key-file, or the environment).
     #[arg(long, env = "SSM_INVENTORYD_EMULATOR_ACCESS_KEY")]
     pub access_key: Option<String>,
 
-    /// Secret access key to accept together with --access-key.
-    #[arg(
-        long,
-        env = "SSM_INVENTORYD_EMULATOR_SECRET_KEY",
-        hide_env_values = true
-    )]
+    /// Secret access key to accept together with --access-key. On the command line it is
+    /// visible to every user in `ps`: prefer the environment variable or --secret-key-file.
+    #[arg(long, env = SECRET_KEY_ENV, hide_env_values = true)]
     pub secret_key: Option<String>,
+
+    /// File holding the secret access key to accept together with --access-key (one line; a
+    /// trailing newline is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
 
     /// Only accept PutInventory for this InstanceId (repeatable); others get InvalidInstanceId.
     #[arg(long = "known-instance", value_name = "ID")]
@@ -75,6 +83,28 @@ pub struct EmulatorArgs {
     /// service model has it.
     #[arg(long = "refuse", value_name = "TYPE=ERROR")]
     pub refuse: Vec<super::Refusal>,
+
+    /// Connections served at once; further clients wait in the accept backlog until one
+    /// closes.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_name = "N",
+        value_parser = parse_at_least_one
+    )]
+    pub max_connections: usize,
+
+    /// Close a connection whose request headers have not all arrived within this time (idle
+    /// kept-alive connections included), e.g. "5s".
+    // Spelled out for clap; the `defaults` test holds it to DEFAULT_HEADER_READ_TIMEOUT.
+    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+
+    /// Answer HTTP 408 and close the connection when a request body has not all arrived
+    /// within this time after its headers, e.g. "10s".
+    // Spelled out for clap; the `defaults` test holds it to DEFAULT_BODY_READ_TIMEOUT.
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    pub body_read_timeout: Duration,
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
@@ -99,6 +129,46 @@ fn parse_positive(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("'{s}' is not a whole number: {e}")),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration: {e}"))?;
+    if d.is_zero() {
+        Err(format!("'{s}' must be longer than zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// The secret key in `path`: its one line, without the line ending an editor or `echo` adds.
+fn read_secret_key_file(path: &Path) -> Result<String, EmulatorError> {
+    let bad = |why: &str| {
+        Err(EmulatorError::InvalidConfig(format!(
+            "--secret-key-file {}: {why}",
+            path.display()
+        )))
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::SecretKeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    // Never quote the contents in an error: they are a secret.
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return bad("the file is empty");
+    }
+    if secret.contains(['\r', '\n']) {
+        return bad("the file holds more than one line");
+    }
+    Ok(secret.to_owned())
+}
+
 impl EmulatorArgs {
     /// The configuration these flags describe, refusing a remote address without
     /// `--allow-remote` (an exit-code-2 error).
@@ -106,16 +176,28 @@ impl EmulatorArgs {
         if !self.listen.ip().is_loopback() && !self.allow_remote {
             return Err(EmulatorError::NotLoopback { addr: self.listen });
         }
-        let credentials = match (&self.access_key, &self.secret_key) {
+        let secret = match (&self.secret_key, &self.secret_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(EmulatorError::InvalidConfig(format!(
+                    "--secret-key-file and --secret-key (or {SECRET_KEY_ENV}) both give the \
+                     secret key: give one"
+                )));
+            }
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(path)) => Some(read_secret_key_file(path)?),
+            (None, None) => None,
+        };
+        let credentials = match (&self.access_key, secret) {
             (None, None) => vec![(
                 DEMO_ACCESS_KEY_ID.to_owned(),
                 DEMO_SECRET_ACCESS_KEY.to_owned(),
             )],
-            (Some(key), Some(secret)) => vec![(key.clone(), secret.clone())],
+            (Some(key), Some(secret)) => vec![(key.clone(), secret)],
             _ => {
-                return Err(EmulatorError::InvalidConfig(
-                    "--access-key and --secret-key must be given together".into(),
-                ));
+                return Err(EmulatorError::InvalidConfig(format!(
+                    "--access-key and a secret key (--secret-key-file, {SECRET_KEY_ENV} or \
+                     --secret-key) must be given together"
+                )));
             }
         };
         Ok(EmulatorConfig {
@@ -133,6 +215,9 @@ impl EmulatorArgs {
             drop_rate: self.drop_rate,
             throttle_first: self.throttle_first,
             refuse: self.refuse.clone(),
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
         })
     }
 }
@@ -171,6 +256,12 @@ mod tests {
         assert_eq!(c.max_custom_types, 20);
         assert!(c.known_instances.is_none());
         assert!(c.throttle_tps.is_none());
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(
+            c.header_read_timeout,
+            super::super::DEFAULT_HEADER_READ_TIMEOUT
+        );
+        assert_eq!(c.body_read_timeout, super::super::DEFAULT_BODY_READ_TIMEOUT);
     }
 
     #[test]
@@ -206,6 +297,12 @@ mod tests {
             "Custom:Bad=InvalidTypeNameException",
             "--refuse",
             "Custom:Big=ItemSizeLimitExceededException:named",
+            "--max-connections",
+            "8",
+            "--header-read-timeout",
+            "750ms",
+            "--body-read-timeout",
+            "3s",
         ])
         .unwrap();
         let c = a.to_config().unwrap();
@@ -228,6 +325,154 @@ mod tests {
             super::super::ErrorCode::ItemSizeLimitExceeded
         );
         assert!(c.refuse[1].name_type);
+        assert_eq!(c.max_connections, 8);
+        assert_eq!(c.header_read_timeout, Duration::from_millis(750));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(3));
+    }
+
+    fn secret_file(contents: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), contents).unwrap();
+        file
+    }
+
+    #[test]
+    fn secret_key_from_a_file() {
+        for contents in [
+            "s3cret/from/a/file",
+            "s3cret/from/a/file\n",
+            "s3cret/from/a/file\r\n",
+        ] {
+            let file = secret_file(contents);
+            let path = file.path().to_str().unwrap();
+            let c = parse(&["--access-key", "AKIDFILE", "--secret-key-file", path])
+                .unwrap()
+                .to_config()
+                .unwrap();
+            assert_eq!(
+                c.credentials,
+                vec![("AKIDFILE".to_owned(), "s3cret/from/a/file".to_owned())],
+                "{contents:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_key_file_errors_name_the_file_not_the_secret() {
+        let config = |argv: &[&str]| parse(argv).unwrap().to_config().unwrap_err();
+
+        let missing = config(&[
+            "--access-key",
+            "AKIDFILE",
+            "--secret-key-file",
+            "/nonexistent/key",
+        ]);
+        assert!(
+            matches!(missing, EmulatorError::SecretKeyFile { .. }),
+            "{missing}"
+        );
+        assert_eq!(missing.exit_code(), 2);
+        assert!(
+            missing.to_string().contains("/nonexistent/key"),
+            "{missing}"
+        );
+
+        for (contents, why) in [
+            ("", "empty"),
+            ("\n", "empty"),
+            ("one\ntwo\n", "more than one line"),
+        ] {
+            let file = secret_file(contents);
+            let path = file.path().to_str().unwrap();
+            let err = config(&["--access-key", "AKIDFILE", "--secret-key-file", path]);
+            assert_eq!(err.exit_code(), 2);
+            let msg = err.to_string();
+            assert!(msg.contains(why) && msg.contains(path), "{msg}");
+            assert!(
+                !msg.contains("two"),
+                "the contents stay out of errors: {msg}"
+            );
+        }
+
+        let file = secret_file("s3cret\n");
+        let path = file.path().to_str().unwrap();
+        let both = config(&[
+            "--access-key",
+            "AKIDFILE",
+            "--secret-key",
+            "s3cret",
+            "--secret-key-file",
+            path,
+        ]);
+        assert_eq!(both.exit_code(), 2);
+        assert!(both.to_string().contains("give one"), "{both}");
+        let no_key = config(&["--secret-key-file", path]);
+        assert_eq!(no_key.exit_code(), 2);
+        assert!(no_key.to_string().contains("together"), "{no_key}");
+    }
+
+    /// Set in the environment of [`secret_key_from_the_environment`]'s child process.
+    const ENV_CHILD_MARKER: &str = "SSM_INVENTORYD_TEST_EMULATOR_CLI_ENV_CHILD";
+
+    /// Runs [`secret_key_from_the_environment_child`] in a child process with the variables
+    /// set: setting them in this process would race every other test here that parses flags.
+    #[test]
+    fn secret_key_from_the_environment() {
+        let module = module_path!().split_once("::").unwrap().1;
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                &format!("{module}::secret_key_from_the_environment_child"),
+                "--include-ignored",
+                "--test-threads=1",
+            ])
+            .env(ENV_CHILD_MARKER, "1")
+            .env("SSM_INVENTORYD_EMULATOR_ACCESS_KEY", "AKIDENV")
+            .env(SECRET_KEY_ENV, "s3cret/from/the/environment")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran no test:\n{stdout}"
+        );
+    }
+
+    #[test]
+    #[ignore = "run by secret_key_from_the_environment with the environment it needs"]
+    fn secret_key_from_the_environment_child() {
+        if std::env::var_os(ENV_CHILD_MARKER).is_none() {
+            return;
+        }
+        let c = parse(&[]).unwrap().to_config().unwrap();
+        assert_eq!(
+            c.credentials,
+            vec![(
+                "AKIDENV".to_owned(),
+                "s3cret/from/the/environment".to_owned()
+            )]
+        );
+        // The command line takes precedence over the environment (clap's order).
+        let c = parse(&["--secret-key", "s3cret/from/argv"])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        assert_eq!(c.credentials[0].1, "s3cret/from/argv");
+        // A file and the environment both naming a secret is ambiguous, not an override.
+        let file = secret_file("s3cret/from/a/file\n");
+        let err = parse(&["--secret-key-file", file.path().to_str().unwrap()])
+            .unwrap()
+            .to_config()
+            .unwrap_err();
+        assert!(err.to_string().contains(SECRET_KEY_ENV), "{err}");
+        // The value is never shown in help.
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        assert!(help.contains(SECRET_KEY_ENV), "{help}");
+        assert!(!help.contains("s3cret/from/the/environment"), "{help}");
     }
 
     #[test]
@@ -256,6 +501,9 @@ mod tests {
         assert!(parse(&["--throttle-tps", "0"]).is_err());
         assert!(parse(&["--latency", "soon"]).is_err());
         assert!(parse(&["--refuse", "Custom:A=NotAnError"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--header-read-timeout", "0s"]).is_err());
+        assert!(parse(&["--body-read-timeout", "soon"]).is_err());
         let half = parse(&["--access-key", "AKIDTEST"]).unwrap();
         assert_eq!(half.to_config().unwrap_err().exit_code(), 2);
     }

@@ -25,6 +25,13 @@
 //! Byte limits: the service's real per-item and per-node limits are not published, so they are
 //! configuration. The defaults are the SSM Agent's own historical per-type budget (200 KiB) and
 //! room for 20 such types per node (4 MiB), so a client that fits them is conservative.
+//!
+//! Load bounds: a request body is buffered whole (up to [`MAX_REQUEST_BODY_BYTES`], as large
+//! as the daemon's own request budget may be set), so a slow or hostile client must not be
+//! able to hold the emulator or its memory for ever. [`EmulatorConfig::max_connections`]
+//! bounds the connections served at once, [`EmulatorConfig::header_read_timeout`] the wait for
+//! a request's headers (idle connections included) and [`EmulatorConfig::body_read_timeout`]
+//! the wait for its body; each timeout is counted in [`Stats::timeouts`].
 
 mod error;
 mod faults;
@@ -48,7 +55,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::error::ErrorCode;
 pub use self::refuse::{Refusal, RefuseWhen};
-pub use self::stats::{FaultStats, InstanceStats, PutRecord, RECENT_BODY_SIZES, Stats};
+pub use self::server::MAX_REQUEST_BODY_BYTES;
+pub use self::stats::{
+    FaultStats, InstanceStats, PutRecord, RECENT_BODY_SIZES, Stats, TimeoutStats,
+};
 pub use self::store::StoredItem;
 
 /// AWS's documentation example access key id: obviously fake, never valid on AWS.
@@ -64,6 +74,16 @@ pub const DEFAULT_MAX_ITEM_BYTES: usize = 200 * 1024;
 pub const DEFAULT_MAX_NODE_BYTES: usize = 4 * 1024 * 1024;
 /// The clock skew AWS tolerates between a request's X-Amz-Date and its own clock.
 pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+/// Connections served at once. Far above what a test, the demo or a benchmark opens (one SDK
+/// client's pool); it also caps the bodies buffered at once, at this many times
+/// [`MAX_REQUEST_BODY_BYTES`] in the worst case.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Time a client has to send a request's header block, from the moment the emulator starts
+/// waiting for it (a new connection, or a kept-alive one after its previous answer).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client has to send a whole request body once its headers are in. The largest
+/// body the emulator accepts crosses loopback in well under a second.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
@@ -94,6 +114,18 @@ pub struct EmulatorConfig {
     /// Test-only: answer these errors for requests holding these types (see [`Refusal`]);
     /// the only way to provoke the item errors a validating client never causes.
     pub refuse: Vec<Refusal>,
+    /// Connections served at once (at least 1). Further ones are not accepted until one
+    /// closes: they wait in the kernel's accept backlog, so a client sees a slow answer rather
+    /// than a refused or reset connection. Each served connection may buffer one request body
+    /// of up to [`MAX_REQUEST_BODY_BYTES`], so this also bounds that memory.
+    pub max_connections: usize,
+    /// A connection that has not sent a complete header block this long after the emulator
+    /// started waiting for one is closed without an answer. This is also what frees the slot
+    /// of a client that opens a connection and sends nothing, or keeps one idle.
+    pub header_read_timeout: Duration,
+    /// A request whose body has not fully arrived this long after its headers is answered
+    /// HTTP 408 and its connection closed.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -115,6 +147,9 @@ impl Default for EmulatorConfig {
             drop_rate: 0.0,
             throttle_first: 0,
             refuse: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }
@@ -142,6 +177,17 @@ impl EmulatorConfig {
         {
             return bad(format!("throttle_tps must be a positive number, not {tps}"));
         }
+        if self.max_connections == 0 {
+            return bad("max_connections must be at least 1".into());
+        }
+        for (name, d) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+        ] {
+            if d.is_zero() {
+                return bad(format!("{name} must be longer than zero"));
+            }
+        }
         Ok(())
     }
 }
@@ -167,13 +213,19 @@ pub enum EmulatorError {
     NotLoopback { addr: SocketAddr },
     #[error("emulator: invalid configuration: {0}")]
     InvalidConfig(String),
+    #[error("emulator: cannot read --secret-key-file {}: {source}", path.display())]
+    SecretKeyFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl EmulatorError {
     /// 2 for a usage or configuration error, 1 for a runtime failure (DESIGN §7).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NotLoopback { .. } | Self::InvalidConfig(_) => 2,
+            Self::NotLoopback { .. } | Self::InvalidConfig(_) | Self::SecretKeyFile { .. } => 2,
             Self::Bind { .. } | Self::LocalAddr { .. } => 1,
         }
     }
@@ -326,6 +378,21 @@ mod tests {
         assert!(c.check().is_err());
         let c = EmulatorConfig {
             credentials: vec![],
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+        let c = EmulatorConfig {
+            max_connections: 0,
+            ..Default::default()
+        };
+        assert_eq!(c.check().unwrap_err().exit_code(), 2);
+        let c = EmulatorConfig {
+            header_read_timeout: Duration::ZERO,
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+        let c = EmulatorConfig {
+            body_read_timeout: Duration::ZERO,
             ..Default::default()
         };
         assert!(c.check().is_err());

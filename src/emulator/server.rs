@@ -12,7 +12,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
@@ -44,14 +44,22 @@ type HttpResponse = Response<Full<Bytes>>;
 
 /// Accepts connections until `token` is cancelled, then lets every open connection finish its
 /// in-flight request before returning.
+///
+/// At most `max_connections` are served at once: at the bound the listener is simply not
+/// polled, so further clients wait in the kernel's accept backlog (and, once that is full,
+/// retry their SYNs) instead of being refused. The header and body timeouts make sure a served
+/// connection gives its slot back in bounded time whatever its client does.
 pub async fn accept_loop(listener: TcpListener, service: Arc<Service>, token: CancellationToken) {
+    let max_connections = service.config.max_connections;
+    // Finished connections are reaped by the `join_next` branch as soon as they end, so the
+    // set's length is the number of connections being served.
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             biased;
             () = token.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if connections.len() < max_connections => match accepted {
                 Ok((stream, _peer)) => {
                     connections.spawn(serve_connection(stream, service.clone(), token.clone()));
                 }
@@ -68,8 +76,17 @@ pub async fn accept_loop(listener: TcpListener, service: Arc<Service>, token: Ca
 }
 
 async fn serve_connection(stream: TcpStream, service: Arc<Service>, token: CancellationToken) {
-    let handler = service_fn(move |req| handle(service.clone(), req));
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), handler);
+    let handler = {
+        let service = service.clone();
+        service_fn(move |req| handle(service.clone(), req))
+    };
+    // hyper only enforces the header timeout with a timer; it starts it whenever it waits for
+    // a request head, so it also closes a connection that sends nothing or stays idle.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(service.config.header_read_timeout);
+    let conn = builder.serve_connection(TokioIo::new(stream), handler);
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -79,6 +96,9 @@ async fn serve_connection(stream: TcpStream, service: Arc<Service>, token: Cance
         }
     };
     if let Err(e) = result {
+        if e.is_timeout() {
+            service.stats.header_timeout();
+        }
         tracing::debug!(error = %e, "emulator: connection ended");
     }
 }
@@ -97,7 +117,20 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
     }
 
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
+    // A deadline for the whole body, not for each read: a client trickling a byte at a time
+    // would otherwise hold the connection and its buffer for as long as it likes.
+    let body_read_timeout = service.config.body_read_timeout;
+    let collected = tokio::time::timeout(
+        body_read_timeout,
+        Limited::new(body, MAX_REQUEST_BODY_BYTES).collect(),
+    )
+    .await;
+    let Ok(collected) = collected else {
+        service.stats.body_timeout();
+        tracing::debug!(request_id, "emulator: request body timed out");
+        return Ok(request_timeout_response(body_read_timeout, &request_id));
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => {
             service.stats.request(MAX_REQUEST_BODY_BYTES);
@@ -194,6 +227,24 @@ fn error_response(service: &Service, err: &ApiError, request_id: &str) -> HttpRe
     tracing::debug!(request_id, error = %err, "emulator: error answer");
     let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(status, &err.body(), request_id)
+}
+
+/// HTTP 408 for a body that did not arrive in time. Not an AWS error shape: none of the
+/// modelled errors means a stalled upload. The connection is closed after it rather than
+/// kept alive: the rest of that body may still be on its way.
+fn request_timeout_response(timeout: Duration, request_id: &str) -> HttpResponse {
+    let body = serde_json::json!({
+        "message": format!(
+            "Request Timeout: the request body did not arrive within {}",
+            humantime::format_duration(timeout)
+        )
+    });
+    let mut response = json_response(StatusCode::REQUEST_TIMEOUT, &body, request_id);
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn json_response<T: Serialize>(status: StatusCode, body: &T, request_id: &str) -> HttpResponse {

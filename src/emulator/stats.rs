@@ -38,6 +38,7 @@ pub struct Stats {
     /// Error answers by `__type`, injected ones included.
     pub errors: BTreeMap<String, u64>,
     pub faults: FaultStats,
+    pub timeouts: TimeoutStats,
     /// Per InstanceId named in PutInventory requests that got past auth and faults.
     pub instances: BTreeMap<String, InstanceStats>,
     /// Body sizes of the last [`RECENT_BODY_SIZES`] signed PutInventory requests, oldest first.
@@ -68,6 +69,19 @@ pub struct FaultStats {
     pub dropped: u64,
     /// Requests held back by the configured latency.
     pub delayed: u64,
+}
+
+/// Connections the emulator gave up on because the client was too slow (see
+/// [`EmulatorConfig::header_read_timeout`](super::EmulatorConfig::header_read_timeout) and
+/// [`EmulatorConfig::body_read_timeout`](super::EmulatorConfig::body_read_timeout)).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TimeoutStats {
+    /// Connections closed because a request's header block did not arrive in time, idle
+    /// kept-alive connections included.
+    pub header: u64,
+    /// Requests answered 408 because their body did not arrive in time (not counted in
+    /// `requests`: their body was never read).
+    pub body: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -177,6 +191,14 @@ impl Recorder {
 
     pub fn delayed(&self) {
         self.with(|i| i.stats.faults.delayed += 1);
+    }
+
+    pub fn header_timeout(&self) {
+        self.with(|i| i.stats.timeouts.header += 1);
+    }
+
+    pub fn body_timeout(&self) {
+        self.with(|i| i.stats.timeouts.body += 1);
     }
 
     /// `custom_types` and `stored_bytes` come from the store, which the caller has locked.
