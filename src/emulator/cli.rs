@@ -97,7 +97,7 @@ pub struct EmulatorArgs {
     /// Close a connection whose request headers have not all arrived within this time (idle
     /// kept-alive connections included), e.g. "5s".
     // Spelled out for clap; the `defaults` test holds it to DEFAULT_HEADER_READ_TIMEOUT.
-    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
     pub header_read_timeout: Duration,
 
     /// Answer HTTP 408 and close the connection when a request body has not all arrived

@@ -79,8 +79,11 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 /// [`MAX_REQUEST_BODY_BYTES`] in the worst case.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Time a client has to send a request's header block, from the moment the emulator starts
-/// waiting for it (a new connection, or a kept-alive one after its previous answer).
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// waiting for it (a new connection, or a kept-alive one after its previous answer). Long
+/// enough that a client's pooled connection is seldom closed just as it is reused (a daemon
+/// under test may be quiet for several seconds between pushes), short enough that a stalled
+/// client frees its slot soon.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client has to send a whole request body once its headers are in. The largest
 /// body the emulator accepts crosses loopback in well under a second.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
