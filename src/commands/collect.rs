@@ -10,6 +10,7 @@ use crate::identity;
 use crate::probe::{self, CollectContext, Probe};
 
 pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandError> {
+    super::adopt_probe_orphans();
     let settings = load_settings(config_path)?;
     let probes = select(&settings, only)?;
     let ctx = context(&settings, &probes).await;

@@ -54,6 +54,7 @@ fn runtime_error(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_
 }
 
 pub async fn run() -> Result<(), CommandError> {
+    super::adopt_probe_orphans();
     let workdir = tempfile::Builder::new()
         .prefix("ssm-inventoryd-demo-")
         .tempdir()

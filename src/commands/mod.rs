@@ -37,6 +37,16 @@ impl CommandError {
     }
 }
 
+/// Commands that run exec probes adopt what the probes detach, so that the end of each run
+/// can stop it; see [`crate::probe::exec::adopt_orphans`].
+fn adopt_probe_orphans() {
+    if let Err(e) = crate::probe::exec::adopt_orphans() {
+        tracing::warn!(
+            "cannot adopt the processes probes detach ({e}); one that leaves its probe's process group may outlive the run"
+        );
+    }
+}
+
 /// Loads and validates the configuration from `path`.
 pub fn load_settings(path: &Path) -> Result<Settings, CommandError> {
     Ok(config::load(path)?)

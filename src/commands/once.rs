@@ -31,6 +31,7 @@ const ONCE_ATTEMPTS: u32 = 5;
 const ONCE_BACKOFF_CAP: Duration = Duration::from_secs(10);
 
 pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), CommandError> {
+    super::adopt_probe_orphans();
     let settings = load_settings(config_path)?;
     let identity = resolve_identity(&settings, options.instance_id, !options.dry_run).await?;
     let probes = select(&settings, None)?;

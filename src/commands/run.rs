@@ -12,6 +12,7 @@ use crate::daemon::{self, DaemonError, DaemonOptions};
 use crate::identity;
 
 pub async fn run(config_path: &Path) -> Result<(), CommandError> {
+    super::adopt_probe_orphans();
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel::<()>(4);
     let mut hangup = signal(SignalKind::hangup())

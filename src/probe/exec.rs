@@ -1,11 +1,15 @@
 //! Runs an operator's program and reads its stdout as inventory.
 //!
 //! The program is untrusted input in every sense: it may hang, fork children that hold
-//! stdout open, print gigabytes or garbage. So it runs in a process group of its own with
-//! stdin from /dev/null and a cleared environment, its stdout is capped (over the cap the run
-//! is killed at once), and when it ends, times out or misbehaves the whole group gets SIGTERM
-//! and, after a short grace, SIGKILL. A process that leaves the group (`setsid`) escapes this;
-//! systemd's control group catches it when the service stops.
+//! stdout open, print gigabytes or garbage, or detach processes that would run on forever.
+//! So it runs in a process group of its own with stdin from /dev/null and a cleared
+//! environment, its stdout is capped (over the cap the run is killed at once), and when it
+//! ends, times out or misbehaves the whole group gets SIGTERM and, after a short grace,
+//! SIGKILL. A process can leave the group (`setsid`, a double fork, a daemon backgrounding
+//! itself); in the commands that run probes the daemon adopts such processes once their parent
+//! is gone ([`adopt_orphans`]), so the end of the run finds them among its own children and
+//! stops and reaps them with the group. A run dropped half-way (a reload, the scheduler's
+//! backstop, the daemon stopping) is stopped the same way, with SIGKILL at once.
 //!
 //! Everything that may block before the start (the PATH search, the trust check of the
 //! program, the user lookup through NSS) runs on the blocking pool.
@@ -14,13 +18,16 @@
 //! through that descriptor (`/proc/self/fd/N`), not by its path again: what runs is the
 //! file that was checked, even if the path is made to lead elsewhere in between.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::future::Future;
+use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -39,6 +46,18 @@ const STDERR_KEEP_BYTES: usize = 4 * 1024;
 const STDOUT_HEAD_BYTES: usize = 512;
 /// Time between SIGTERM and SIGKILL when a run is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How long killed processes get to be gone before the stop gives up on them (one in
+/// uninterruptible sleep only dies when its I/O ends).
+const GONE_AFTER_KILL: Duration = Duration::from_secs(1);
+/// How often a stopping run looks at what is left of it.
+const STOP_POLL: Duration = Duration::from_millis(20);
+/// How much of a process's environment is searched for the run token. A process that pushes
+/// it further out only makes itself look like a stray, and strays are stopped.
+const ENVIRON_READ_LIMIT: u64 = 1024 * 1024;
+/// The variable that carries a run's token into the environment of every process of the run.
+/// It is how a process that left the group is told apart when two runs overlap; it is set
+/// after the probe's own `env`, so a probe cannot take it over.
+pub const RUN_VARIABLE: &str = "SSM_INVENTORYD_RUN";
 /// How long children may keep stdout open after the program itself has exited.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// PATH for probes when the daemon itself has none (systemd gives services a fixed one).
@@ -86,6 +105,12 @@ pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
 /// Starts the prepared program and collects its output.
 async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput, ProbeError> {
     let probe = spec.probe.clone();
+    // The user the run's processes belong to, for signalling them later.
+    let user = prepared.run_as.as_ref().map(|r| Ids {
+        uid: r.uid,
+        gid: r.gid,
+    });
+    let mut run = Run::new(&probe, user);
     let mut command = Command::new(prepared.exec_path());
     command
         .arg0(&prepared.argv0)
@@ -100,14 +125,13 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
         )
         .envs(std::env::var_os("LANG").map(|v| ("LANG", v)))
         .envs(&spec.env)
+        .env(RUN_VARIABLE, &run.token)
         // A group of its own, so that stopping the run reaches every process it started.
         .process_group(0)
         .kill_on_drop(true);
     if let Some(dir) = &spec.working_dir {
         command.current_dir(dir);
     }
-    // The user the run's processes belong to, for signalling them later.
-    let group_uid = prepared.run_as.as_ref().map(|r| r.uid);
     if let Some(run_as) = prepared.run_as {
         switch_user(&mut command, run_as);
     }
@@ -115,24 +139,18 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
         keep_open_across_exec(&mut command, fd.as_raw_fd());
     }
 
-    let mut child = command.spawn().map_err(|source| ProbeError::Spawn {
-        probe: probe.clone(),
-        program: prepared.program.display().to_string(),
-        source,
-    })?;
+    let child = run
+        .spawn(&mut command)
+        .map_err(|source| ProbeError::Spawn {
+            probe: probe.clone(),
+            program: prepared.program.display().to_string(),
+            source,
+        })?;
     // `spawn` returns once the child has executed the program: the parent's copy of the
     // descriptor has done its work.
     drop(prepared.checked);
-    // The pid is known until the child is reaped, and we have not awaited it yet.
-    let group = child
-        .id()
-        .and_then(|pid| libc::pid_t::try_from(pid).ok())
-        .map(|pgid| Group {
-            pgid,
-            uid: group_uid,
-        });
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        stop_group(&mut child, group).await;
+        run.stop().await;
         return Err(ProbeError::Spawn {
             probe,
             program: prepared.program.display().to_string(),
@@ -145,12 +163,12 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
     let ended = {
         let stdout_done = read_into(stdout, spec.max_output_bytes, true, &mut out);
         let stderr_done = read_into(stderr, STDERR_KEEP_BYTES, false, &mut err);
-        tokio::time::timeout(spec.timeout, drive(&mut child, stdout_done, stderr_done))
+        tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done))
             .await
             .ok()
     };
     // Whatever happened, nothing from this run may outlive it.
-    stop_group(&mut child, group).await;
+    run.stop().await;
     let stderr = err.text();
 
     let status = match ended {
@@ -489,65 +507,454 @@ fn head_of(stdout: &[u8]) -> String {
     }
 }
 
+/// The user a run's processes belong to, when that is not the daemon's.
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+}
+
 /// A run's process group, and the user its processes run as when that is not the daemon's.
 #[derive(Debug, Clone, Copy)]
 struct Group {
     pgid: libc::pid_t,
-    uid: Option<libc::uid_t>,
+    user: Option<Ids>,
 }
 
-/// Sends `signal` to the group (0 asks whether any member is left).
-///
-/// A group running as another user is signalled *as that user*: a short-lived thread sets
-/// its own effective uid to the group's and sends the signal from there, which the kernel
-/// allows without CAP_KILL. The unit can then drop CAP_KILL, which would let the daemon
-/// signal every process on the node.
+/// Runs `f` as `user`: on a short-lived thread that sets its own effective uid and gid to the
+/// user's. From there the kernel lets it signal that user's processes without CAP_KILL, and
+/// read their environment without CAP_SYS_PTRACE (and see their `/proc` entries where
+/// `hidepid` hides them). The unit can then drop CAP_KILL, which would let the daemon signal
+/// every process on the node. Without a user, or with the daemon's own, `f` runs here.
+fn as_user<T: Send>(user: Option<Ids>, f: impl FnOnce() -> T + Send) -> T {
+    // SAFETY: geteuid cannot fail.
+    let Some(Ids { uid, gid }) = user.filter(|u| u.uid != unsafe { libc::geteuid() }) else {
+        return f();
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: the raw system calls change the credentials of this thread only
+                // (glibc's wrappers would change every thread's), and the thread ends right
+                // after `f`. The gid goes first: once the uid is not root's, the thread may
+                // no longer change it. -1 leaves the real and saved ids as they are.
+                unsafe {
+                    libc::syscall(libc::SYS_setresgid, libc::gid_t::MAX, gid, libc::gid_t::MAX);
+                    libc::syscall(libc::SYS_setresuid, libc::uid_t::MAX, uid, libc::uid_t::MAX);
+                }
+                f()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Sends `signal` to the group (0 asks whether any member is left), as the group's user.
 fn kill_group(group: Option<Group>, signal: libc::c_int) -> bool {
-    let Some(Group { pgid, uid }) = group.filter(|g| g.pgid > 0) else {
+    let Some(Group { pgid, user }) = group.filter(|g| g.pgid > 0) else {
         return false;
     };
     // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
-    let send = move || unsafe { libc::killpg(pgid, signal) == 0 };
-    // SAFETY: geteuid cannot fail.
-    match uid.filter(|&uid| uid != unsafe { libc::geteuid() }) {
-        None => send(),
-        Some(uid) => std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    // SAFETY: the raw system call changes the credentials of this thread
-                    // only (glibc's setresuid would change every thread's), and the thread
-                    // ends right after the signal. -1 leaves the real and saved uids as they are.
-                    let keep = libc::uid_t::MAX;
-                    unsafe { libc::syscall(libc::SYS_setresuid, keep, uid, keep) };
-                    send()
-                })
-                .join()
-                .unwrap_or(false)
-        }),
+    as_user(user, move || unsafe { libc::killpg(pgid, signal) == 0 })
+}
+
+/// Whether this process adopts orphans ([`adopt_orphans`]). Only then does a stopping run look
+/// at children other than leads: in any other process they are someone else's to wait for.
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+/// Numbers the runs, for their tokens.
+static RUN_SERIAL: AtomicU64 = AtomicU64::new(0);
+/// The runs in flight in this process. Held while a lead is started, so that no other run
+/// takes it for an orphan before its pid is on record; and while a stopping run picks,
+/// signals and reaps the orphans that are its own, so that two runs never both signal a pid
+/// one of them has reaped, and which may by then be another process's.
+static IN_FLIGHT: Mutex<Vec<InFlight>> = Mutex::new(Vec::new());
+
+struct InFlight {
+    serial: u64,
+    token: String,
+    /// The lead's pid, which is its group's id too; 0 until it is started.
+    pgid: libc::pid_t,
+}
+
+fn in_flight() -> MutexGuard<'static, Vec<InFlight>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes this process the reaper of its probes' orphans (`PR_SET_CHILD_SUBREAPER`): a
+/// process a probe detached (a double fork, `setsid`, a daemon that backgrounds itself)
+/// becomes this process's child instead of init's when its parent exits, where the end of the
+/// run finds it, stops it and reaps it. The commands that run probes call this once at their
+/// start. A process that does not (a library user, the tests) gets the group stop only, and
+/// none of its children but the leads of runs is ever signalled or waited for.
+pub fn adopt_orphans() -> std::io::Result<()> {
+    // prctl is variadic: the arguments must have the width the kernel reads.
+    let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+    // SAFETY: PR_SET_CHILD_SUBREAPER sets a flag of this process and reads only its second
+    // argument.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, on, unused, unused, unused) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    ADOPTING.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// A run's processes, from before its program starts until nothing of it is left. Stopping
+/// it, when it ends ([`Run::stop`]) or when it is dropped half-way ([`Drop`]), reaches its
+/// process group and the processes that left the group.
+struct Run {
+    probe: String,
+    serial: u64,
+    /// The value of [`RUN_VARIABLE`] in the run's processes.
+    token: String,
+    user: Option<Ids>,
+    child: Option<Child>,
+    group: Option<Group>,
+    /// Set once [`Run::stop`] has finished; a run dropped before then is stopped at once.
+    stopped: bool,
+}
+
+/// Where a child of this process is, as a stopping run sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// In the run's process group.
+    Group,
+    /// In the daemon's own process group.
+    DaemonGroup,
+    /// In a group of neither, nor of another run in flight.
+    Outside,
+}
+
+/// What a stopping run has done to the processes that left its group.
+#[derive(Default)]
+struct Reach {
+    /// The last signal each was sent, so that each gets SIGTERM once and SIGKILL once.
+    signalled: HashMap<libc::pid_t, libc::c_int>,
+    /// Those neither the daemon nor the run's user may signal: another user's, so not this
+    /// run's; their own run stops them.
+    out_of_reach: HashSet<libc::pid_t>,
+    /// Those found to be this run's, which stay so when their environment can no longer be
+    /// read (a zombie's cannot): a pid is not reused before it is reaped.
+    ours: HashSet<libc::pid_t>,
+    /// Those whose environment could not be read once, while another run was in flight.
+    unread_once: HashSet<libc::pid_t>,
+}
+
+impl Run {
+    fn new(probe: &str, user: Option<Ids>) -> Run {
+        let serial = RUN_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}.{serial}", std::process::id());
+        in_flight().push(InFlight {
+            serial,
+            token: token.clone(),
+            pgid: 0,
+        });
+        Run {
+            probe: probe.to_string(),
+            serial,
+            token,
+            user,
+            child: None,
+            group: None,
+            stopped: false,
+        }
+    }
+
+    /// Starts the program, holding [`IN_FLIGHT`] until its pid is on record.
+    fn spawn(&mut self, command: &mut Command) -> std::io::Result<&mut Child> {
+        let mut in_flight = in_flight();
+        let child = command.spawn()?;
+        // The pid is known until the child is reaped, and we have not awaited it yet.
+        let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
+        if let Some(pgid) = pgid
+            && let Some(entry) = in_flight.iter_mut().find(|r| r.serial == self.serial)
+        {
+            entry.pgid = pgid;
+        }
+        drop(in_flight);
+        self.group = pgid.map(|pgid| Group {
+            pgid,
+            user: self.user,
+        });
+        Ok(self.child.insert(child))
+    }
+
+    /// SIGTERM to the group and to the processes that left it, then SIGKILL to whatever is
+    /// left after the grace period. The program and the adopted processes are reaped on the
+    /// way, so that none lingers as a zombie (which would also keep the group alive).
+    async fn stop(&mut self) {
+        let mut reach = Reach::default();
+        let mut signal = libc::SIGTERM;
+        kill_group(self.group, signal);
+        let mut deadline = Instant::now() + KILL_GRACE;
+        while self.left(signal, &mut reach) {
+            if Instant::now() >= deadline {
+                if signal == libc::SIGKILL {
+                    self.give_up();
+                    break;
+                }
+                signal = libc::SIGKILL;
+                kill_group(self.group, signal);
+                deadline = Instant::now() + GONE_AFTER_KILL;
+                continue;
+            }
+            tokio::time::sleep(STOP_POLL).await;
+        }
+        self.stopped = true;
+    }
+
+    /// The stop of a run dropped half-way: SIGKILL at once, since nothing waits for a grace
+    /// period to pass, and a wait of milliseconds on this thread for the processes to go.
+    fn stop_now(&mut self) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        kill_group(self.group, libc::SIGKILL);
+        let _ = child.start_kill();
+        let mut reach = Reach::default();
+        let deadline = std::time::Instant::now() + GONE_AFTER_KILL;
+        while self.left(libc::SIGKILL, &mut reach) {
+            if std::time::Instant::now() >= deadline {
+                self.give_up();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// One look at what is left of the run: reaps what has ended, sends `signal` to the
+    /// processes that left the group and have not had it yet, and says whether anything is
+    /// left.
+    fn left(&mut self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        let lead = self
+            .child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+        let adopted = self.sweep(signal, reach);
+        // Signal 0 asks whether any member of the group is still there.
+        lead || adopted || kill_group(self.group, 0)
+    }
+
+    /// Stops and reaps the processes of this run found among this process's children, which
+    /// are, leads aside (every lead is on record, and the runtime waits for it), the orphans
+    /// it adopted. Says whether any of them is left. A child is this run's when
+    /// - it is in the run's group;
+    /// - or it is in no group of another run in flight and not in the daemon's own, and its
+    ///   environment does not carry the token of another run in flight;
+    /// - or it is in the daemon's own group (which no probe's process starts in, but one can
+    ///   join it: the runs share the daemon's session) and carries a token of this process's
+    ///   other than another run in flight's. Without one it is someone else's child.
+    ///
+    /// An environment that cannot be read (another user's process when the daemon lacks
+    /// CAP_SYS_PTRACE, as under the unit; one that made itself not dumpable; a zombie; one in
+    /// the middle of `execve`, which shows none for an instant) is read again as the run's
+    /// user, and while another run is in flight, once more at the next look. If that fails
+    /// too, a process outside the daemon's group counts as this run's. So a stray of a run that
+    /// already ended is stopped by the next run that ends, and a process of another run in
+    /// flight that cannot be told apart is stopped early rather than left running.
+    fn sweep(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        if !ADOPTING.load(Ordering::Relaxed) {
+            return false;
+        }
+        let own = self.group.map(|g| g.pgid);
+        let in_flight = in_flight();
+        let others = || in_flight.iter().filter(|r| r.serial != self.serial);
+        // SAFETY: getpgrp cannot fail.
+        let daemon_group = unsafe { libc::getpgrp() };
+        let this_process = format!("{}.", std::process::id());
+        let mut candidates = Vec::new();
+        for pid in children() {
+            if in_flight.iter().any(|r| r.pgid == pid) {
+                continue;
+            }
+            // SAFETY: getpgid only reads; for a process that is gone it yields -1.
+            let pgid = unsafe { libc::getpgid(pid) };
+            if pgid <= 0 {
+                continue;
+            }
+            if Some(pgid) == own {
+                candidates.push((pid, Where::Group));
+            } else if pgid == daemon_group {
+                candidates.push((pid, Where::DaemonGroup));
+            } else if !others().any(|r| r.pgid == pgid) {
+                candidates.push((pid, Where::Outside));
+            }
+        }
+        let mut tokens = HashMap::new();
+        let mut unread = Vec::new();
+        for &(pid, place) in &candidates {
+            if place != Where::Group {
+                match run_token(pid) {
+                    Ok(token) => {
+                        tokens.insert(pid, token);
+                    }
+                    Err(_) => unread.push(pid),
+                }
+            }
+        }
+        if self.user.is_some() && !unread.is_empty() {
+            tokens.extend(as_user(self.user, || {
+                unread
+                    .iter()
+                    .filter_map(|&pid| Some((pid, run_token(pid).ok()?)))
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut left = 0usize;
+        candidates.retain(|&(pid, place)| {
+            if place == Where::Group || reach.ours.contains(&pid) {
+                return true;
+            }
+            let Some(token) = tokens.get(&pid) else {
+                if place == Where::DaemonGroup {
+                    return false;
+                }
+                if others().next().is_some() && reach.unread_once.insert(pid) {
+                    left += 1;
+                    return false;
+                }
+                return true;
+            };
+            let another_runs = token
+                .as_ref()
+                .is_some_and(|t| others().any(|r| &r.token == t));
+            match place {
+                Where::Group | Where::Outside => !another_runs,
+                Where::DaemonGroup => {
+                    !another_runs && token.as_ref().is_some_and(|t| t.starts_with(&this_process))
+                }
+            }
+        });
+        reach.ours.extend(candidates.iter().map(|&(pid, _)| pid));
+        let mut denied = Vec::new();
+        for (pid, place) in candidates {
+            if reap(pid) {
+                // Its pid may now be reused, by a process that has had no signal.
+                reach.signalled.remove(&pid);
+                reach.out_of_reach.remove(&pid);
+                reach.ours.remove(&pid);
+                reach.unread_once.remove(&pid);
+                continue;
+            }
+            if reach.out_of_reach.contains(&pid) {
+                continue;
+            }
+            left += 1;
+            // The group's members had the group's signal.
+            if place != Where::Group && reach.signalled.insert(pid, signal) != Some(signal) {
+                // SAFETY: kill only sends a signal, and the pid is an unreaped child of ours,
+                // so it is still the process we looked at.
+                if unsafe { libc::kill(pid, signal) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+                {
+                    denied.push(pid);
+                }
+            }
+        }
+        if !denied.is_empty() {
+            // Another user's process, and no CAP_KILL here: as the run's user, if it is theirs.
+            let failed = match self.user {
+                None => denied,
+                Some(_) => as_user(self.user, || {
+                    denied
+                        .into_iter()
+                        // SAFETY: as above.
+                        .filter(|&pid| unsafe { libc::kill(pid, signal) } != 0)
+                        .collect::<Vec<_>>()
+                }),
+            };
+            left -= failed.len();
+            reach.out_of_reach.extend(failed);
+        }
+        left > 0
+    }
+
+    fn give_up(&self) {
+        tracing::warn!(
+            probe = %self.probe,
+            "processes of the run were still there {} after SIGKILL (in uninterruptible sleep?); they are reaped once they end",
+            humantime::format_duration(GONE_AFTER_KILL)
+        );
     }
 }
 
-/// SIGTERM to the group, then SIGKILL to whatever is left after the grace period. The
-/// program itself is reaped on the way, so that it does not linger as a zombie that keeps
-/// the group alive.
-async fn stop_group(child: &mut Child, group: Option<Group>) {
-    if kill_group(group, libc::SIGTERM) {
-        let deadline = Instant::now() + KILL_GRACE;
-        loop {
-            let _ = child.try_wait();
-            // Signal 0 asks whether any member is still there.
-            if !kill_group(group, 0) {
-                break;
+impl Drop for Run {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.stop_now();
+        }
+        in_flight().retain(|r| r.serial != self.serial);
+    }
+}
+
+/// This process's children: every thread's `children` list, since an orphan goes to whichever
+/// thread the kernel picks. Those lists exist with CONFIG_PROC_CHILDREN, which the usual
+/// distribution kernels enable, and they are this process's own, so no `hidepid` setting of
+/// `/proc` hides another user's child in them. Without them, `/proc/*/stat` names each
+/// process's parent, though only for the processes this one may see.
+fn children() -> Vec<libc::pid_t> {
+    let mut pids = Vec::new();
+    let mut listed = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                listed = true;
+                pids.extend(
+                    list.split_ascii_whitespace()
+                        .filter_map(|p| p.parse::<libc::pid_t>().ok()),
+                );
             }
-            if Instant::now() >= deadline {
-                kill_group(group, libc::SIGKILL);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    // After SIGKILL the program dies at once; reap it now rather than leave it to the runtime.
-    let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
+    if !listed {
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            pids.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+                    .filter(|&pid| parent_of(pid) == Some(me)),
+            );
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name in parentheses may hold anything, spaces and parentheses included.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // state, then ppid
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// The run token in the environment of `pid`; `None` when it has none. An empty environment
+/// is an error: it is what a process shows in the middle of `execve`, before the new
+/// program's is in place, or a zombie.
+fn run_token(pid: libc::pid_t) -> std::io::Result<Option<String>> {
+    let mut environ = Vec::new();
+    std::fs::File::open(format!("/proc/{pid}/environ"))?
+        .take(ENVIRON_READ_LIMIT)
+        .read_to_end(&mut environ)?;
+    if environ.is_empty() {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let name = format!("{RUN_VARIABLE}=");
+    Ok(environ
+        .split(|&b| b == 0)
+        .find_map(|entry| entry.strip_prefix(name.as_bytes()))
+        .map(|value| String::from_utf8_lossy(value).into_owned()))
+}
+
+/// Reaps `pid` if it has ended; says whether it is gone. Only adopted processes are reaped
+/// here, each by its pid: waiting for any child (-1) would take the leads' statuses from the
+/// runtime that waits for them.
+fn reap(pid: libc::pid_t) -> bool {
+    let mut status = 0;
+    // SAFETY: waits, without blocking, for this one child of ours.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) != 0 }
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -595,7 +1002,7 @@ mod tests {
         let mut names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
         names.sort();
         names.retain(|n| *n != "LANG");
-        assert_eq!(names, ["ONLY", "PATH"], "{env}");
+        assert_eq!(names, ["ONLY", "PATH", RUN_VARIABLE], "{env}");
     }
 
     #[tokio::test]
@@ -889,6 +1296,48 @@ mod tests {
                 )),
             "{e}"
         );
+    }
+
+    /// What a stopping run goes by: this process's children, the parent in their `stat`, the
+    /// run token in their environment.
+    #[test]
+    fn a_child_is_found_with_its_parent_and_its_run_token() {
+        let mut marked = std::process::Command::new("sleep")
+            .arg("30")
+            .env(RUN_VARIABLE, "42.7")
+            .spawn()
+            .unwrap();
+        let mut unmarked = std::process::Command::new("sleep")
+            .arg("30")
+            .env_remove(RUN_VARIABLE)
+            .spawn()
+            .unwrap();
+        let pid = |child: &std::process::Child| libc::pid_t::try_from(child.id()).unwrap();
+        // The parent goes on before the new program's environment is in place.
+        let token = |child: &std::process::Child| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                match run_token(pid(child)) {
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    read => break read.ok().flatten(),
+                }
+            }
+        };
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        let found = (
+            children().contains(&pid(&marked)),
+            parent_of(pid(&marked)),
+            token(&marked),
+            token(&unmarked),
+        );
+        for child in [&mut marked, &mut unmarked] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(found, (true, Some(me), Some("42.7".to_string()), None));
     }
 
     #[tokio::test]
