@@ -227,6 +227,26 @@ mod allocator {
     }
 }
 
+/// Passes a folder watch's signals on to `to` until `cancel` fires or the watch ends.
+fn forward_changes(
+    mut changes: mpsc::Receiver<()>,
+    to: mpsc::Sender<()>,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                change = changes.recv() => match change {
+                    // A full channel already means "soon"; one more says nothing new.
+                    Some(()) => { let _ = to.try_send(()); }
+                    None => return,
+                },
+            }
+        }
+    });
+}
+
 /// Configuration files: `*.toml`, not hidden (editors' and package managers' leftovers such
 /// as `x.toml.dpkg-new` or `.x.toml.swp` are not read, so they need no reload).
 fn is_config_name(name: &std::ffi::OsStr) -> bool {
@@ -303,21 +323,8 @@ impl Daemon {
             // (when the service needs content that was let go) both feed it.
             let (wake_tx, wake) = mpsc::channel::<()>(1);
             match probe.watch(&ctx, WATCH_DEBOUNCE) {
-                Ok(Some(mut watch)) => {
-                    let forward = wake_tx.clone();
-                    let cancel = self.probes_cancel.child_token();
-                    tokio::spawn(async move {
-                        loop {
-                            tokio::select! {
-                                _ = cancel.cancelled() => return,
-                                event = watch.recv() => match event {
-                                    // A full channel already means "run again soon".
-                                    Some(()) => { let _ = forward.try_send(()); }
-                                    None => return,
-                                },
-                            }
-                        }
-                    });
+                Ok(Some(watch)) => {
+                    forward_changes(watch, wake_tx.clone(), self.probes_cancel.child_token());
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -779,27 +786,18 @@ impl Daemon {
             dirs.push(probes_dir);
         }
         for dir in dirs {
-            let mut changes = match crate::watch::watch(&dir, WATCH_DEBOUNCE, is_config_name) {
+            let changes = match crate::watch::watch(&dir, WATCH_DEBOUNCE, is_config_name) {
                 Ok(changes) => changes,
                 Err(e) => {
                     tracing::warn!("{e}; configuration changes there need a reload");
                     continue;
                 }
             };
-            let forward = self.config_watch_tx.clone();
-            let cancel = self.config_watch.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        change = changes.recv() => match change {
-                            // A full channel already means "reload soon".
-                            Some(()) => { let _ = forward.try_send(()); }
-                            None => return,
-                        },
-                    }
-                }
-            });
+            forward_changes(
+                changes,
+                self.config_watch_tx.clone(),
+                self.config_watch.clone(),
+            );
         }
     }
 
