@@ -29,6 +29,7 @@
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
+pub mod backoff;
 pub mod batch;
 pub mod commands;
 pub mod config;

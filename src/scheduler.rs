@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::probe::{Collection, ProbeError};
 
 /// First retry delay after a failure; it doubles per consecutive failure up to the interval.
@@ -36,10 +37,7 @@ impl Schedule {
         if failures == 0 {
             return self.interval + self.splay.mul_f64(unit.clamp(0.0, 1.0));
         }
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(31));
-        FAILURE_BACKOFF_START
-            .saturating_mul(factor)
-            .min(self.interval)
+        Backoff::new(FAILURE_BACKOFF_START, self.interval).ceiling(failures)
     }
 }
 

@@ -7,7 +7,9 @@ pub mod agent_credentials;
 pub mod classify;
 pub mod client;
 pub mod deliver;
+pub mod put;
 pub mod retry;
 
 pub use deliver::{Deliverer, Fate, Outgoing, Report};
+pub use put::{PutInventory, Rejection};
 pub use retry::RetryPolicy;

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 /// Backoff settings. `max_attempts` is `None` for the daemon, which keeps trying until it is
 /// stopped; a one-shot run gives up after a few attempts and reports what is still pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,20 +23,23 @@ impl RetryPolicy {
     /// Default longest wait between two attempts.
     pub const DEFAULT_CAP: Duration = Duration::from_secs(300);
 
+    fn backoff(&self) -> Backoff {
+        Backoff::new(self.base, self.cap)
+    }
+
     /// The ceiling for the wait after `attempt` failures (1-based): base·2^(attempt-1), capped.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
-        self.base.saturating_mul(factor).min(self.cap)
+        self.backoff().ceiling(attempt)
     }
 
     /// A uniformly random wait in `[0, ceiling(attempt)]`, drawn from `unit` in `[0, 1)`.
     pub fn wait(&self, attempt: u32, unit: f64) -> Duration {
-        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+        self.backoff().jittered_with(attempt, unit)
     }
 
     /// A wait drawn with the thread's random generator.
     pub fn jittered(&self, attempt: u32) -> Duration {
-        self.wait(attempt, rand::random::<f64>())
+        self.backoff().jittered(attempt)
     }
 
     /// Whether another attempt is allowed after `attempts` have failed.

@@ -5,13 +5,19 @@
 //! none splits the request in halves until the culprit is alone, and everything else goes on.
 //! Transient failures keep the whole request and retry it with backoff.
 
-use std::collections::{HashMap, VecDeque};
+mod isolate;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::InventoryItem;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{self, Failure, classify};
+use self::isolate::{Work, hash_only, isolate, pending, quarantine, set};
+use super::classify::Failure;
+use super::put::{PutInventory, Rejection, to_sdk};
 use super::retry::RetryPolicy;
 use crate::batch::{self, Budget};
 use crate::inventory::Item;
@@ -62,37 +68,15 @@ pub struct Report {
     pub ceilings: Vec<std::time::Duration>,
 }
 
-pub struct Deliverer<'c> {
-    pub client: &'c Client,
+/// Delivers through `client`: the SDK's in the daemon, a scripted one in unit tests.
+pub struct Deliverer<'c, A = Client> {
+    pub client: &'c A,
     pub instance_id: &'c str,
     pub budget: Budget,
     pub retry: RetryPolicy,
 }
 
-/// One unit of work in the delivery queue.
-#[derive(Debug)]
-struct Work {
-    members: Vec<usize>,
-    /// Set when this batch is known to hold an item the service refuses (for this reason)
-    /// without naming it: it is split rather than sent whole.
-    known_bad: Option<String>,
-    /// The other half of a split, with the refusal that caused the split. If this half goes
-    /// through, the culprit is over there; if this half fails, that half is not known to be
-    /// bad and is sent later with everything else set aside.
-    sibling: Option<(Vec<usize>, String)>,
-}
-
-impl Work {
-    fn plain(members: Vec<usize>) -> Work {
-        Work {
-            members,
-            known_bad: None,
-            sibling: None,
-        }
-    }
-}
-
-impl Deliverer<'_> {
+impl<A: PutInventory> Deliverer<'_, A> {
     /// Delivers `items`, returning each one's fate. Stops early (leaving items pending) when
     /// `cancel` fires.
     ///
@@ -448,104 +432,9 @@ impl Deliverer<'_> {
                 );
             }
         };
-        let result = self
-            .client
-            .put_inventory()
-            .instance_id(self.instance_id)
-            .set_items(Some(sdk_items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => (Ok(()), bytes, None),
-            Err(e) => (Err(classify(&e)), bytes, Some(classify::error_code(&e))),
+        match self.client.put_inventory(self.instance_id, sdk_items).await {
+            Ok(()) => (Ok(()), bytes, None),
+            Err(Rejection { failure, code }) => (Err(failure), bytes, Some(code)),
         }
     }
-}
-
-/// Removes the culprit: by name when the service named one in this batch; else, alone, it is
-/// the culprit; else the batch is known bad and will be split.
-fn isolate(
-    items: &[Outgoing<'_>],
-    report: &mut Report,
-    queue: &mut VecDeque<Work>,
-    batch: Vec<usize>,
-    type_name: Option<&str>,
-    reason: String,
-) {
-    let named = type_name.and_then(|name| {
-        batch
-            .iter()
-            .position(|&i| items[i].item.type_name() == name)
-    });
-    if let Some(position) = named {
-        let mut rest = batch;
-        let culprit = rest.remove(position);
-        quarantine(items, report, culprit, reason);
-        if !rest.is_empty() {
-            queue.push_front(Work::plain(rest));
-        }
-    } else if let [culprit] = batch[..] {
-        quarantine(items, report, culprit, reason);
-    } else {
-        queue.push_front(Work {
-            members: batch,
-            known_bad: Some(reason),
-            sibling: None,
-        });
-    }
-}
-
-fn quarantine(items: &[Outgoing<'_>], report: &mut Report, culprit: usize, reason: String) {
-    tracing::warn!(
-        type_name = items[culprit].item.type_name(),
-        "refused by the service and quarantined: {reason}"
-    );
-    report.fates[culprit] = Some(Fate::Quarantined { reason });
-}
-
-fn pending(reason: &str) -> Fate {
-    Fate::Pending {
-        reason: reason.to_string(),
-    }
-}
-
-fn set(report: &mut Report, members: &[usize], fate: Fate) {
-    for &i in members {
-        report.fates[i] = Some(fate.clone());
-    }
-}
-
-/// The hash-only items of `batch` an error is about: the named one, or all when unnamed.
-fn hash_only(
-    items: &[Outgoing<'_>],
-    payloads: &[Payload],
-    batch: &[usize],
-    type_name: Option<&str>,
-) -> Vec<usize> {
-    batch
-        .iter()
-        .copied()
-        .filter(|&i| payloads[i] == Payload::HashOnly)
-        .filter(|&i| type_name.is_none_or(|name| items[i].item.type_name() == name))
-        .collect()
-}
-
-/// The SDK's form of an item.
-pub fn to_sdk(item: &Item, payload: Payload) -> Result<InventoryItem, String> {
-    let mut builder = InventoryItem::builder()
-        .type_name(item.type_name())
-        .schema_version(item.schema_version())
-        .capture_time(item.capture_time())
-        .content_hash(item.content_hash());
-    if payload == Payload::Full {
-        let rows: Vec<HashMap<String, String>> = item
-            .content()
-            .iter()
-            .map(|row| row.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .collect();
-        builder = builder.set_content(Some(rows));
-    }
-    builder
-        .build()
-        .map_err(|e| format!("{}: cannot build the request item: {e}", item.type_name()))
 }
