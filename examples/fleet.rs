@@ -180,6 +180,7 @@ async fn run_agent(
             &mut agent.state,
             &agent.dir,
             &options,
+            time::OffsetDateTime::now_utc(),
             &cancel,
         )
         .await;

@@ -31,6 +31,7 @@
 
 pub mod backoff;
 pub mod batch;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod cycle;
@@ -46,6 +47,7 @@ pub mod notify;
 pub mod outbox;
 pub mod plan;
 pub mod probe;
+pub mod record;
 pub mod reload;
 pub mod scheduler;
 pub mod sender;

@@ -1,16 +1,30 @@
-//! The latest items of every probe, waiting to be pushed.
+//! The latest items of every probe, waiting to be pushed, and the one place where probes'
+//! results are merged (the daemon's runs as they finish; `once` and `demo`'s single round).
 //!
 //! Inventory is state, not a log: only the newest item per TypeName matters, so a newer run
 //! simply replaces what an older one left, pending or not. A failed run keeps the last good
 //! items (a broken probe must never clear inventory) and records the error for `status`.
+//! Two probes producing one TypeName: the first in configuration order keeps it.
 
 use std::collections::HashSet;
 
-use crate::cycle::Collected;
 use crate::inventory::Item;
 use crate::probe::Probe;
 use crate::scheduler::Outcome;
 use crate::state::InstanceState;
+
+/// What the probes produced, merged: everything a push is planned from.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub items: Vec<Item>,
+    /// One sentence per failed probe (or duplicate type), naming the probe.
+    pub errors: Vec<String>,
+    /// Types some configured probe claims, produced this time or not.
+    pub declared: HashSet<String>,
+    /// A probe whose types are only known from its output failed (or has not run yet):
+    /// which types disappeared cannot be told, so nothing is cleared.
+    pub incomplete: bool,
+}
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -19,8 +33,9 @@ struct Slot {
     dynamic: bool,
     ran: bool,
     items: Vec<Item>,
-    last_error: Option<String>,
-    /// The last run succeeded only in part (a bad file next to good ones).
+    /// What went wrong in the last run, one sentence per problem.
+    last_errors: Vec<String>,
+    /// The last run succeeded only in part (a bad file next to good ones), or failed.
     partial: bool,
 }
 
@@ -59,7 +74,8 @@ impl Outbox {
     }
 
     /// Records a run. Returns true when what would be pushed changed: a type appeared,
-    /// disappeared or has a new ContentHash or SchemaVersion.
+    /// disappeared or has a new ContentHash or SchemaVersion. A failed run keeps the slot's
+    /// last good items; saying so is the caller's business.
     pub fn record(&mut self, outcome: Outcome) -> bool {
         let Some(slot) = self.slots.iter_mut().find(|s| s.name == outcome.probe) else {
             return false; // a probe removed by a reload finished one last run
@@ -70,14 +86,7 @@ impl Outbox {
             Ok(collection) => {
                 let items = collection.items;
                 slot.partial = !collection.errors.is_empty();
-                slot.last_error = slot.partial.then(|| {
-                    collection
-                        .errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                });
+                slot.last_errors = collection.errors.iter().map(ToString::to_string).collect();
                 let key = |items: &[Item]| -> Vec<(String, String, String)> {
                     let mut k: Vec<_> = items
                         .iter()
@@ -120,8 +129,7 @@ impl Outbox {
                 changed
             }
             Err(e) => {
-                tracing::warn!(probe = %slot.name, "{e}; keeping its last good items");
-                slot.last_error = Some(e.to_string());
+                slot.last_errors = vec![e.to_string()];
                 slot.partial = true;
                 // A first run that fails still completes the picture of which probes ran.
                 first_run
@@ -175,7 +183,8 @@ impl Outbox {
     pub fn errors(&self) -> Vec<(String, String)> {
         self.slots
             .iter()
-            .filter_map(|s| s.last_error.clone().map(|e| (s.name.clone(), e)))
+            .filter(|s| !s.last_errors.is_empty())
+            .map(|s| (s.name.clone(), s.last_errors.join("; ")))
             .collect()
     }
 
@@ -188,9 +197,7 @@ impl Outbox {
         for slot in &self.slots {
             collected.declared.extend(slot.declared.iter().cloned());
             collected.incomplete |= !slot.ran || (slot.dynamic && slot.partial);
-            if let Some(e) = &slot.last_error {
-                collected.errors.push(e.clone());
-            }
+            collected.errors.extend(slot.last_errors.iter().cloned());
             for item in &slot.items {
                 if seen.insert(item.type_name()) {
                     collected.items.push(item.clone());

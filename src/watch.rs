@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Which file names matter to the watcher's owner (`*.json` documents, `*.toml` drop-ins);
 /// events about other files (a writer's temporary file, an editor's backup) are ignored.
@@ -211,6 +212,23 @@ fn relevant(folder: &Path, event: &notify::Result<Event>, relevant_name: NameFil
             .paths
             .iter()
             .any(|p| p == folder || p.file_name().is_none_or(relevant_name))
+}
+
+/// Passes a watch's signals on to `to` until `cancel` fires or the watch ends: several
+/// watches (a probe's folder, the configuration's folders) feed one receiver this way.
+pub fn forward(mut changes: mpsc::Receiver<()>, to: mpsc::Sender<()>, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                change = changes.recv() => match change {
+                    // A full channel already means "soon"; one more says nothing new.
+                    Some(()) => { let _ = to.try_send(()); }
+                    None => return,
+                },
+            }
+        }
+    });
 }
 
 #[cfg(test)]

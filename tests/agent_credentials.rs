@@ -127,6 +127,7 @@ impl Daemon {
             identity_sources: agent.sources(),
             shutdown_deadline: Duration::from_secs(5),
             runtime_dir: None,
+            clock: ssm_inventoryd::clock::Clock::system(),
         };
         let shutdown = CancellationToken::new();
         let (_reload_tx, reload) = tokio::sync::mpsc::channel(1);

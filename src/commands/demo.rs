@@ -9,8 +9,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::CommandError;
 use super::collect::select;
-use super::once::intervals;
-use crate::batch::Budget;
 use crate::config;
 use crate::cycle::{self, PushOptions, PushReport};
 use crate::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig};
@@ -99,18 +97,12 @@ pub async fn run() -> Result<(), CommandError> {
         ..client::ClientOptions::default()
     })
     .await;
-    let options = PushOptions {
-        instance_id: DEMO_INSTANCE_ID.into(),
-        intervals: intervals(&settings),
-        on_removed: settings.agent.on_removed,
-        force: false,
-        budget: Budget::new(settings.agent.max_request_bytes),
-        retry: RetryPolicy {
-            base: RetryPolicy::DEFAULT_BASE,
-            cap: std::time::Duration::from_secs(2),
-            max_attempts: Some(3),
-        },
+    let retry = RetryPolicy {
+        base: RetryPolicy::DEFAULT_BASE,
+        cap: std::time::Duration::from_secs(2),
+        max_attempts: Some(3),
     };
+    let options = PushOptions::new(&settings.agent, DEMO_INSTANCE_ID, retry);
 
     println!(
         "ssm-inventoryd demo: the example configuration pushed to a local PutInventory emulator"
@@ -147,6 +139,7 @@ pub async fn run() -> Result<(), CommandError> {
             &mut state,
             &settings.agent.state_dir,
             &options,
+            time::OffsetDateTime::now_utc(),
             &cancel,
         )
         .await;

@@ -13,7 +13,8 @@ use crate::config::Settings;
 use crate::cycle::{self, Collected, PushOptions, PushReport};
 use crate::identity::{self, Identity};
 use crate::inventory::Item;
-use crate::plan::{self, Decision, Intervals};
+use crate::plan::Intervals;
+use crate::plan::push::{Policy, PushPlan};
 use crate::probe::CollectContext;
 use crate::sender::{RetryPolicy, client};
 use crate::state::{self, State};
@@ -55,17 +56,12 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
         &identity::Sources::default(),
     ))
     .await;
+    let retry = RetryPolicy::of(&settings.agent)
+        .capped(ONCE_BACKOFF_CAP)
+        .at_most(ONCE_ATTEMPTS);
     let push_options = PushOptions {
-        instance_id: identity.instance_id.clone(),
-        intervals: intervals(&settings),
-        on_removed: settings.agent.on_removed,
         force: options.force,
-        budget: Budget::new(settings.agent.max_request_bytes),
-        retry: RetryPolicy {
-            base: settings.agent.retry_base,
-            cap: settings.agent.retry_cap.min(ONCE_BACKOFF_CAP),
-            max_attempts: Some(ONCE_ATTEMPTS),
-        },
+        ..PushOptions::new(&settings.agent, &identity.instance_id, retry)
     };
     let mut state = state;
     let report = cycle::push(
@@ -74,6 +70,7 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
         &mut state,
         &settings.agent.state_dir,
         &push_options,
+        time::OffsetDateTime::now_utc(),
         &CancellationToken::new(),
     )
     .await;
@@ -82,13 +79,6 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
         Ok(())
     } else {
         Err(CommandError::Runtime(failure_summary(&collected, &report)))
-    }
-}
-
-pub fn intervals(settings: &Settings) -> Intervals {
-    Intervals {
-        refresh: settings.agent.refresh_interval,
-        quarantine_retry: settings.agent.quarantine_retry,
     }
 }
 
@@ -127,19 +117,23 @@ fn dry_run(
     collected: &Collected,
     force: bool,
 ) -> Result<(), CommandError> {
-    let now = time::OffsetDateTime::now_utc();
-    let acknowledged = state.instance(&identity.instance_id);
-    let planned: Vec<(&Item, Payload)> = collected
-        .items
-        .iter()
-        .filter_map(|item| {
-            match plan::decide(item, acknowledged, now, intervals(settings), force) {
-                Decision::Send(payload) => Some((item, payload)),
-                // A dry run's items are fresh from the probes and always have their content.
-                Decision::Skip | Decision::Quarantined | Decision::NeedsContent => None,
-            }
-        })
-        .collect();
+    let acknowledged = state
+        .instance(&identity.instance_id)
+        .cloned()
+        .unwrap_or_default();
+    let policy = Policy {
+        intervals: Intervals::of(&settings.agent),
+        on_removed: settings.agent.on_removed,
+        force,
+    };
+    let plan = PushPlan::new(
+        collected,
+        &acknowledged,
+        policy,
+        time::OffsetDateTime::now_utc(),
+    );
+    // What probes produce now; a dry run's items are fresh and always have their content.
+    let planned: Vec<(&Item, Payload)> = plan.send.iter().map(|o| (o.item, o.payload)).collect();
     let sizes: Vec<batch::Sized<'_>> = planned
         .iter()
         .map(|&(item, payload)| batch::Sized {

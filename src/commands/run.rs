@@ -45,6 +45,7 @@ pub async fn run(config_path: &Path) -> Result<(), CommandError> {
         runtime_dir: std::env::var_os("RUNTIME_DIRECTORY")
             .and_then(|dirs| std::env::split_paths(&dirs).next())
             .filter(|dir| !dir.as_os_str().is_empty()),
+        clock: crate::clock::Clock::system(),
     };
     daemon::run(options, shutdown, reload_rx)
         .await

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::backoff::Backoff;
+use crate::config::AgentSettings;
 
 /// Backoff settings. `max_attempts` is `None` for the daemon, which keeps trying until it is
 /// stopped; a one-shot run gives up after a few attempts and reports what is still pending.
@@ -22,6 +23,31 @@ impl RetryPolicy {
     pub const DEFAULT_BASE: Duration = Duration::from_millis(200);
     /// Default longest wait between two attempts.
     pub const DEFAULT_CAP: Duration = Duration::from_secs(300);
+
+    /// The `[agent]` settings' backoff, retrying until stopped.
+    pub fn of(agent: &AgentSettings) -> RetryPolicy {
+        RetryPolicy {
+            base: agent.retry_base,
+            cap: agent.retry_cap,
+            max_attempts: None,
+        }
+    }
+
+    /// The same, giving up after `attempts` attempts.
+    pub fn at_most(self, attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: Some(attempts),
+            ..self
+        }
+    }
+
+    /// The same, waiting at most `cap` between two attempts.
+    pub fn capped(self, cap: Duration) -> RetryPolicy {
+        RetryPolicy {
+            cap: self.cap.min(cap),
+            ..self
+        }
+    }
 
     fn backoff(&self) -> Backoff {
         Backoff::new(self.base, self.cap)

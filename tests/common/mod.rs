@@ -153,6 +153,7 @@ impl Pusher {
             &mut self.state,
             self.dir.path(),
             &self.options,
+            time::OffsetDateTime::now_utc(),
             &CancellationToken::new(),
         )
         .await

@@ -5,10 +5,15 @@
 //! has passed, when it is sent hash-only so the service keeps a current CaptureTime without
 //! receiving the content again.
 
+pub mod push;
+#[cfg(test)]
+mod push_tests;
+
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::config::AgentSettings;
 use crate::inventory::Item;
 use crate::state::InstanceState;
 use crate::wire::Payload;
@@ -31,6 +36,15 @@ pub enum Decision {
 pub struct Intervals {
     pub refresh: Duration,
     pub quarantine_retry: Duration,
+}
+
+impl Intervals {
+    pub fn of(agent: &AgentSettings) -> Intervals {
+        Intervals {
+            refresh: agent.refresh_interval,
+            quarantine_retry: agent.quarantine_retry,
+        }
+    }
 }
 
 /// Plans one item against the acknowledged state.

@@ -1,0 +1,474 @@
+//! The long-running service: an event loop wiring the parts below, with shutdown and reload
+//! injected by the caller.
+//!
+//! Everything that happens is an event in one loop: a probe finished, the identity should be
+//! looked up, a push is due, a push finished, a reload was asked for or the configuration
+//! changed, the watchdog needs a ping, or shutdown began. Each part keeps its own state and
+//! decides one thing:
+//!
+//! * [`probes`] runs the probes (one scheduler task each) and wakes them on demand;
+//! * [`identity_resolver`] finds the node's identity and client, with retries;
+//! * [`push_controller`] decides when to push (coalescing, backoff, timed refreshes);
+//! * [`config_watch`] notices configuration changes;
+//! * [`report`] writes the status file, STATUS line and metrics.
+//!
+//! Pushes run in a task of their own so that probe results keep flowing while a slow request
+//! is in flight; the acknowledged state travels with the push task and comes back with its
+//! report.
+
+mod allocator;
+mod config_watch;
+pub mod identity_resolver;
+mod probes;
+pub mod push_controller;
+mod report;
+mod splay;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use self::config_watch::ConfigWatch;
+use self::identity_resolver::IdentityResolver;
+use self::probes::ProbeRunner;
+use self::push_controller::{PushController, Timing, far_future};
+use self::report::Reporter;
+use crate::clock::Clock;
+use crate::config::{self, ConfigError, Settings};
+use crate::cycle::{self, PushOptions, PushReport};
+use crate::identity;
+use crate::notify::Notifier;
+use crate::outbox::Outbox;
+use crate::scheduler::Outcome;
+use crate::sender::RetryPolicy;
+use crate::state::{self, InstanceState, State};
+
+pub use self::splay::fleet_splay;
+
+/// How long an in-flight push may go on after SIGTERM before it is abandoned.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// Configuration file changes are applied once they have been quiet this long, so an editor
+/// writing a file in several steps causes one reload.
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
+/// While the node has no identity, how often the SSM Agent's registration files are looked
+/// at: a node registered after boot is picked up within this, whatever the retry backoff.
+const REGISTRATION_POLL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+/// What the daemon needs from its caller.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub config_path: PathBuf,
+    pub identity_sources: identity::Sources,
+    pub shutdown_deadline: Duration,
+    /// Where each reload's outcome is written for `ssm-inventoryd reload` (systemd's
+    /// `RUNTIME_DIRECTORY`); `None` when nobody waits for it.
+    pub runtime_dir: Option<PathBuf>,
+    /// The time the daemon goes by: [`Clock::system`] but in tests.
+    pub clock: Clock,
+}
+
+/// Runs until `shutdown` is cancelled. Each message on `reload` re-reads the configuration.
+/// Fails only when the configuration cannot be loaded at start.
+pub async fn run(
+    options: DaemonOptions,
+    shutdown: CancellationToken,
+    mut reload: mpsc::Receiver<()>,
+) -> Result<(), DaemonError> {
+    let settings = config::load(&options.config_path)?;
+    allocator::limit_arenas();
+    let state = state::load_logged(&settings.agent.state_dir).await;
+    let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
+    let (watch_tx, mut config_changes) = mpsc::channel::<()>(8);
+    let clock = options.clock;
+    let mut daemon = Daemon {
+        identity: IdentityResolver::new(options.identity_sources.clone(), clock.now()),
+        push: PushController::new(Timing::of(&settings.agent)),
+        probes: ProbeRunner::new(outcome_tx),
+        config_watch: ConfigWatch::new(watch_tx),
+        options,
+        settings,
+        clock,
+        notifier: Notifier::from_env(),
+        outbox: Outbox::default(),
+        state: Some(state),
+        push_task: None,
+        push_cancel: CancellationToken::new(),
+        reload_due: None,
+        report: Reporter::default(),
+    };
+    daemon.config_watch.arm(
+        &daemon.options.config_path,
+        &daemon.settings.agent.probes_dir,
+    );
+    daemon
+        .probes
+        .start(&daemon.settings, &mut daemon.outbox, None);
+    tracing::info!(
+        config = %daemon.options.config_path.display(),
+        probes = daemon.settings.probes.len(),
+        "ssm-inventoryd started"
+    );
+    // Ready means initialised: configuration and state loaded, probes scheduled. Waiting for
+    // the identity or the network here would fail the start of a node registered after boot,
+    // or of any node while SSM is unreachable; delivery problems go to STATUS instead.
+    daemon.notifier.ready(&format!(
+        "started; {} probes scheduled, waiting for their first results",
+        daemon.settings.probes.len()
+    ));
+    let mut registration_poll = tokio::time::interval(REGISTRATION_POLL);
+    registration_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let mut watchdog = Notifier::watchdog_interval().map(tokio::time::interval);
+    loop {
+        let watchdog_tick = async {
+            match watchdog.as_mut() {
+                Some(interval) => {
+                    interval.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let identity_retry = daemon.identity.retry_at();
+        let push_due = daemon.push.due().filter(|_| daemon.push_task.is_none());
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome).await,
+            _ = sleep_until(identity_retry.unwrap_or_else(far_future)), if identity_retry.is_some() => {
+                daemon.resolve_identity().await;
+            }
+            _ = sleep_until(push_due.unwrap_or_else(far_future)), if push_due.is_some() => {
+                daemon.start_push();
+            }
+            Some(joined) = join(&mut daemon.push_task) => {
+                daemon.push_task = None;
+                daemon.on_push_done(joined).await;
+            }
+            Some(()) = reload.recv() => daemon.reload().await,
+            Some(()) = config_changes.recv() => {
+                daemon.reload_due = Some(daemon.clock.now() + RELOAD_DEBOUNCE);
+            }
+            _ = sleep_until(daemon.reload_due.unwrap_or_else(far_future)), if daemon.reload_due.is_some() => {
+                daemon.reload_due = None;
+                daemon.reload().await;
+            }
+            _ = watchdog_tick => daemon.notifier.watchdog(),
+            _ = registration_poll.tick(), if daemon.identity.identity().is_none() => {
+                daemon.identity.check_registration(daemon.clock.now()).await;
+            }
+        }
+    }
+
+    daemon.stop().await;
+    Ok(())
+}
+
+type PushTask = JoinHandle<(State, PushReport)>;
+
+/// The push task's end, or `None` at once when no push is running (the `select!` arm is then
+/// disabled by its pattern).
+async fn join(
+    task: &mut Option<PushTask>,
+) -> Option<Result<(State, PushReport), tokio::task::JoinError>> {
+    match task {
+        Some(task) => Some(task.await),
+        None => None,
+    }
+}
+
+struct Daemon {
+    options: DaemonOptions,
+    settings: Settings,
+    clock: Clock,
+    notifier: Notifier,
+    outbox: Outbox,
+    probes: ProbeRunner,
+    identity: IdentityResolver,
+    push: PushController,
+    /// `None` while a push task holds it.
+    state: Option<State>,
+    push_task: Option<PushTask>,
+    push_cancel: CancellationToken,
+    reload_due: Option<Instant>,
+    config_watch: ConfigWatch,
+    report: Reporter,
+}
+
+impl Daemon {
+    async fn on_outcome(&mut self, outcome: Outcome) {
+        let failed = match &outcome.result {
+            Ok(collection) => !collection.errors.is_empty(),
+            Err(e) => {
+                tracing::warn!(probe = %outcome.probe, "{e}; keeping its last good items");
+                true
+            }
+        };
+        self.report.metrics.record_probe_run(&outcome.probe, failed);
+        self.report
+            .write_metrics(self.settings.agent.metrics_file.clone())
+            .await;
+        if self.outbox.record(outcome) {
+            self.request_push();
+        }
+        // The run's transient memory (file bytes, parsed JSON, the rows of an unchanged item
+        // just replaced) has been freed by now.
+        allocator::release_freed();
+        if !self.outbox.all_ran() {
+            // The first push waits for every probe's first run, so READY means "all of it".
+            return;
+        }
+        if self.push.due().is_none() && self.push_task.is_none() && !self.push.first_done() {
+            self.request_push();
+        }
+    }
+
+    fn request_push(&mut self) {
+        let now = self.clock.now();
+        self.push
+            .request(now, Duration::ZERO, self.identity.instance_id());
+    }
+
+    fn acknowledged(&self) -> Option<&InstanceState> {
+        let identity = self.identity.identity()?;
+        self.state.as_ref()?.instance(&identity.instance_id)
+    }
+
+    async fn resolve_identity(&mut self) {
+        match self
+            .identity
+            .resolve(&self.settings.agent, self.clock.now())
+            .await
+        {
+            Ok(identity) => {
+                if self.probes.need_restart_for(&self.settings, identity) {
+                    // Folders named after the instance ID can only be read now.
+                    let identity = identity.clone();
+                    self.probes
+                        .start(&self.settings, &mut self.outbox, Some(&identity));
+                }
+                if self.outbox.all_ran() {
+                    self.request_push();
+                }
+            }
+            Err(e) => self.notifier.status(&format!("no identity: {e}")),
+        }
+    }
+
+    fn start_push(&mut self) {
+        self.push.clear();
+        let (Some(identity), Some(client)) =
+            (self.identity.identity(), self.identity.client().cloned())
+        else {
+            // Pushed once the identity is known.
+            return;
+        };
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        let collected = self.outbox.collected();
+        let agent = &self.settings.agent;
+        // One attempt per push: the daemon itself waits between pushes, so newer content
+        // replaces what was pending instead of the old bytes being retried.
+        let options = PushOptions::new(
+            agent,
+            &identity.instance_id,
+            RetryPolicy::of(agent).at_most(1),
+        );
+        let state_dir = agent.state_dir.clone();
+        let now = self.clock.now_utc();
+        self.push_cancel = CancellationToken::new();
+        let cancel = self.push_cancel.clone();
+        self.push_task = Some(tokio::spawn(async move {
+            let report = cycle::push(
+                &client, &collected, &mut state, &state_dir, &options, now, &cancel,
+            )
+            .await;
+            (state, report)
+        }));
+    }
+
+    async fn on_push_done(&mut self, joined: Result<(State, PushReport), tokio::task::JoinError>) {
+        let (state, report) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                // The push task panicked: a bug. Start over from what is on disk.
+                tracing::error!("a push stopped unexpectedly: {e}");
+                let state = state::load_logged(&self.settings.agent.state_dir).await;
+                self.state = Some(state);
+                let now = self.clock.now();
+                self.push.crashed(now, self.identity.instance_id());
+                return;
+            }
+        };
+        if let Some(e) = &report.state_error {
+            tracing::error!("{e}");
+        }
+        if report.credentials_refused {
+            self.identity
+                .choose_credentials_again(&self.settings.agent)
+                .await;
+        }
+        if report.requests > 0 {
+            tracing::info!(
+                requests = report.requests,
+                bytes = report.bytes,
+                full = report.sent_full.len(),
+                hash_only = report.sent_hash_only.len(),
+                cleared = report.cleared.len(),
+                quarantined = report.quarantined.len(),
+                pending = report.pending.len(),
+                "push finished"
+            );
+        }
+        let first = !self.push.first_done();
+        self.state = Some(state);
+        let now_utc = self.clock.now_utc();
+        let acknowledged = self.acknowledged().cloned();
+        self.push
+            .finished(&report, acknowledged.as_ref(), self.clock.now(), now_utc);
+        let quarantined = acknowledged.as_ref().map_or(0, |s| s.quarantine.len());
+        self.report
+            .metrics
+            .record_push(&report, quarantined, now_utc);
+        self.report
+            .write_metrics(self.settings.agent.metrics_file.clone())
+            .await;
+        // Content the service now holds is let go; content it lost is collected again.
+        self.outbox.drop_acknowledged(acknowledged.as_ref());
+        if !report.recollect.is_empty() {
+            let probes = self.outbox.request_content(&report.recollect);
+            self.probes.wake(&probes);
+        }
+        // The request bodies and their SDK copies are gone; give their pages back.
+        allocator::release_freed();
+        self.write_status(&report).await;
+        let line = self.report.status_line(self.acknowledged());
+        if first {
+            tracing::info!("first cycle done: {line}");
+        }
+        self.notifier.status(&line);
+    }
+
+    async fn write_status(&mut self, report: &PushReport) {
+        let Some(identity) = self.identity.identity() else {
+            return;
+        };
+        self.report
+            .write_status(
+                self.settings.agent.state_dir.clone(),
+                identity,
+                self.identity.credentials_source(),
+                report,
+                self.outbox.errors(),
+                self.clock.now_utc(),
+            )
+            .await;
+    }
+
+    /// Re-reads the configuration; an invalid one is refused and the running one stays.
+    /// Either way the outcome is reported to systemd and to `ssm-inventoryd reload`.
+    async fn reload(&mut self) {
+        let started_ns = crate::reload::monotonic_ns();
+        self.notifier.reloading(started_ns / 1000);
+        let applied = self.apply_new_config();
+        let line = self.report.status_line(self.acknowledged());
+        let (applied, message) = match applied {
+            Ok(message) => {
+                self.notifier.ready(&line);
+                (true, message)
+            }
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                let message = e.to_string();
+                self.notifier
+                    .ready(&format!("{line}; reload refused: {message}"));
+                (false, message)
+            }
+        };
+        if let Some(dir) = self.options.runtime_dir.clone() {
+            let outcome = crate::reload::Outcome {
+                pid: std::process::id(),
+                started_ns,
+                applied,
+                message,
+            };
+            match tokio::task::spawn_blocking(move || crate::reload::record(&dir, &outcome)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("recording the reload stopped unexpectedly: {e}"),
+            }
+        }
+    }
+
+    /// Loads and validates the configuration and, if it is good, switches to it, saying
+    /// what it applied.
+    fn apply_new_config(&mut self) -> Result<String, ConfigError> {
+        let new = config::load(&self.options.config_path)?;
+        let old = &self.settings.agent;
+        let identity_changed = old.instance_id != new.agent.instance_id
+            || old.region != new.agent.region
+            || old.endpoint_url != new.agent.endpoint_url
+            || old.profile != new.agent.profile
+            || old.credentials_file != new.agent.credentials_file;
+        tracing::info!(probes = new.probes.len(), "configuration reloaded");
+        self.settings = new;
+        self.push.set_timing(Timing::of(&self.settings.agent));
+        if identity_changed {
+            self.identity.forget(self.clock.now());
+        }
+        let identity = self.identity.identity().cloned();
+        self.probes
+            .start(&self.settings, &mut self.outbox, identity.as_ref());
+        self.config_watch
+            .arm(&self.options.config_path, &self.settings.agent.probes_dir);
+        Ok(format!(
+            "configuration reloaded: {} probes",
+            self.settings.probes.len()
+        ))
+    }
+
+    /// Stops scheduling, lets an in-flight push finish within the deadline, persists state.
+    async fn stop(mut self) {
+        self.notifier.stopping();
+        self.probes.stop();
+        self.config_watch.stop();
+        if let Some(mut task) = self.push_task.take() {
+            tracing::info!(
+                "waiting up to {} for the push in flight",
+                humantime::format_duration(self.options.shutdown_deadline)
+            );
+            let finished = tokio::time::timeout(self.options.shutdown_deadline, &mut task).await;
+            match finished {
+                Ok(Ok((state, report))) => {
+                    self.write_status(&report).await;
+                    self.state = Some(state);
+                }
+                Ok(Err(e)) => tracing::error!("the push in flight stopped unexpectedly: {e}"),
+                Err(_) => {
+                    // Its acknowledgements are lost, which only means a resend next time.
+                    tracing::warn!("the push in flight did not finish in time; abandoning it");
+                    self.push_cancel.cancel();
+                    task.abort();
+                }
+            }
+        }
+        if let Some(state) = self.state.take() {
+            let dir = self.settings.agent.state_dir.clone();
+            match tokio::task::spawn_blocking(move || state.save(&dir)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("{e}"),
+                Err(e) => tracing::error!("saving the state stopped unexpectedly: {e}"),
+            }
+        }
+        tracing::info!("ssm-inventoryd stopped");
+    }
+}

@@ -1,0 +1,379 @@
+//! When the daemon pushes: as soon as something changed (coalescing bursts, never sooner than
+//! `min_push_interval` after the last push, plus the fleet splay), again with backoff while
+//! items are pending or the service refuses the node, and otherwise at the next hash-only
+//! refresh or quarantine retry.
+//!
+//! It only keeps deadlines; the event loop sleeps until [`PushController::due`] and starts
+//! the push. Time comes in as arguments, so the schedule is tested on tokio's paused clock.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::splay::fleet_splay;
+use crate::backoff::Backoff;
+use crate::config::AgentSettings;
+use crate::cycle::PushReport;
+use crate::plan::Intervals;
+use crate::state::InstanceState;
+
+/// Pushing pauses for this long at first while the service refuses this node's instance ID,
+/// doubling up to an hour: a node being registered needs minutes, not a hammering.
+const INSTANCE_INVALID_BACKOFF: Backoff =
+    Backoff::new(Duration::from_secs(60), Duration::from_secs(3600));
+
+/// The timing settings, from `[agent]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub min_interval: Duration,
+    pub splay: Duration,
+    /// Between pushes while items are pending (full jitter below the ceiling).
+    pub retry: Backoff,
+    pub intervals: Intervals,
+}
+
+impl Timing {
+    pub fn of(agent: &AgentSettings) -> Timing {
+        Timing {
+            min_interval: agent.min_push_interval,
+            splay: agent.splay,
+            retry: Backoff::new(agent.retry_base, agent.retry_cap),
+            intervals: Intervals::of(agent),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct PushController {
+    timing: Timing,
+    due: Option<Instant>,
+    last_end: Option<Instant>,
+    transient_failures: u32,
+    instance_invalid_failures: u32,
+    first_done: bool,
+}
+
+impl PushController {
+    pub fn new(timing: Timing) -> PushController {
+        PushController {
+            timing,
+            due: None,
+            last_end: None,
+            transient_failures: 0,
+            instance_invalid_failures: 0,
+            first_done: false,
+        }
+    }
+
+    /// New settings after a reload; the deadline already set stays.
+    pub fn set_timing(&mut self, timing: Timing) {
+        self.timing = timing;
+    }
+
+    /// When the next push should start, if one is wanted.
+    pub fn due(&self) -> Option<Instant> {
+        self.due
+    }
+
+    /// Whether a push has finished since the daemon started.
+    pub fn first_done(&self) -> bool {
+        self.first_done
+    }
+
+    /// Something changed: push `delay` from `now`, no sooner than `min_push_interval` after
+    /// the last push, plus the fleet splay of `instance_id`. An earlier deadline already set
+    /// is kept, so a burst of changes makes one push.
+    pub fn request(&mut self, now: Instant, delay: Duration, instance_id: &str) {
+        let earliest = self
+            .last_end
+            .map_or(now, |end| end + self.timing.min_interval)
+            .max(now + delay);
+        let due = earliest + fleet_splay(instance_id, self.timing.splay);
+        self.due = Some(self.due.map_or(due, |existing| existing.min(due)));
+    }
+
+    /// The push is starting (or cannot start for want of an identity; it is requested
+    /// again once there is one).
+    pub fn clear(&mut self) {
+        self.due = None;
+    }
+
+    /// The push task died (a bug): try again after the longest retry wait.
+    pub fn crashed(&mut self, now: Instant, instance_id: &str) {
+        self.last_end = Some(now);
+        self.request(now, self.timing.retry.cap, instance_id);
+    }
+
+    /// A push finished with `report`; `acknowledged` is the node's state after it. Returns how
+    /// long until the next push, when it backs off.
+    pub fn finished(
+        &mut self,
+        report: &PushReport,
+        acknowledged: Option<&InstanceState>,
+        now: Instant,
+        now_utc: OffsetDateTime,
+    ) -> Option<Duration> {
+        self.last_end = Some(now);
+        self.first_done = true;
+        if report.instance_invalid.is_some() {
+            self.instance_invalid_failures += 1;
+            let wait = INSTANCE_INVALID_BACKOFF.ceiling(self.instance_invalid_failures);
+            tracing::error!("pushing paused for {}", humantime::format_duration(wait));
+            self.due = Some(now + wait);
+            return Some(wait);
+        }
+        self.instance_invalid_failures = 0;
+        if !report.pending.is_empty() {
+            self.transient_failures += 1;
+            let wait = self.timing.retry.jittered(self.transient_failures);
+            tracing::info!(
+                pending = report.pending.len(),
+                "will push again in {}",
+                humantime::format_duration(wait)
+            );
+            self.due = Some(now + wait);
+            return Some(wait);
+        }
+        self.transient_failures = 0;
+        let timed = acknowledged
+            .and_then(|state| next_timed_wait(state, self.timing.intervals, now_utc))
+            .map(|wait| now.checked_add(wait).unwrap_or_else(far_future));
+        if let Some(at) = timed {
+            self.due = Some(self.due.map_or(at, |d| d.min(at)));
+        }
+        None
+    }
+}
+
+/// How long until the earliest hash-only refresh or quarantine retry of `instance`, from
+/// `now`. A deadline past what a date can hold (a state file from a distant clock, an
+/// enormous interval) means "not in any foreseeable time", never a panic.
+pub fn next_timed_wait(
+    instance: &InstanceState,
+    intervals: Intervals,
+    now: OffsetDateTime,
+) -> Option<Duration> {
+    let later = |at: OffsetDateTime, by: Duration| {
+        time::Duration::try_from(by)
+            .ok()
+            .and_then(|by| at.checked_add(by))
+    };
+    let refresh = instance
+        .types
+        .values()
+        .filter_map(|a| later(a.acknowledged_at, intervals.refresh));
+    let retry = instance
+        .quarantine
+        .values()
+        .filter_map(|q| later(q.since, intervals.quarantine_retry));
+    let earliest = refresh.chain(retry).min()?;
+    let wait = (earliest - now).max(time::Duration::ZERO);
+    Some(Duration::try_from(wait).unwrap_or_default())
+}
+
+/// A deadline that never comes, for timers that are off.
+pub fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Ack, Quarantine};
+
+    const ID: &str = "i-0123456789abcdef0";
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn timing() -> Timing {
+        Timing {
+            min_interval: Duration::from_secs(10),
+            splay: Duration::ZERO,
+            retry: Backoff::new(Duration::from_secs(2), Duration::from_secs(60)),
+            intervals: Intervals {
+                refresh: Duration::from_secs(3600),
+                quarantine_retry: Duration::from_secs(600),
+            },
+        }
+    }
+
+    fn pending() -> PushReport {
+        PushReport {
+            pending: vec![("Custom:A".into(), "ThrottlingException".into())],
+            ..PushReport::default()
+        }
+    }
+
+    fn ack(at: OffsetDateTime) -> Ack {
+        Ack {
+            content_hash: "h".into(),
+            schema_version: "1.0".into(),
+            acknowledged_at: at,
+        }
+    }
+
+    /// A burst of changes makes one push, at the first change's time; after a push the next
+    /// waits out `min_push_interval`.
+    #[tokio::test(start_paused = true)]
+    async fn changes_coalesce_and_respect_the_minimum_interval() {
+        let mut push = PushController::new(timing());
+        let start = Instant::now();
+        push.request(start, Duration::ZERO, ID);
+        tokio::time::advance(SECOND).await;
+        push.request(Instant::now(), Duration::ZERO, ID);
+        push.request(Instant::now(), Duration::from_secs(30), ID);
+        assert_eq!(push.due(), Some(start));
+
+        push.clear();
+        assert!(!push.first_done());
+        assert_eq!(
+            push.finished(
+                &PushReport::default(),
+                None,
+                Instant::now(),
+                OffsetDateTime::now_utc()
+            ),
+            None
+        );
+        assert!(push.first_done());
+        assert_eq!(push.due(), None, "nothing acknowledged: nothing timed");
+        let end = Instant::now();
+        tokio::time::advance(3 * SECOND).await;
+        push.request(Instant::now(), Duration::ZERO, ID);
+        assert_eq!(push.due(), Some(end + Duration::from_secs(10)));
+    }
+
+    /// The splay delays every push by the node's slot, inside the window.
+    #[tokio::test(start_paused = true)]
+    async fn the_splay_delays_within_the_window() {
+        let mut push = PushController::new(Timing {
+            splay: Duration::from_secs(30),
+            ..timing()
+        });
+        let now = Instant::now();
+        push.request(now, Duration::ZERO, ID);
+        let delay = push.due().unwrap() - now;
+        assert!(delay < Duration::from_secs(30), "{delay:?}");
+    }
+
+    /// Pending items: the wait's ceiling doubles per failed push up to the cap, each wait
+    /// drawn below it; success resets it.
+    #[tokio::test(start_paused = true)]
+    async fn pending_items_back_off_and_success_resets() {
+        let mut push = PushController::new(timing());
+        let utc = OffsetDateTime::now_utc();
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            push.clear();
+            let wait = push
+                .finished(&pending(), None, Instant::now(), utc)
+                .unwrap();
+            assert_eq!(push.due(), Some(Instant::now() + wait));
+            waits.push(wait);
+            tokio::time::advance(wait).await;
+        }
+        let ceilings = [2, 4, 8, 16, 32, 60, 60].map(Duration::from_secs);
+        for (wait, ceiling) in waits.iter().zip(ceilings) {
+            assert!(*wait <= ceiling, "{waits:?}");
+        }
+        push.clear();
+        assert_eq!(
+            push.finished(&PushReport::default(), None, Instant::now(), utc),
+            None
+        );
+        let wait = push
+            .finished(&pending(), None, Instant::now(), utc)
+            .unwrap();
+        assert!(
+            wait <= Duration::from_secs(2),
+            "reset after success: {wait:?}"
+        );
+    }
+
+    /// An unknown instance pauses pushing for a minute, doubling to an hour.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_instance_pauses_pushing() {
+        let mut push = PushController::new(timing());
+        let refused = PushReport {
+            instance_invalid: Some("InvalidInstanceId".into()),
+            ..PushReport::default()
+        };
+        let utc = OffsetDateTime::now_utc();
+        let waits: Vec<u64> = (0..8)
+            .map(|_| {
+                push.finished(&refused, None, Instant::now(), utc)
+                    .unwrap()
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+
+    /// With nothing pending, the next push is the earliest refresh or quarantine retry; a
+    /// change requested earlier still wins.
+    #[tokio::test(start_paused = true)]
+    async fn the_next_refresh_or_retry_is_timed() {
+        let mut push = PushController::new(timing());
+        let utc = OffsetDateTime::now_utc();
+        let mut state = InstanceState::default();
+        state
+            .types
+            .insert("Custom:A".into(), ack(utc - time::Duration::minutes(50)));
+        let now = Instant::now();
+        push.finished(&PushReport::default(), Some(&state), now, utc);
+        assert_eq!(push.due(), Some(now + Duration::from_secs(600)));
+
+        state.quarantine.insert(
+            "Custom:B".into(),
+            Quarantine {
+                content_hash: "h".into(),
+                reason: "refused".into(),
+                since: utc - time::Duration::minutes(8),
+            },
+        );
+        push.clear();
+        push.finished(&PushReport::default(), Some(&state), now, utc);
+        assert_eq!(push.due(), Some(now + Duration::from_secs(120)));
+
+        push.request(now, Duration::ZERO, ID);
+        assert_eq!(
+            push.due(),
+            Some(now + Duration::from_secs(10)),
+            "min interval"
+        );
+    }
+
+    /// The next refresh or retry is computed without panicking whatever the dates and
+    /// intervals: the daemon once crashed after its first push with `refresh_interval =
+    /// "10000y"` ("overflow adding duration to date").
+    #[test]
+    fn timed_pushes_never_overflow() {
+        let now = OffsetDateTime::now_utc();
+        let mut instance = InstanceState::default();
+        instance.types.insert("Custom:A".into(), ack(now));
+        let day = Duration::from_secs(86_400);
+        let every = |refresh, quarantine_retry| Intervals {
+            refresh,
+            quarantine_retry,
+        };
+        assert_eq!(next_timed_wait(&instance, every(day, day), now), Some(day));
+        // Intervals past what a date can hold: nothing due, no panic.
+        assert_eq!(
+            next_timed_wait(&instance, every(Duration::MAX, day), now),
+            None
+        );
+        let ten_thousand_years = Duration::from_secs(10_000 * 365 * 86_400);
+        assert_eq!(
+            next_timed_wait(&instance, every(ten_thousand_years, day), now),
+            None
+        );
+        // A date at the end of what the type holds, from a state file written by a broken clock.
+        instance.types.insert(
+            "Custom:B".into(),
+            ack(time::PrimitiveDateTime::MAX.assume_utc()),
+        );
+        assert_eq!(next_timed_wait(&instance, every(day, day), now), Some(day));
+        instance.types.remove("Custom:A");
+        assert_eq!(next_timed_wait(&instance, every(day, day), now), None);
+    }
+}

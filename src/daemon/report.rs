@@ -1,0 +1,100 @@
+//! What the daemon tells the operator besides its log: the status file behind
+//! `ssm-inventoryd status`, systemd's STATUS line, and the metrics file.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::cycle::PushReport;
+use crate::identity::Identity;
+use crate::metrics::Metrics;
+use crate::sender::client::CredentialsSource;
+use crate::state::InstanceState;
+use crate::status::{ProbeErrorEntry, PushSummary, RuntimeStatus, TypeReason};
+
+#[derive(Debug, Default)]
+pub struct Reporter {
+    last_status: RuntimeStatus,
+    /// What the metrics file reports (`[agent] metrics_file`).
+    pub metrics: Metrics,
+}
+
+impl Reporter {
+    /// One line for systemd's STATUS: how much of the inventory is where.
+    pub fn status_line(&self, acknowledged: Option<&InstanceState>) -> String {
+        let (types, quarantined) =
+            acknowledged.map_or((0, 0), |s| (s.types.len(), s.quarantine.len()));
+        format!(
+            "{types} types acknowledged, {} pending, {quarantined} quarantined",
+            self.last_status.pending.len()
+        )
+    }
+
+    /// Writes the status file after a push.
+    pub async fn write_status(
+        &mut self,
+        state_dir: PathBuf,
+        identity: &Identity,
+        credentials: &CredentialsSource,
+        report: &PushReport,
+        probe_errors: Vec<(String, String)>,
+        now: OffsetDateTime,
+    ) {
+        let status = RuntimeStatus {
+            instance_id: identity.instance_id.clone(),
+            region: identity.region.clone(),
+            identity_source: identity.source.clone(),
+            credentials_source: credentials.to_string(),
+            updated_at: Some(now),
+            pending: report
+                .pending
+                .iter()
+                .map(|(t, r)| TypeReason {
+                    type_name: t.clone(),
+                    reason: r.clone(),
+                })
+                .collect(),
+            probe_errors: probe_errors
+                .into_iter()
+                .map(|(probe, error)| ProbeErrorEntry { probe, error })
+                .collect(),
+            instance_invalid: report.instance_invalid.clone(),
+            last_push: Some(PushSummary {
+                at: now,
+                requests: report.requests,
+                bytes: report.bytes,
+                sent_full: report.sent_full.len(),
+                sent_hash_only: report.sent_hash_only.len(),
+                skipped: report.skipped.len(),
+                cleared: report.cleared.len(),
+            }),
+        };
+        let to_save = status.clone();
+        match tokio::task::spawn_blocking(move || to_save.save(&state_dir)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("writing the status stopped unexpectedly: {e}"),
+        }
+        self.last_status = status;
+    }
+
+    /// Writes the metrics file, when one is configured. Awaited, so that two writes never race
+    /// and an older picture never replaces a newer one.
+    pub async fn write_metrics(&self, path: Option<PathBuf>) {
+        let Some(path) = path else {
+            return;
+        };
+        let metrics = self.metrics.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            metrics
+                .write(&path)
+                .map_err(|e| format!("cannot write the metrics file {}: {e}", path.display()))
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("writing the metrics stopped unexpectedly: {e}"),
+        }
+    }
+}
