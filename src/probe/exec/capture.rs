@@ -1,0 +1,200 @@
+//! Reading the program's stdout and stderr while waiting for it: stdout up to
+//! `max_output_bytes` (over it the run ends at once), a few KiB of stderr for messages, and
+//! the short drain period for children that still hold stdout after the program exits.
+
+use std::future::Future;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Child;
+use tokio::time::Instant;
+
+/// Stderr kept for the log line and the error message; the rest is read and dropped.
+pub(super) const STDERR_KEEP_BYTES: usize = 4 * 1024;
+/// How much of a failed run's stdout its error shows when stderr is empty.
+const STDOUT_HEAD_BYTES: usize = 512;
+/// How long children may keep stdout open after the program itself has exited.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// How the program's run ended, short of the timeout.
+pub(super) enum Ended {
+    /// It exited and its stdout reached end of file.
+    Exited(std::io::Result<ExitStatus>),
+    /// It printed more than the cap.
+    TooLarge,
+    /// It exited, but something it started kept stdout open past the drain period.
+    HeldOpen,
+}
+
+/// Waits for the program to exit and both pipes to close, whichever order they come in.
+/// Stdout over the cap ends the run at once; after the exit, children get
+/// [`DRAIN_AFTER_EXIT`] to finish writing.
+pub(super) async fn drive(
+    child: &mut Child,
+    stdout_done: impl Future<Output = bool>,
+    stderr_done: impl Future<Output = bool>,
+) -> Ended {
+    tokio::pin!(stdout_done, stderr_done);
+    let mut status: Option<std::io::Result<ExitStatus>> = None;
+    let mut out_closed = false;
+    let mut err_closed = false;
+    let mut drain_until: Option<Instant> = None;
+    loop {
+        if out_closed && err_closed && status.is_some() {
+            break;
+        }
+        let drain_deadline = drain_until.unwrap_or_else(Instant::now);
+        tokio::select! {
+            exited = child.wait(), if status.is_none() => {
+                status = Some(exited);
+                drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
+            }
+            over = &mut stdout_done, if !out_closed => {
+                if over {
+                    return Ended::TooLarge;
+                }
+                out_closed = true;
+            }
+            _ = &mut stderr_done, if !err_closed => err_closed = true,
+            () = tokio::time::sleep_until(drain_deadline), if drain_until.is_some() => {
+                if !out_closed {
+                    return Ended::HeldOpen;
+                }
+                // Only stderr is held open: what was read of it is enough for the log.
+                break;
+            }
+        }
+    }
+    match status {
+        Some(status) => Ended::Exited(status),
+        // The loop only ends with a status, but say something sensible regardless.
+        None => Ended::Exited(Err(std::io::Error::other(
+            "the program's status is unknown",
+        ))),
+    }
+}
+
+/// Bytes read from one pipe, at most a cap of them.
+#[derive(Debug, Default)]
+pub(super) struct Capped {
+    pub(super) bytes: Vec<u8>,
+    /// Everything read, kept or not.
+    total: usize,
+}
+
+impl Capped {
+    /// Stderr for messages: lossy UTF-8, trimmed, with a note when it was cut.
+    pub(super) fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes).trim().to_string();
+        if self.total > self.bytes.len() {
+            format!(
+                "{text} … ({} more bytes not shown)",
+                self.total - self.bytes.len()
+            )
+        } else {
+            text
+        }
+    }
+}
+
+/// Reads `reader` to its end into `into`, keeping at most `cap` bytes. With `stop_at_cap`
+/// it returns `true` as soon as more than `cap` bytes arrive (the run is then killed);
+/// otherwise it drains the rest so the writer never blocks on a full pipe, and returns
+/// whether anything was dropped.
+pub(super) async fn read_into(
+    mut reader: impl AsyncRead + Unpin,
+    cap: usize,
+    stop_at_cap: bool,
+    into: &mut Capped,
+) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return into.total > cap,
+            Ok(n) => {
+                into.total = into.total.saturating_add(n);
+                let room = cap.saturating_sub(into.bytes.len());
+                into.bytes.extend_from_slice(&buf[..n.min(room)]);
+                if stop_at_cap && into.total > cap {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// The start of a failed run's stdout, for its error message: lossy UTF-8, trimmed, cut on a
+/// character boundary, saying so when cut.
+pub(super) fn head_of(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&stdout[..stdout.len().min(STDOUT_HEAD_BYTES)]);
+    let text = text.trim_end_matches('\u{fffd}').trim();
+    if stdout.len() > STDOUT_HEAD_BYTES {
+        format!(
+            "{text} … ({} more bytes not shown)",
+            stdout.len() - STDOUT_HEAD_BYTES
+        )
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::probe::ProbeError;
+    use crate::probe::exec::run;
+    use crate::probe::exec::tests::shell;
+
+    #[tokio::test]
+    async fn stdout_over_the_cap_kills_the_run() {
+        let mut s = shell("yes");
+        s.max_output_bytes = 1000;
+        let e = run(&s).await.unwrap_err();
+        assert!(
+            matches!(e, ProbeError::OutputTooLarge { limit: 1000, .. }),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn stderr_is_cut_and_says_so() {
+        let out = run(&shell(
+            "head -c 10000 /dev/zero | tr '\\0' x >&2; echo '{}'",
+        ))
+        .await
+        .unwrap();
+        assert!(out.stderr.starts_with("xxxx"), "{}", out.stderr);
+        assert!(
+            out.stderr.ends_with("(5904 more bytes not shown)"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_with_empty_stderr_shows_the_head_of_stdout() {
+        let e = run(&shell(
+            "echo 'Error: could not mark memory executable'; exit 1",
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 1; stdout: Error: could not mark memory executable"
+        );
+        let e = run(&shell("head -c 2000 /dev/zero | tr '\\0' x; exit 1"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("; stdout: xxxx"), "{e}");
+        assert!(e.ends_with("(1488 more bytes not shown)"), "{e}");
+        // With stderr, stdout is not repeated.
+        let e = run(&shell("echo out; echo err >&2; exit 1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 1; stderr: err"
+        );
+    }
+}

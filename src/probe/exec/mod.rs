@@ -1,0 +1,267 @@
+//! Runs an operator's program and reads its stdout as inventory.
+//!
+//! The program is untrusted input in every sense: it may hang, fork children that hold
+//! stdout open, print gigabytes or garbage, or detach processes that would run on forever.
+//! So it runs in a process group of its own with stdin from /dev/null and a cleared
+//! environment, its stdout is capped (over the cap the run is killed at once), and when it
+//! ends, times out or misbehaves the whole group gets SIGTERM and, after a short grace,
+//! SIGKILL. A process can leave the group (`setsid`, a double fork, a daemon backgrounding
+//! itself); in the commands that run probes the daemon adopts such processes once their parent
+//! is gone ([`adopt_orphans`]), so the end of the run finds them among its own children and
+//! stops and reaps them with the group. A run dropped half-way (a reload, the scheduler's
+//! backstop, the daemon stopping) is stopped the same way, with SIGKILL at once.
+//!
+//! Everything that may block before the start (the PATH search, the trust check of the
+//! program, the user lookup through NSS) runs on the blocking pool.
+//!
+//! When the trust checks apply, the program is opened when it is checked and executed
+//! through that descriptor (`/proc/self/fd/N`), not by its path again: what runs is the
+//! file that was checked, even if the path is made to lead elsewhere in between.
+
+mod capture;
+mod child_setup;
+mod prepare;
+mod procfs;
+mod run_guard;
+mod signal;
+
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use self::capture::{Capped, Ended, STDERR_KEEP_BYTES, drive, head_of, read_into};
+use self::child_setup::{keep_open_across_exec, switch_user};
+use self::prepare::{Prepared, prepare};
+use self::run_guard::Run;
+use self::signal::Ids;
+use super::ProbeError;
+
+pub use self::run_guard::adopt_orphans;
+pub use crate::config::defaults::DEFAULT_MAX_OUTPUT_BYTES;
+
+/// The variable that carries a run's token into the environment of every process of the run.
+/// It is how a process that left the group is told apart when two runs overlap; it is set
+/// after the probe's own `env`, so a probe cannot take it over.
+pub const RUN_VARIABLE: &str = "SSM_INVENTORYD_RUN";
+/// PATH for probes when the daemon itself has none (systemd gives services a fixed one).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The shell of `shell = true`.
+pub const SHELL: &str = "/bin/sh";
+
+/// What an exec probe runs and how.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub probe: String,
+    /// argv; with `shell`, one element: the command line for `/bin/sh -c`.
+    pub command: Vec<String>,
+    pub shell: bool,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub working_dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+    /// Refuse a program someone other than root could change, when running as root.
+    pub strict_permissions: bool,
+}
+
+/// What a successful run printed.
+#[derive(Debug)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    /// At most a few KiB, lossily decoded, trimmed; says so when cut.
+    pub stderr: String,
+}
+
+/// Runs the program once and returns its stdout; any failure names the probe.
+pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
+    let prepared = {
+        let owned = spec.clone();
+        tokio::task::spawn_blocking(move || prepare(&owned))
+            .await
+            .map_err(|_| ProbeError::Crashed {
+                probe: spec.probe.clone(),
+            })??
+    };
+    run_prepared(spec, prepared).await
+}
+
+/// Starts the prepared program and collects its output.
+async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput, ProbeError> {
+    let probe = spec.probe.clone();
+    // The user the run's processes belong to, for signalling them later.
+    let user = prepared.run_as.as_ref().map(|r| Ids {
+        uid: r.uid,
+        gid: r.gid,
+    });
+    let mut run = Run::new(&probe, user);
+    let mut command = Command::new(prepared.exec_path());
+    command
+        .arg0(&prepared.argv0)
+        .args(&prepared.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
+        )
+        .envs(std::env::var_os("LANG").map(|v| ("LANG", v)))
+        .envs(&spec.env)
+        .env(RUN_VARIABLE, &run.token)
+        // A group of its own, so that stopping the run reaches every process it started.
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.working_dir {
+        command.current_dir(dir);
+    }
+    if let Some(run_as) = prepared.run_as {
+        switch_user(&mut command, run_as);
+    }
+    if let Some(fd) = &prepared.checked {
+        keep_open_across_exec(&mut command, fd.as_raw_fd());
+    }
+
+    let child = run
+        .spawn(&mut command)
+        .map_err(|source| ProbeError::Spawn {
+            probe: probe.clone(),
+            program: prepared.program.display().to_string(),
+            source,
+        })?;
+    // `spawn` returns once the child has executed the program: the parent's copy of the
+    // descriptor has done its work.
+    drop(prepared.checked);
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        run.stop().await;
+        return Err(ProbeError::Spawn {
+            probe,
+            program: prepared.program.display().to_string(),
+            source: std::io::Error::other("stdout or stderr was not captured"),
+        });
+    };
+
+    let mut out = Capped::default();
+    let mut err = Capped::default();
+    let ended = {
+        let stdout_done = read_into(stdout, spec.max_output_bytes, true, &mut out);
+        let stderr_done = read_into(stderr, STDERR_KEEP_BYTES, false, &mut err);
+        tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done))
+            .await
+            .ok()
+    };
+    // Whatever happened, nothing from this run may outlive it.
+    run.stop().await;
+    let stderr = err.text();
+
+    let status = match ended {
+        None => {
+            return Err(ProbeError::Timeout {
+                probe,
+                timeout: spec.timeout,
+            });
+        }
+        Some(Ended::TooLarge) => {
+            return Err(ProbeError::OutputTooLarge {
+                probe,
+                limit: spec.max_output_bytes,
+            });
+        }
+        Some(Ended::HeldOpen) => return Err(ProbeError::StdoutHeldOpen { probe }),
+        Some(Ended::Exited(status)) => status.map_err(|source| ProbeError::Wait {
+            probe: probe.clone(),
+            source,
+        })?,
+    };
+    if !status.success() {
+        // Some runtimes (the JVM among them) report fatal errors on stdout.
+        let stdout_head = if stderr.is_empty() {
+            head_of(&out.bytes)
+        } else {
+            String::new()
+        };
+        return Err(ProbeError::Exit {
+            probe,
+            status: describe(status),
+            stderr,
+            stdout_head,
+        });
+    }
+    Ok(ExecOutput {
+        stdout: out.bytes,
+        stderr,
+    })
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn spec(command: &[&str]) -> ExecSpec {
+        ExecSpec {
+            probe: "t".into(),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            shell: false,
+            env: BTreeMap::new(),
+            user: None,
+            working_dir: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            strict_permissions: true,
+        }
+    }
+
+    pub(super) fn shell(line: &str) -> ExecSpec {
+        ExecSpec {
+            shell: true,
+            ..spec(&[line])
+        }
+    }
+
+    #[tokio::test]
+    async fn argv_runs_without_a_shell_and_with_a_clean_environment() {
+        let out = run(&spec(&["/bin/echo", "$HOME", "*"])).await.unwrap();
+        assert_eq!(out.stdout, b"$HOME *\n");
+        let mut s = spec(&["env"]);
+        s.env.insert("ONLY".into(), "this".into());
+        let out = run(&s).await.unwrap();
+        let env = String::from_utf8(out.stdout).unwrap();
+        let mut names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+        names.sort();
+        names.retain(|n| *n != "LANG");
+        assert_eq!(names, ["ONLY", "PATH", RUN_VARIABLE], "{env}");
+    }
+
+    #[tokio::test]
+    async fn shell_true_runs_the_line_with_bin_sh() {
+        let out = run(&shell(
+            "printf '%s' \"$0\" | tr a-z A-Z; echo; echo err >&2",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(out.stdout, b"/BIN/SH\n");
+        assert_eq!(out.stderr, "err");
+    }
+
+    #[tokio::test]
+    async fn failure_carries_status_and_stderr() {
+        let e = run(&shell("echo broken >&2; exit 3")).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "probe `t`: failed with exit status 3; stderr: broken"
+        );
+    }
+}

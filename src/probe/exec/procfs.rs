@@ -1,0 +1,121 @@
+//! What `/proc` tells a stopping run about this process's children: which they are, their
+//! parents, and the run token in their environment.
+
+use std::io::Read;
+
+use super::RUN_VARIABLE;
+
+/// How much of a process's environment is searched for the run token. A process that pushes
+/// it further out only makes itself look like a stray, and strays are stopped.
+const ENVIRON_READ_LIMIT: u64 = 1024 * 1024;
+
+/// This process's children: every thread's `children` list, since an orphan goes to whichever
+/// thread the kernel picks. Those lists exist with CONFIG_PROC_CHILDREN, which the usual
+/// distribution kernels enable, and they are this process's own, so no `hidepid` setting of
+/// `/proc` hides another user's child in them. Without them, `/proc/*/stat` names each
+/// process's parent, though only for the processes this one may see.
+pub(super) fn children() -> Vec<libc::pid_t> {
+    let mut pids = Vec::new();
+    let mut listed = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                listed = true;
+                pids.extend(
+                    list.split_ascii_whitespace()
+                        .filter_map(|p| p.parse::<libc::pid_t>().ok()),
+                );
+            }
+        }
+    }
+    if !listed {
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            pids.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+                    .filter(|&pid| parent_of(pid) == Some(me)),
+            );
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name in parentheses may hold anything, spaces and parentheses included.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // state, then ppid
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// The run token in the environment of `pid`; `None` when it has none. An empty environment
+/// is an error: it is what a process shows in the middle of `execve`, before the new
+/// program's is in place, or a zombie.
+pub(super) fn run_token(pid: libc::pid_t) -> std::io::Result<Option<String>> {
+    let mut environ = Vec::new();
+    std::fs::File::open(format!("/proc/{pid}/environ"))?
+        .take(ENVIRON_READ_LIMIT)
+        .read_to_end(&mut environ)?;
+    if environ.is_empty() {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let name = format!("{RUN_VARIABLE}=");
+    Ok(environ
+        .split(|&b| b == 0)
+        .find_map(|entry| entry.strip_prefix(name.as_bytes()))
+        .map(|value| String::from_utf8_lossy(value).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// What a stopping run goes by: this process's children, the parent in their `stat`, the
+    /// run token in their environment.
+    #[test]
+    fn a_child_is_found_with_its_parent_and_its_run_token() {
+        let mut marked = std::process::Command::new("sleep")
+            .arg("30")
+            .env(RUN_VARIABLE, "42.7")
+            .spawn()
+            .unwrap();
+        let mut unmarked = std::process::Command::new("sleep")
+            .arg("30")
+            .env_remove(RUN_VARIABLE)
+            .spawn()
+            .unwrap();
+        let pid = |child: &std::process::Child| libc::pid_t::try_from(child.id()).unwrap();
+        // The parent goes on before the new program's environment is in place.
+        let token = |child: &std::process::Child| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                match run_token(pid(child)) {
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    read => break read.ok().flatten(),
+                }
+            }
+        };
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        let found = (
+            children().contains(&pid(&marked)),
+            parent_of(pid(&marked)),
+            token(&marked),
+            token(&unmarked),
+        );
+        for child in [&mut marked, &mut unmarked] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(found, (true, Some(me), Some("42.7".to_string()), None));
+    }
+}

@@ -1,0 +1,360 @@
+//! The run guard: a run's process group and the processes that left it, from before the
+//! program starts until nothing of the run is left. Stopping a run signals and reaps them all,
+//! as the run's user where the daemon may not signal them itself; [`adopt_orphans`] makes the
+//! daemon the reaper that finds those that left the group.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use super::procfs::{children, run_token};
+use super::signal::{Group, Ids, as_user, kill_group};
+
+/// Time between SIGTERM and SIGKILL when a run is stopped.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How long killed processes get to be gone before the stop gives up on them (one in
+/// uninterruptible sleep only dies when its I/O ends).
+const GONE_AFTER_KILL: Duration = Duration::from_secs(1);
+/// How often a stopping run looks at what is left of it.
+const STOP_POLL: Duration = Duration::from_millis(20);
+
+/// Whether this process adopts orphans ([`adopt_orphans`]). Only then does a stopping run look
+/// at children other than leads: in any other process they are someone else's to wait for.
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+/// Numbers the runs, for their tokens.
+static RUN_SERIAL: AtomicU64 = AtomicU64::new(0);
+/// The runs in flight in this process. Held while a lead is started, so that no other run
+/// takes it for an orphan before its pid is on record; and while a stopping run picks,
+/// signals and reaps the orphans that are its own, so that two runs never both signal a pid
+/// one of them has reaped, and which may by then be another process's.
+static IN_FLIGHT: Mutex<Vec<InFlight>> = Mutex::new(Vec::new());
+
+struct InFlight {
+    serial: u64,
+    token: String,
+    /// The lead's pid, which is its group's id too; 0 until it is started.
+    pgid: libc::pid_t,
+}
+
+fn in_flight() -> MutexGuard<'static, Vec<InFlight>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes this process the reaper of its probes' orphans (`PR_SET_CHILD_SUBREAPER`): a
+/// process a probe detached (a double fork, `setsid`, a daemon that backgrounds itself)
+/// becomes this process's child instead of init's when its parent exits, where the end of the
+/// run finds it, stops it and reaps it. The commands that run probes call this once at their
+/// start. A process that does not (a library user, the tests) gets the group stop only, and
+/// none of its children but the leads of runs is ever signalled or waited for.
+pub fn adopt_orphans() -> std::io::Result<()> {
+    // prctl is variadic: the arguments must have the width the kernel reads.
+    let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+    // SAFETY: PR_SET_CHILD_SUBREAPER sets a flag of this process and reads only its second
+    // argument.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, on, unused, unused, unused) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    ADOPTING.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// A run's processes, from before its program starts until nothing of it is left. Stopping
+/// it, when it ends ([`Run::stop`]) or when it is dropped half-way ([`Drop`]), reaches its
+/// process group and the processes that left the group.
+pub(super) struct Run {
+    probe: String,
+    serial: u64,
+    /// The value of [`RUN_VARIABLE`](super::RUN_VARIABLE) in the run's processes.
+    pub(super) token: String,
+    user: Option<Ids>,
+    child: Option<Child>,
+    group: Option<Group>,
+    /// Set once [`Run::stop`] has finished; a run dropped before then is stopped at once.
+    stopped: bool,
+}
+
+/// Where a child of this process is, as a stopping run sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// In the run's process group.
+    Group,
+    /// In the daemon's own process group.
+    DaemonGroup,
+    /// In a group of neither, nor of another run in flight.
+    Outside,
+}
+
+/// What a stopping run has done to the processes that left its group.
+#[derive(Default)]
+struct Reach {
+    /// The last signal each was sent, so that each gets SIGTERM once and SIGKILL once.
+    signalled: HashMap<libc::pid_t, libc::c_int>,
+    /// Those neither the daemon nor the run's user may signal: another user's, so not this
+    /// run's; their own run stops them.
+    out_of_reach: HashSet<libc::pid_t>,
+    /// Those found to be this run's, which stay so when their environment can no longer be
+    /// read (a zombie's cannot): a pid is not reused before it is reaped.
+    ours: HashSet<libc::pid_t>,
+    /// Those whose environment could not be read once, while another run was in flight.
+    unread_once: HashSet<libc::pid_t>,
+}
+
+impl Run {
+    pub(super) fn new(probe: &str, user: Option<Ids>) -> Run {
+        let serial = RUN_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}.{serial}", std::process::id());
+        in_flight().push(InFlight {
+            serial,
+            token: token.clone(),
+            pgid: 0,
+        });
+        Run {
+            probe: probe.to_string(),
+            serial,
+            token,
+            user,
+            child: None,
+            group: None,
+            stopped: false,
+        }
+    }
+
+    /// Starts the program, holding [`IN_FLIGHT`] until its pid is on record.
+    pub(super) fn spawn(&mut self, command: &mut Command) -> std::io::Result<&mut Child> {
+        let mut in_flight = in_flight();
+        let child = command.spawn()?;
+        // The pid is known until the child is reaped, and we have not awaited it yet.
+        let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
+        if let Some(pgid) = pgid
+            && let Some(entry) = in_flight.iter_mut().find(|r| r.serial == self.serial)
+        {
+            entry.pgid = pgid;
+        }
+        drop(in_flight);
+        self.group = pgid.map(|pgid| Group {
+            pgid,
+            user: self.user,
+        });
+        Ok(self.child.insert(child))
+    }
+
+    /// SIGTERM to the group and to the processes that left it, then SIGKILL to whatever is
+    /// left after the grace period. The program and the adopted processes are reaped on the
+    /// way, so that none lingers as a zombie (which would also keep the group alive).
+    pub(super) async fn stop(&mut self) {
+        let mut reach = Reach::default();
+        let mut signal = libc::SIGTERM;
+        kill_group(self.group, signal);
+        let mut deadline = Instant::now() + KILL_GRACE;
+        while self.left(signal, &mut reach) {
+            if Instant::now() >= deadline {
+                if signal == libc::SIGKILL {
+                    self.give_up();
+                    break;
+                }
+                signal = libc::SIGKILL;
+                kill_group(self.group, signal);
+                deadline = Instant::now() + GONE_AFTER_KILL;
+                continue;
+            }
+            tokio::time::sleep(STOP_POLL).await;
+        }
+        self.stopped = true;
+    }
+
+    /// The stop of a run dropped half-way: SIGKILL at once, since nothing waits for a grace
+    /// period to pass, and a wait of milliseconds on this thread for the processes to go.
+    fn stop_now(&mut self) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        kill_group(self.group, libc::SIGKILL);
+        let _ = child.start_kill();
+        let mut reach = Reach::default();
+        let deadline = std::time::Instant::now() + GONE_AFTER_KILL;
+        while self.left(libc::SIGKILL, &mut reach) {
+            if std::time::Instant::now() >= deadline {
+                self.give_up();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// One look at what is left of the run: reaps what has ended, sends `signal` to the
+    /// processes that left the group and have not had it yet, and says whether anything is
+    /// left.
+    fn left(&mut self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        let lead = self
+            .child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+        let adopted = self.sweep(signal, reach);
+        // Signal 0 asks whether any member of the group is still there.
+        lead || adopted || kill_group(self.group, 0)
+    }
+
+    /// Stops and reaps the processes of this run found among this process's children, which
+    /// are, leads aside (every lead is on record, and the runtime waits for it), the orphans
+    /// it adopted. Says whether any of them is left. A child is this run's when
+    /// - it is in the run's group;
+    /// - or it is in no group of another run in flight and not in the daemon's own, and its
+    ///   environment does not carry the token of another run in flight;
+    /// - or it is in the daemon's own group (which no probe's process starts in, but one can
+    ///   join it: the runs share the daemon's session) and carries a token of this process's
+    ///   other than another run in flight's. Without one it is someone else's child.
+    ///
+    /// An environment that cannot be read (another user's process when the daemon lacks
+    /// CAP_SYS_PTRACE, as under the unit; one that made itself not dumpable; a zombie; one in
+    /// the middle of `execve`, which shows none for an instant) is read again as the run's
+    /// user, and while another run is in flight, once more at the next look. If that fails
+    /// too, a process outside the daemon's group counts as this run's. So a stray of a run that
+    /// already ended is stopped by the next run that ends, and a process of another run in
+    /// flight that cannot be told apart is stopped early rather than left running.
+    fn sweep(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        if !ADOPTING.load(Ordering::Relaxed) {
+            return false;
+        }
+        let own = self.group.map(|g| g.pgid);
+        let in_flight = in_flight();
+        let others = || in_flight.iter().filter(|r| r.serial != self.serial);
+        // SAFETY: getpgrp cannot fail.
+        let daemon_group = unsafe { libc::getpgrp() };
+        let this_process = format!("{}.", std::process::id());
+        let mut candidates = Vec::new();
+        for pid in children() {
+            if in_flight.iter().any(|r| r.pgid == pid) {
+                continue;
+            }
+            // SAFETY: getpgid only reads; for a process that is gone it yields -1.
+            let pgid = unsafe { libc::getpgid(pid) };
+            if pgid <= 0 {
+                continue;
+            }
+            if Some(pgid) == own {
+                candidates.push((pid, Where::Group));
+            } else if pgid == daemon_group {
+                candidates.push((pid, Where::DaemonGroup));
+            } else if !others().any(|r| r.pgid == pgid) {
+                candidates.push((pid, Where::Outside));
+            }
+        }
+        let mut tokens = HashMap::new();
+        let mut unread = Vec::new();
+        for &(pid, place) in &candidates {
+            if place != Where::Group {
+                match run_token(pid) {
+                    Ok(token) => {
+                        tokens.insert(pid, token);
+                    }
+                    Err(_) => unread.push(pid),
+                }
+            }
+        }
+        if self.user.is_some() && !unread.is_empty() {
+            tokens.extend(as_user(self.user, || {
+                unread
+                    .iter()
+                    .filter_map(|&pid| Some((pid, run_token(pid).ok()?)))
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut left = 0usize;
+        candidates.retain(|&(pid, place)| {
+            if place == Where::Group || reach.ours.contains(&pid) {
+                return true;
+            }
+            let Some(token) = tokens.get(&pid) else {
+                if place == Where::DaemonGroup {
+                    return false;
+                }
+                if others().next().is_some() && reach.unread_once.insert(pid) {
+                    left += 1;
+                    return false;
+                }
+                return true;
+            };
+            let another_runs = token
+                .as_ref()
+                .is_some_and(|t| others().any(|r| &r.token == t));
+            match place {
+                Where::Group | Where::Outside => !another_runs,
+                Where::DaemonGroup => {
+                    !another_runs && token.as_ref().is_some_and(|t| t.starts_with(&this_process))
+                }
+            }
+        });
+        reach.ours.extend(candidates.iter().map(|&(pid, _)| pid));
+        let mut denied = Vec::new();
+        for (pid, place) in candidates {
+            if reap(pid) {
+                // Its pid may now be reused, by a process that has had no signal.
+                reach.signalled.remove(&pid);
+                reach.out_of_reach.remove(&pid);
+                reach.ours.remove(&pid);
+                reach.unread_once.remove(&pid);
+                continue;
+            }
+            if reach.out_of_reach.contains(&pid) {
+                continue;
+            }
+            left += 1;
+            // The group's members had the group's signal.
+            if place != Where::Group && reach.signalled.insert(pid, signal) != Some(signal) {
+                // SAFETY: kill only sends a signal, and the pid is an unreaped child of ours,
+                // so it is still the process we looked at.
+                if unsafe { libc::kill(pid, signal) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+                {
+                    denied.push(pid);
+                }
+            }
+        }
+        if !denied.is_empty() {
+            // Another user's process, and no CAP_KILL here: as the run's user, if it is theirs.
+            let failed = match self.user {
+                None => denied,
+                Some(_) => as_user(self.user, || {
+                    denied
+                        .into_iter()
+                        // SAFETY: as above.
+                        .filter(|&pid| unsafe { libc::kill(pid, signal) } != 0)
+                        .collect::<Vec<_>>()
+                }),
+            };
+            left -= failed.len();
+            reach.out_of_reach.extend(failed);
+        }
+        left > 0
+    }
+
+    fn give_up(&self) {
+        tracing::warn!(
+            probe = %self.probe,
+            "processes of the run were still there {} after SIGKILL (in uninterruptible sleep?); they are reaped once they end",
+            humantime::format_duration(GONE_AFTER_KILL)
+        );
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.stop_now();
+        }
+        in_flight().retain(|r| r.serial != self.serial);
+    }
+}
+
+/// Reaps `pid` if it has ended; says whether it is gone. Only adopted processes are reaped
+/// here, each by its pid: waiting for any child (-1) would take the leads' statuses from the
+/// runtime that waits for them.
+fn reap(pid: libc::pid_t) -> bool {
+    let mut status = 0;
+    // SAFETY: waits, without blocking, for this one child of ours.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) != 0 }
+}

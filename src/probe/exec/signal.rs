@@ -1,0 +1,134 @@
+//! Signalling a run's processes as the user they run as, so that the daemon needs no
+//! CAP_KILL (nor CAP_SYS_PTRACE to read their environment) to stop a probe with a `user`.
+
+/// The user a run's processes belong to, when that is not the daemon's.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ids {
+    pub(super) uid: libc::uid_t,
+    pub(super) gid: libc::gid_t,
+}
+
+/// A run's process group, and the user its processes run as when that is not the daemon's.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Group {
+    pub(super) pgid: libc::pid_t,
+    pub(super) user: Option<Ids>,
+}
+
+/// Runs `f` as `user`: on a short-lived thread that sets its own effective uid and gid to the
+/// user's. From there the kernel lets it signal that user's processes without CAP_KILL, and
+/// read their environment without CAP_SYS_PTRACE (and see their `/proc` entries where
+/// `hidepid` hides them). The unit can then drop CAP_KILL, which would let the daemon signal
+/// every process on the node. Without a user, or with the daemon's own, `f` runs here.
+pub(super) fn as_user<T: Send>(user: Option<Ids>, f: impl FnOnce() -> T + Send) -> T {
+    // SAFETY: geteuid cannot fail.
+    let Some(Ids { uid, gid }) = user.filter(|u| u.uid != unsafe { libc::geteuid() }) else {
+        return f();
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: the raw system calls change the credentials of this thread only
+                // (glibc's wrappers would change every thread's), and the thread ends right
+                // after `f`. The gid goes first: once the uid is not root's, the thread may
+                // no longer change it. -1 leaves the real and saved ids as they are.
+                unsafe {
+                    libc::syscall(libc::SYS_setresgid, libc::gid_t::MAX, gid, libc::gid_t::MAX);
+                    libc::syscall(libc::SYS_setresuid, libc::uid_t::MAX, uid, libc::uid_t::MAX);
+                }
+                f()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Sends `signal` to the group (0 asks whether any member is left), as the group's user.
+pub(super) fn kill_group(group: Option<Group>, signal: libc::c_int) -> bool {
+    let Some(Group { pgid, user }) = group.filter(|g| g.pgid > 0) else {
+        return false;
+    };
+    // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
+    as_user(user, move || unsafe { libc::killpg(pgid, signal) == 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use crate::probe::ProbeError;
+    use crate::probe::exec::run;
+    use crate::probe::exec::tests::shell;
+    use crate::probe::user;
+
+    /// Takes CAP_KILL away from the calling thread (and the threads it starts), as the unit
+    /// takes it from the daemon.
+    fn drop_cap_kill_on_this_thread() {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: libc::c_int,
+        }
+        #[repr(C)]
+        #[derive(Default, Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const CAP_KILL: u32 = 5;
+        let mut header = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let mut data = [Data::default(); 2];
+        // SAFETY: capget and capset read and write the two structs given; pid 0 is this
+        // thread, and the raw calls change this thread's capabilities only.
+        unsafe {
+            assert_eq!(
+                libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+                0
+            );
+            data[0].effective &= !(1 << CAP_KILL);
+            data[0].permitted &= !(1 << CAP_KILL);
+            assert_eq!(
+                libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()),
+                0
+            );
+        }
+    }
+
+    /// Whether any process's command line contains `needle`.
+    fn process_with(needle: &str) -> bool {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+    }
+
+    /// Under the unit the daemon has no CAP_KILL; a `user` probe that runs past its timeout
+    /// is still stopped, with everything it started, because it is signalled as its own user.
+    #[tokio::test]
+    async fn a_user_probe_is_stopped_without_cap_kill() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
+            eprintln!("skipped: needs root and a `nobody` account");
+            return;
+        }
+        drop_cap_kill_on_this_thread();
+        let marker = format!("30.{}", std::process::id());
+        let mut s = shell(&format!("sleep {marker}; true"));
+        s.user = Some("nobody".into());
+        s.timeout = Duration::from_millis(500);
+        let started = Instant::now();
+        let e = run(&s).await.unwrap_err();
+        assert!(matches!(e, ProbeError::Timeout { .. }), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(
+            !process_with(&marker),
+            "the probe's sleep {marker} survived"
+        );
+    }
+}
