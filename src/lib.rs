@@ -3,29 +3,38 @@
 //! The data flows one way through the modules below; no stage reaches backwards:
 //!
 //! ```text
-//! config ─► probe ─► scheduler ─► outbox ─► plan ─► batch ─► sender ─► state
-//! (TOML)   (exec,    (per-probe   (latest   (full, (≤30 items, (PutInventory, (acknowledged
-//!           files,    timers)      item per  hash-   ≤ bytes)    errors,        hashes,
-//!           system)                type)     only,              retries)       quarantine)
-//!                                            skip)
+//! config ─► probe ─► scheduler ─► outbox ─► plan ─► batch ─► sender ─► record ─► state
+//! (TOML)   (exec,    (per-probe   (latest   (full, (≤30 items, (PutInventory, (fates   (acknowledged
+//!           files,    timers)      item per  hash-   ≤ bytes)    errors,        into     hashes,
+//!           system)                type,     only,              retries)       state)   quarantine)
+//!                                  merged)   skip,
+//!                                            clear)
 //! ```
 //!
 //! * [`config`] turns TOML files into validated [`config::Settings`].
 //! * [`probe`] runs probes and turns their output into [`inventory::Item`]s.
 //! * [`inventory`] holds the item model, the PutInventory limits and the canonical ContentHash.
-//! * [`scheduler`] decides when each probe runs; [`outbox`] keeps the latest items per type.
-//! * [`plan`] decides per item: full, hash-only, skip (against [`state`]).
+//! * [`scheduler`] decides when each probe runs; [`outbox`] keeps the latest items per type
+//!   and is the one place probes' results are merged into [`outbox::Collected`].
+//! * [`plan`] decides per item (full, hash-only, skip) and, in [`plan::push`], per push:
+//!   which removed types are cleared or forgotten.
 //! * [`batch`] packs items into requests; it knows nothing about AWS.
 //! * [`wire`] renders the PutInventory request body exactly as the SDK sends it, which is
 //!   what the batcher's byte budget is measured against.
-//! * [`sender`] calls PutInventory, classifies failures, isolates bad items and retries.
-//! * [`state`] persists what the service acknowledged; [`status`] what a run is doing;
-//!   [`metrics`] counts it all for Prometheus.
+//! * [`sender`] calls PutInventory (behind the [`sender::PutInventory`] trait), classifies
+//!   failures, isolates bad items and retries.
+//! * [`record`] writes what became of a push into the [`state`], which persists what the
+//!   service acknowledged; [`status`] tells what a run is doing; [`metrics`] counts it all
+//!   for Prometheus.
 //! * [`identity`] finds the instance ID and region.
 //! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
-//!   [`daemon`] is the long-running service around it, with [`notify`] for systemd,
-//!   [`reload`] for the reload handshake; [`logging`] (with [`journal`] under systemd) for
-//!   where log records go.
+//!   [`daemon`] is the long-running service around it: an event loop over a push
+//!   controller, an identity resolver, the running probes, a configuration watch and a
+//!   reporter, with [`notify`] for systemd and [`reload`] for the reload handshake.
+//! * [`backoff`] is the one "wait longer after each failure" formula; [`clock`] the time
+//!   the daemon is given (paused in tests); [`watch`] the folder watcher shared by `files`
+//!   probes and the configuration.
+//! * [`logging`] (with [`journal`] under systemd) is where log records go.
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 

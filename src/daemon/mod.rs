@@ -16,13 +16,13 @@
 //! is in flight; the acknowledged state travels with the push task and comes back with its
 //! report.
 
-mod allocator;
-mod config_watch;
+pub mod allocator;
+pub mod config_watch;
 pub mod identity_resolver;
-mod probes;
+pub mod probes;
 pub mod push_controller;
-mod report;
-mod splay;
+pub mod report;
+pub mod splay;
 
 use std::path::PathBuf;
 use std::time::Duration;
