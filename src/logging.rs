@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -22,11 +23,15 @@ pub enum Format {
 
 /// Sets up logging for the process. `RUST_LOG` wins over `configured` (`[agent] log_level`),
 /// which wins over `info`.
+///
+/// Filtering is by level, optionally per target (`RUST_LOG=info,aws_smithy_runtime=debug`):
+/// `tracing_subscriber`'s `Targets`, not its `EnvFilter`, whose span and field matching
+/// brings a regular-expression engine into the binary for nothing the daemon needs (see the
+/// binary-size notes in BENCHMARKS.md).
 pub fn init(format: Format, configured: Option<&str>) {
     use std::io::IsTerminal;
 
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(configured.unwrap_or("info")));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), configured);
     let under_journald = crate::journal::stderr_is_journal();
     if under_journald && format == Format::Text {
         match crate::journal::JournalLayer::connect() {
@@ -41,15 +46,43 @@ pub fn init(format: Format, configured: Option<&str>) {
         }
     }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match (format, under_journald) {
         // JSON strings escape control characters already.
-        (Format::Json, _) => builder.json().init(),
+        (Format::Json, _) => builder.json().finish().with(filter).init(),
         // journald stamps each line itself.
-        (Format::Text, true) => builder.without_time().fmt_fields(escaped_fields()).init(),
-        (Format::Text, false) => builder.fmt_fields(escaped_fields()).init(),
+        (Format::Text, true) => builder
+            .without_time()
+            .fmt_fields(escaped_fields())
+            .finish()
+            .with(filter)
+            .init(),
+        (Format::Text, false) => builder
+            .fmt_fields(escaped_fields())
+            .finish()
+            .with(filter)
+            .init(),
+    }
+}
+
+/// The filter from `RUST_LOG` (when set and valid), else from `configured`, else `info`. A
+/// `RUST_LOG` that is not a filter is said once on stderr rather than silently ignored.
+fn filter(rust_log: Option<&str>, configured: Option<&str>) -> Targets {
+    let fallback = || {
+        configured
+            .and_then(|level| level.parse().ok())
+            .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+    };
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        None => fallback(),
+        Some(directives) => directives.parse().unwrap_or_else(|e| {
+            eprintln!(
+                "RUST_LOG={directives:?} is not a log filter ({e}); using the configured level"
+            );
+            fallback()
+        }),
     }
 }
 
@@ -94,6 +127,48 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn rust_log_wins_then_the_configured_level_then_info() {
+        use tracing::Level;
+        use tracing_subscriber::filter::LevelFilter;
+        let level = |f: Targets, target: &str| {
+            [
+                Level::TRACE,
+                Level::DEBUG,
+                Level::INFO,
+                Level::WARN,
+                Level::ERROR,
+            ]
+            .into_iter()
+            .find(|l| f.would_enable(target, l))
+            .map_or(LevelFilter::OFF, LevelFilter::from_level)
+        };
+        assert_eq!(level(filter(None, None), "x"), LevelFilter::INFO);
+        assert_eq!(level(filter(None, Some("warn")), "x"), LevelFilter::WARN);
+        assert_eq!(
+            level(filter(Some("debug"), Some("warn")), "x"),
+            LevelFilter::DEBUG
+        );
+        assert_eq!(
+            level(filter(Some(" "), Some("error")), "x"),
+            LevelFilter::ERROR
+        );
+        let per_target = filter(Some("warn,aws_smithy_runtime=trace"), None);
+        assert_eq!(
+            level(per_target.clone(), "ssm_inventoryd"),
+            LevelFilter::WARN
+        );
+        assert_eq!(
+            level(per_target, "aws_smithy_runtime::client"),
+            LevelFilter::TRACE
+        );
+        // Not a filter: the configured level, not silence.
+        assert_eq!(
+            level(filter(Some("a=b=c"), Some("error")), "x"),
+            LevelFilter::ERROR
+        );
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
