@@ -8,6 +8,10 @@
 //! `malloc_trim` hands free pages back after each probe run and each push. No-ops with other C
 //! libraries.
 
+/// Content bytes below which a probe run or a push is not followed by a trim: what small
+/// runs free is reused by the next one, and `malloc_trim` walks every arena each time.
+pub const WORTH_TRIMMING: usize = 256 * 1024;
+
 /// At most two malloc arenas for the threads started from now on (tokio's blocking threads
 /// run the probes).
 pub fn limit_arenas() {

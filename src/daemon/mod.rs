@@ -205,11 +205,14 @@ struct Daemon {
 
 impl Daemon {
     async fn on_outcome(&mut self, outcome: Outcome) {
-        let failed = match &outcome.result {
-            Ok(collection) => !collection.errors.is_empty(),
+        let (failed, bytes) = match &outcome.result {
+            Ok(collection) => (
+                !collection.errors.is_empty(),
+                collection.items.iter().map(|i| i.content_bytes()).sum(),
+            ),
             Err(e) => {
                 tracing::warn!(probe = %outcome.probe, "{e}; keeping its last good items");
-                true
+                (true, 0)
             }
         };
         self.report.metrics.record_probe_run(&outcome.probe, failed);
@@ -220,8 +223,12 @@ impl Daemon {
             self.request_push();
         }
         // The run's transient memory (file bytes, parsed JSON, the rows of an unchanged item
-        // just replaced) has been freed by now.
-        allocator::release_freed();
+        // just replaced) has been freed by now. Only a large or failed run (a refused output
+        // may have been megabytes) leaves enough to be worth handing back: trimming after
+        // every small run spent idle CPU for nothing (BENCHMARKS.md, idle CPU).
+        if failed || bytes >= allocator::WORTH_TRIMMING {
+            allocator::release_freed();
+        }
         if !self.outbox.all_ran() {
             // The first push waits for every probe's first run, so READY means "all of it".
             return;
@@ -349,7 +356,9 @@ impl Daemon {
             self.probes.wake(&probes);
         }
         // The request bodies and their SDK copies are gone; give their pages back.
-        allocator::release_freed();
+        if report.bytes >= allocator::WORTH_TRIMMING {
+            allocator::release_freed();
+        }
         self.write_status(&report).await;
         let line = self.report.status_line(self.acknowledged());
         if first {
