@@ -136,6 +136,28 @@ echo "RSS over ${WINDOW}s (1 sample/s): median ${rss_median} kB, min ${rss_min} 
 echo "CPU over ${WINDOW}s: daemon ${own}s, its exited children ${children}s =>" \
     "$(per_hour "$own" "$WINDOW") s per hour (daemon), $(per_hour "$(python3 -c "print($own + $children)")" "$WINDOW") s per hour (with children)"
 echo "pushes logged since start: $pushes (an idle node sends nothing after the first push)"
+# Where the resident memory is: the daemon's own heap and stacks (anonymous) against code and
+# data pages mapped from files, the binary's own and the C library's.
+python3 - "$DAEMON_PID" "$bin" <<'PY'
+import sys
+pid, binary = sys.argv[1], sys.argv[2]
+rollup = {}
+for line in open(f"/proc/{pid}/smaps_rollup"):
+    parts = line.split()
+    if len(parts) == 3 and parts[2] == "kB":
+        rollup[parts[0].rstrip(":")] = int(parts[1])
+by_file, current = {}, None
+for line in open(f"/proc/{pid}/smaps"):
+    parts = line.split()
+    if "-" in parts[0] and len(parts) >= 5 and ":" not in parts[0]:
+        current = parts[5] if len(parts) >= 6 else "[anonymous]"
+    elif parts[0] == "Rss:":
+        by_file[current] = by_file.get(current, 0) + int(parts[1])
+own = sum(kb for name, kb in by_file.items() if name.endswith("ssm-inventoryd") or name == binary)
+libs = sum(kb for name, kb in by_file.items() if name.startswith("/") and ".so" in name)
+print(f"RSS now {rollup['Rss']} kB: anonymous {rollup['Anonymous']} kB, from files {rollup['Rss'] - rollup['Anonymous']} kB "
+      f"(the binary {own} kB, shared libraries {libs} kB)")
+PY
 
 echo "== 10,000-row push (probes every 1 s)"
 before_rss="$(status_kb "$DAEMON_PID" VmRSS)"

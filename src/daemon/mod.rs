@@ -219,14 +219,16 @@ impl Daemon {
         self.report
             .write_metrics(self.settings.agent.metrics_file.clone())
             .await;
-        if self.outbox.record(outcome) {
+        let changed = self.outbox.record(outcome);
+        if changed {
             self.request_push();
         }
         // The run's transient memory (file bytes, parsed JSON, the rows of an unchanged item
-        // just replaced) has been freed by now. Only a large or failed run (a refused output
-        // may have been megabytes) leaves enough to be worth handing back: trimming after
-        // every small run spent idle CPU for nothing (BENCHMARKS.md, idle CPU).
-        if failed || bytes >= allocator::WORTH_TRIMMING {
+        // just replaced) has been freed by now. A large run, a failed one (a refused output
+        // may have been megabytes) or a change (items replaced, perhaps large ones gone)
+        // leaves enough to be worth handing back; an unchanged small run frees only what the
+        // next one reuses, and trimming after each spent idle CPU for nothing.
+        if failed || changed || bytes >= allocator::WORTH_TRIMMING {
             allocator::release_freed();
         }
         if !self.outbox.all_ran() {
