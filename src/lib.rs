@@ -47,6 +47,7 @@ pub mod cycle;
 pub mod daemon;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod fleet;
 pub mod identity;
 pub mod inventory;
 pub mod journal;

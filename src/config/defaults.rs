@@ -109,3 +109,18 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// The levels `log_level` takes.
 pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// Fleet parameters are fetched this often (plus the node's splay): a change reaches the
+/// fleet within minutes, while 1,000 nodes reading two parameters stay near 7 GetParameter
+/// calls a second, well under Parameter Store's default throughput of 40 a second.
+pub const DEFAULT_FLEET_POLL_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// A parameter's exec probe may not use a shell unless the node's own configuration says so.
+pub const DEFAULT_FLEET_ALLOW_SHELL: bool = false;
+
+/// A parameter's exec probe may not choose the user it runs as unless the node's own
+/// configuration says so.
+pub const DEFAULT_FLEET_ALLOW_USER: bool = false;
+
+/// Parameter Store's limit on a parameter name (a full ARN included).
+pub const MAX_PARAMETER_NAME_CHARS: usize = 2048;

@@ -1,5 +1,8 @@
 //! Configuration errors: each one line, `FILE:LINE: key `KEY`: what is wrong`, because that
-//! is what an operator (and an editor's jump-to-error) can act on.
+//! is what an operator (and an editor's jump-to-error) can act on. Probe definitions fetched
+//! from Parameter Store have no file: their errors name the parameter and its version instead
+//! (`parameter /ssm-inventoryd/web version 7, line 3: key `KEY`: …`), which is what the
+//! operator finds again with `aws ssm get-parameter --name NAME:VERSION`.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -39,36 +42,78 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A parameter's text is not TOML at all.
+    #[error("parameter {parameter} version {version}, line {line}: {message}")]
+    ParameterSyntax {
+        parameter: String,
+        version: i64,
+        line: usize,
+        message: String,
+    },
+    /// A key of a parameter's text is unknown, missing, of the wrong type, has a value the
+    /// daemon refuses, or is refused by the fleet policy.
+    #[error("parameter {parameter} version {version}, line {line}: key `{key}`: {message}")]
+    ParameterInvalid {
+        parameter: String,
+        version: i64,
+        /// 1-based.
+        line: usize,
+        key: String,
+        message: String,
+    },
 }
 
 impl ConfigError {
-    /// The file the error is in.
+    /// The file the error is in; for a parameter's text, the parameter's name.
     pub fn path(&self) -> &Path {
         match self {
             ConfigError::Io { path, .. }
             | ConfigError::Untrusted { path, .. }
             | ConfigError::Syntax { path, .. }
             | ConfigError::Invalid { path, .. } => path,
+            ConfigError::ParameterSyntax { parameter, .. }
+            | ConfigError::ParameterInvalid { parameter, .. } => Path::new(parameter),
         }
     }
 
-    /// The 1-based line, when the error is about a place in a file.
+    /// The 1-based line, when the error is about a place in a file or a parameter's text.
     pub fn line(&self) -> Option<usize> {
         match self {
             ConfigError::Io { .. } | ConfigError::Untrusted { .. } => None,
-            ConfigError::Syntax { line, .. } | ConfigError::Invalid { line, .. } => Some(*line),
+            ConfigError::Syntax { line, .. }
+            | ConfigError::Invalid { line, .. }
+            | ConfigError::ParameterSyntax { line, .. }
+            | ConfigError::ParameterInvalid { line, .. } => Some(*line),
+        }
+    }
+
+    /// The parameter and version the error is in, when it is in a fetched one.
+    pub fn parameter(&self) -> Option<(&str, i64)> {
+        match self {
+            ConfigError::ParameterSyntax {
+                parameter, version, ..
+            }
+            | ConfigError::ParameterInvalid {
+                parameter, version, ..
+            } => Some((parameter, *version)),
+            _ => None,
         }
     }
 }
 
-/// Which kind of file is being read; drop-ins may hold only probes.
+/// Which kind of source is being read; drop-ins and parameters may hold only probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
     Main,
     DropIn,
+    /// A version of a Parameter Store parameter; `path` is then the parameter's name.
+    Parameter {
+        version: i64,
+    },
 }
 
-/// One config file's name and text: turns byte spans into `FILE:LINE` errors.
+/// One config file's (or parameter's) name and text: turns byte spans into `FILE:LINE`
+/// errors.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Source<'a> {
     pub path: &'a Path,
@@ -77,9 +122,31 @@ pub(super) struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// The directory that relative paths in this file are resolved against.
+    /// The directory that relative paths in this file are resolved against. A parameter has
+    /// none: its name looks like a path but says nothing about the node's folders, so its
+    /// relative paths stay relative (and the fleet policy refuses them).
     pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new(""))
+        match self.role {
+            Role::Parameter { .. } => Path::new(""),
+            Role::Main | Role::DropIn => self.path.parent().unwrap_or(Path::new("")),
+        }
+    }
+
+    /// Where line `line` of this source is, as messages name it.
+    pub fn place(&self, line: usize) -> String {
+        match self.role {
+            Role::Parameter { version } => {
+                format!(
+                    "parameter {} version {version}, line {line}",
+                    self.path.display()
+                )
+            }
+            Role::Main | Role::DropIn => format!("{}:{line}", self.path.display()),
+        }
+    }
+
+    pub fn is_parameter(&self) -> bool {
+        matches!(self.role, Role::Parameter { .. })
     }
 
     /// 1-based line of the start of `span`.
@@ -97,11 +164,21 @@ impl Source<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            line: self.line(span),
-            key: key.into(),
-            message: one_line(message.into()),
+        let (line, key, message) = (self.line(span), key.into(), one_line(message.into()));
+        match self.role {
+            Role::Parameter { version } => ConfigError::ParameterInvalid {
+                parameter: self.path.display().to_string(),
+                version,
+                line,
+                key,
+                message,
+            },
+            Role::Main | Role::DropIn => ConfigError::Invalid {
+                path: self.path.to_owned(),
+                line,
+                key,
+                message,
+            },
         }
     }
 
@@ -138,17 +215,38 @@ impl Source<'_> {
             }
             return self.invalid(&span, key, message);
         }
-        ConfigError::Syntax {
-            path: self.path.to_owned(),
-            line: self.line(&span),
-            message: one_line(format!("invalid TOML: {message}")),
+        let (line, message) = (
+            self.line(&span),
+            one_line(format!("invalid TOML: {message}")),
+        );
+        match self.role {
+            Role::Parameter { version } => ConfigError::ParameterSyntax {
+                parameter: self.path.display().to_string(),
+                version,
+                line,
+                message,
+            },
+            Role::Main | Role::DropIn => ConfigError::Syntax {
+                path: self.path.to_owned(),
+                line,
+                message,
+            },
         }
     }
 
     fn unknown_key(&self, field: &str, message: &str) -> String {
-        if self.role == Role::DropIn && field == "agent" {
-            return "`[agent]` belongs in the main config file; drop-in files hold only `[[probe]]` tables"
-                .to_owned();
+        if field == "agent" {
+            match self.role {
+                Role::DropIn => {
+                    return "`[agent]` belongs in the main config file; drop-in files hold only `[[probe]]` tables"
+                        .to_owned();
+                }
+                Role::Parameter { .. } => {
+                    return "`[agent]` belongs in the node's main config file; a parameter holds only `[[probe]]` tables"
+                        .to_owned();
+                }
+                Role::Main => {}
+            }
         }
         let expected = message.split_once(", expected ").map_or("", |(_, e)| e);
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 pub use defaults::DEFAULT_CONFIG_PATH;
 pub use error::ConfigError;
 pub use settings::{
-    AgentSettings, Collector, ExecSettings, FilesSettings, OnRemoved, ProbeKind, ProbeSettings,
-    Settings, SystemSettings, TypePattern,
+    AgentSettings, Collector, ExecSettings, FilesSettings, FleetSettings, OnRemoved,
+    ParameterVersion, ProbeKind, ProbeSettings, Settings, SystemSettings, TypePattern,
 };
 
 use error::{Role, Source};
@@ -40,6 +40,32 @@ use validate::Loader;
 /// the main file always, since it holds `strict_permissions` and whoever could change it
 /// could switch the checks off; the drop-ins unless the (checked) main file switched them off.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    load_with(path, |_| Vec::new())
+}
+
+/// One version of a Parameter Store parameter holding probe definitions (the schema of a
+/// drop-in file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSource {
+    pub name: String,
+    pub version: i64,
+    pub text: String,
+}
+
+/// Like [`load`], with the probes of `fleet` added after the local files. Only the parameters
+/// the main file's `fleet_config` names are used, in its order; others are ignored (a
+/// parameter removed from `fleet_config` stops counting at once). Each parameter's probes are
+/// validated like a drop-in's and then checked against the fleet policy.
+pub fn load_with_fleet(path: &Path, fleet: &[FleetSource]) -> Result<Settings, ConfigError> {
+    load_with(path, |_| fleet.to_vec())
+}
+
+/// Like [`load_with_fleet`], with the fleet sources chosen once the main file's `[agent]` is
+/// known (the state directory holding the last good versions is named there).
+pub fn load_with(
+    path: &Path,
+    fleet: impl FnOnce(&AgentSettings) -> Vec<FleetSource>,
+) -> Result<Settings, ConfigError> {
     let main_check = trust::enforced(true).then_some(Check::MainFile);
     let text = read(path, main_check)?;
     let mut loader = Loader::main(Source {
@@ -54,6 +80,20 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
             path: &file,
             text: &text,
             role: Role::DropIn,
+        })?;
+    }
+    let sources = fleet(loader.agent());
+    let wanted = loader.agent().fleet.parameters.clone();
+    for name in &wanted {
+        let Some(source) = sources.iter().find(|s| &s.name == name) else {
+            continue;
+        };
+        loader.parameter(Source {
+            path: Path::new(&source.name),
+            text: &source.text,
+            role: Role::Parameter {
+                version: source.version,
+            },
         })?;
     }
     Ok(loader.finish())
@@ -136,6 +176,8 @@ fn drop_in_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
+#[cfg(test)]
+mod fleet_tests;
 #[cfg(test)]
 mod tests;
 

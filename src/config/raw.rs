@@ -55,6 +55,11 @@ pub(super) struct RawAgent {
     pub strict_permissions: Option<Spanned<bool>>,
     pub log_level: Option<Spanned<String>>,
     pub metrics_file: Option<Spanned<String>>,
+    pub fleet_config: Option<Spanned<Vec<Spanned<String>>>>,
+    pub fleet_poll_interval: Option<Spanned<DurationValue>>,
+    pub fleet_exec_dirs: Option<Spanned<Vec<Spanned<String>>>>,
+    pub fleet_allow_shell: Option<Spanned<bool>>,
+    pub fleet_allow_user: Option<Spanned<bool>>,
 }
 
 /// One `[[probe]]`; the span of the `Spanned` around it is its `[[probe]]` header, which is

@@ -14,9 +14,20 @@ pub struct Settings {
     /// and messages name it as the operator wrote it.
     pub config_path: PathBuf,
     pub agent: AgentSettings,
-    /// Main file first, then drop-ins by file name, each in file order: the order operators
-    /// read them in.
+    /// Main file first, then drop-ins by file name, then the fleet parameters in the order
+    /// `fleet_config` names them, each in file order: the order operators read them in.
     pub probes: Vec<ProbeSettings>,
+    /// The parameter versions whose probes are part of `probes`, in `fleet_config` order.
+    /// Empty when the node runs its local files alone.
+    pub parameters: Vec<ParameterVersion>,
+}
+
+/// One parameter version a configuration was built from, so that status and logs can say
+/// what a node runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterVersion {
+    pub name: String,
+    pub version: i64,
 }
 
 impl Settings {
@@ -86,6 +97,45 @@ pub struct AgentSettings {
     /// Where to write Prometheus metrics for node_exporter's textfile collector, after each
     /// push and probe run. Default: none (no metrics file).
     pub metrics_file: Option<PathBuf>,
+    /// Probe definitions from Parameter Store, and what the local configuration lets them do.
+    pub fleet: FleetSettings,
+}
+
+/// `fleet_*` keys of `[agent]`. A parameter is writable by whoever holds `ssm:PutParameter`
+/// on it, and an exec probe runs as root on every node that reads it, so the node's own
+/// (root-owned) configuration decides what a parameter may ask for: everything that could run
+/// arbitrary code is off until named here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSettings {
+    /// Parameter names whose values hold probe drop-in TOML, applied after the local files in
+    /// this order. Default: empty (no fleet configuration).
+    pub parameters: Vec<String>,
+    /// Time between two fetches of the parameters, plus the node's splay.
+    /// Default: [`DEFAULT_FLEET_POLL_INTERVAL`](super::defaults::DEFAULT_FLEET_POLL_INTERVAL) (5 min).
+    pub poll_interval: Duration,
+    /// Absolute directories an exec probe from a parameter may run a program from; the
+    /// program must be named by an absolute path inside one of them. Default: empty (exec
+    /// probes from parameters are refused).
+    pub exec_dirs: Vec<PathBuf>,
+    /// Whether a parameter's exec probe may use `shell = true` (a command line for
+    /// `/bin/sh -c`, which can run anything, so `exec_dirs` cannot constrain it).
+    /// Default: [`DEFAULT_FLEET_ALLOW_SHELL`](super::defaults::DEFAULT_FLEET_ALLOW_SHELL) (false).
+    pub allow_shell: bool,
+    /// Whether a parameter's exec probe may set `user`.
+    /// Default: [`DEFAULT_FLEET_ALLOW_USER`](super::defaults::DEFAULT_FLEET_ALLOW_USER) (false).
+    pub allow_user: bool,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        FleetSettings {
+            parameters: Vec::new(),
+            poll_interval: super::defaults::DEFAULT_FLEET_POLL_INTERVAL,
+            exec_dirs: Vec::new(),
+            allow_shell: super::defaults::DEFAULT_FLEET_ALLOW_SHELL,
+            allow_user: super::defaults::DEFAULT_FLEET_ALLOW_USER,
+        }
+    }
 }
 
 /// What to do with a TypeName that disappeared (probe removed, file deleted).

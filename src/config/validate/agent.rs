@@ -131,6 +131,17 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         }
     };
 
+    let fleet = super::fleet::settings(
+        src,
+        super::fleet::RawFleet {
+            parameters: raw.fleet_config,
+            poll_interval: raw.fleet_poll_interval,
+            exec_dirs: raw.fleet_exec_dirs,
+            allow_shell: raw.fleet_allow_shell,
+            allow_user: raw.fleet_allow_user,
+        },
+    )?;
+
     Ok(AgentSettings {
         instance_id,
         region,
@@ -150,6 +161,7 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         strict_permissions,
         log_level,
         metrics_file,
+        fleet,
     })
 }
 

@@ -9,29 +9,23 @@ use super::super::error::{ConfigError, Source};
 use super::super::{Collector, ProbeKind, ProbeSettings, TypePattern};
 use super::Places;
 
-/// A place in a file already taken by an earlier probe.
+/// A place already taken by an earlier probe: a line of a file, or of a parameter's version.
 pub(super) struct Claim {
     probe: String,
-    path: PathBuf,
-    line: usize,
+    /// `FILE:LINE`, or `parameter NAME version N, line L`.
+    place: String,
 }
 
 impl Claim {
     fn new(src: &Source<'_>, probe: &str, span: &Range<usize>) -> Claim {
         Claim {
             probe: probe.to_owned(),
-            path: src.path.to_owned(),
-            line: src.line(span),
+            place: src.place(src.line(span)),
         }
     }
 
     fn by(&self) -> String {
-        format!(
-            "probe {:?} at {}:{}",
-            self.probe,
-            self.path.display(),
-            self.line
-        )
+        format!("probe {:?} at {}", self.probe, self.place)
     }
 }
 
@@ -60,9 +54,8 @@ impl Claims {
                 &at.name,
                 "name",
                 format!(
-                    "probe name {name:?} is already used by the probe at {}:{}",
-                    earlier.path.display(),
-                    earlier.line
+                    "probe name {name:?} is already used by the probe at {}",
+                    earlier.place
                 ),
             ));
         }

@@ -9,6 +9,7 @@
 mod agent;
 mod claims;
 mod exec;
+mod fleet;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -20,9 +21,11 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::defaults::*;
-use super::error::{ConfigError, Source};
+use super::error::{ConfigError, Role, Source};
 use super::raw::{DurationValue, RawDropIn, RawKind, RawMain, RawProbe};
-use super::{AgentSettings, FilesSettings, ProbeKind, ProbeSettings, Settings, TypePattern};
+use super::{
+    AgentSettings, FilesSettings, ParameterVersion, ProbeKind, ProbeSettings, Settings, TypePattern,
+};
 use agent::agent;
 use claims::Claims;
 use exec::exec;
@@ -34,6 +37,7 @@ pub(super) struct Loader {
     config_path: PathBuf,
     agent: AgentSettings,
     probes: Vec<ProbeSettings>,
+    parameters: Vec<ParameterVersion>,
     claims: Claims,
 }
 
@@ -46,6 +50,7 @@ impl Loader {
             config_path: src.path.to_owned(),
             agent,
             probes: Vec::new(),
+            parameters: Vec::new(),
             claims: Claims::default(),
         };
         loader.add_probes(&src, raw.probe)?;
@@ -71,7 +76,27 @@ impl Loader {
             config_path: self.config_path,
             agent: self.agent,
             probes: self.probes,
+            parameters: self.parameters,
         }
+    }
+
+    /// Adds the probes of one version of a fleet parameter, after checking each against
+    /// the node's fleet policy.
+    pub fn parameter(&mut self, src: Source<'_>) -> Result<(), ConfigError> {
+        let raw: RawDropIn = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
+        self.add_probes(&src, raw.probe)?;
+        self.parameters.push(ParameterVersion {
+            name: src.path.display().to_string(),
+            version: match src.role {
+                Role::Parameter { version } => version,
+                Role::Main | Role::DropIn => 0,
+            },
+        });
+        Ok(())
+    }
+
+    pub fn agent(&self) -> &AgentSettings {
+        &self.agent
     }
 
     fn add_probes(
@@ -80,7 +105,13 @@ impl Loader {
         raws: Vec<Spanned<RawProbe>>,
     ) -> Result<(), ConfigError> {
         for raw in raws {
-            let (probe, places) = probe(src, raw, self.agent.strict_permissions)?;
+            // A parameter's probes get the trust checks whatever the local opt-out says: the
+            // opt-out is for files the node's own administrator wrote.
+            let strict = self.agent.strict_permissions || src.is_parameter();
+            let (probe, places) = probe(src, raw, strict)?;
+            if src.is_parameter() {
+                fleet::check_policy(src, &probe, &places, &self.agent.fleet)?;
+            }
             self.claims.claim(src, &probe, &places)?;
             self.probes.push(probe);
         }
@@ -97,6 +128,8 @@ pub(super) struct Places {
     claim: Range<usize>,
     /// The TypeNames (or prefixes) the probe claims, each with the key and place naming it.
     types: Vec<TypeClaim>,
+    /// Where the keys the fleet policy may refuse stand.
+    keys: Vec<(String, Range<usize>)>,
 }
 
 /// One TypeName or prefix a probe claims, and where.
@@ -113,6 +146,7 @@ fn probe(
 ) -> Result<(ProbeSettings, Places), ConfigError> {
     let header = raw.span();
     let mut raw = raw.into_inner();
+    let keys = fleet::key_spans(&raw);
 
     let name = raw.name.take().ok_or_else(|| {
         src.invalid(
@@ -250,6 +284,7 @@ fn probe(
         name: name_span,
         claim,
         types,
+        keys,
     };
     Ok((probe, places))
 }

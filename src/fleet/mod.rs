@@ -1,0 +1,17 @@
+//! Fleet-wide probe definitions from Parameter Store.
+//!
+//! `[agent] fleet_config` names parameters whose values hold probe drop-in TOML. A node
+//! fetches them every `fleet_poll_interval` (plus its splay), validates each new version
+//! together with its local files exactly as it validates a drop-in, and applies it like a
+//! reload: all or nothing. A version that does not pass is refused and the last good one
+//! keeps running; the last good version of each parameter is kept in the state directory so
+//! that a node that starts without the network runs what it ran before.
+//!
+//! One job per file: [`fetch`] reads a parameter (through a trait, so the poller can be tested
+//! without the SDK), [`store`] keeps the last good versions and refusals, [`policy`] says what
+//! a parameter's probes may do, [`poll`] is the task that ties them together.
+
+pub mod fetch;
+pub mod policy;
+pub mod poll;
+pub mod store;

@@ -1,0 +1,463 @@
+//! The poller: fetches every parameter each `fleet_poll_interval` (plus the node's splay),
+//! validates what is new together with the local files, stores what passes and asks for it
+//! to be applied, and records what does not.
+//!
+//! It decides and stores, but does not apply: applying is a reload, which only the daemon
+//! does (it owns the probes). So a new version is written to the store first and the daemon
+//! is then sent [`Event::Apply`]; its reload reads the store like a restart would, which keeps
+//! "what a restart runs" and "what a reload runs" the same thing.
+//!
+//! Each new version is tried on its own on top of what already passed, in `fleet_config`
+//! order, so one broken parameter never holds back another's good version. A refused version
+//! is tried again at every poll (a local change may have resolved a clash) but reported only
+//! when its reason changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::fetch::{FetchError, Fetched, ParameterSource};
+use super::store::{self, Refused, Stored};
+use crate::config::{self, FleetSource, ParameterVersion};
+
+/// What the poller needs to know about the node.
+#[derive(Debug, Clone)]
+pub struct PollOptions {
+    /// The main configuration file, read again for each validation.
+    pub config_path: PathBuf,
+    pub state_dir: PathBuf,
+    /// `[agent] fleet_config`, in order.
+    pub parameters: Vec<String>,
+    pub interval: Duration,
+    /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
+    /// GetParameter in the same second.
+    pub splay: Duration,
+}
+
+/// Where and as whom to fetch: available once the node's identity is known.
+#[derive(Debug, Clone)]
+pub struct Connection<S> {
+    pub source: S,
+    pub instance_id: String,
+}
+
+/// What the daemon hears from the poller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// These versions passed and are stored: reload to run them.
+    Apply { versions: Vec<ParameterVersion> },
+    /// The parameters that cannot be used right now, each with one line saying why (a refused
+    /// version, a missing permission, …); sent whenever this changes, empty when all is well.
+    Problems(BTreeMap<String, String>),
+}
+
+/// The outcome of one poll.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub applied: Vec<ParameterVersion>,
+    /// Name, version, reason.
+    pub refused: Vec<(String, i64, String)>,
+    /// Store writes that failed: the version is not applied, and tried again next poll.
+    pub store_errors: Vec<(String, String)>,
+}
+
+/// Fetches, decides and reports until `cancel` fires. Waits for a connection first (the node
+/// may not know its identity yet); the first poll comes after the node's splay only.
+pub async fn run<S: ParameterSource + Clone>(
+    options: PollOptions,
+    mut connection: watch::Receiver<Option<Connection<S>>>,
+    events: mpsc::Sender<Event>,
+    cancel: CancellationToken,
+) {
+    let mut poller = Poller::new(options.clone());
+    let mut first = true;
+    loop {
+        let current = tokio::select! {
+            _ = cancel.cancelled() => return,
+            ready = connection.wait_for(Option::is_some) => match ready {
+                Ok(current) => current.clone(),
+                // The daemon is gone.
+                Err(_) => return,
+            },
+        };
+        let Some(current) = current else {
+            continue;
+        };
+        let splay = crate::daemon::fleet_splay(&current.instance_id, options.splay);
+        let wait = if first {
+            splay
+        } else {
+            options.interval + splay
+        };
+        first = false;
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        // The newest connection: a reload may have changed the identity while waiting.
+        let source = match connection.borrow().as_ref() {
+            Some(c) => c.source.clone(),
+            None => continue,
+        };
+        for event in poller.poll(&source).await {
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The memory of a poller between polls: what was last said, so nothing is said twice.
+pub struct Poller {
+    options: PollOptions,
+    /// Per parameter, the last line logged about it.
+    logged: HashMap<String, String>,
+    /// The problems last sent, `None` before the first poll.
+    problems: Option<BTreeMap<String, String>>,
+}
+
+impl Poller {
+    pub fn new(options: PollOptions) -> Poller {
+        Poller {
+            options,
+            logged: HashMap::new(),
+            problems: None,
+        }
+    }
+
+    /// One round: fetch every parameter, decide, log, and return what to tell the daemon.
+    pub async fn poll<S: ParameterSource>(&mut self, source: &S) -> Vec<Event> {
+        let mut fetched: Vec<Fetched> = Vec::new();
+        let mut problems: BTreeMap<String, String> = BTreeMap::new();
+        let names = self.options.parameters.clone();
+        for name in &names {
+            match source.get(name).await {
+                Ok(f) => fetched.push(f),
+                Err(e) => {
+                    self.log_fetch_error(name, &e);
+                    problems.insert(name.clone(), e.to_string());
+                }
+            }
+        }
+        let options = self.options.clone();
+        let now = OffsetDateTime::now_utc();
+        // Reading and writing the store and the configuration files: off the async threads.
+        let decision = tokio::task::spawn_blocking(move || decide(&options, fetched, now)).await;
+        let decision = match decision {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(
+                    "fleet: deciding on the fetched parameters stopped unexpectedly: {e}"
+                );
+                return Vec::new();
+            }
+        };
+        for (name, version, reason) in &decision.refused {
+            let line = format!(
+                "parameter {name} version {version} refused, the last good version keeps running: {reason}"
+            );
+            if self.logged.get(name) != Some(&line) {
+                tracing::error!(parameter = %name, version, "{line}");
+                self.logged.insert(name.clone(), line.clone());
+            }
+            problems.insert(name.clone(), line);
+        }
+        for (name, error) in &decision.store_errors {
+            tracing::error!(parameter = %name, "{error}; the new version is not applied");
+            problems.insert(name.clone(), error.clone());
+        }
+        for applied in &decision.applied {
+            tracing::info!(
+                parameter = %applied.name,
+                version = applied.version,
+                "parameter {} version {} passed validation; applying it",
+                applied.name,
+                applied.version
+            );
+            self.logged.remove(&applied.name);
+        }
+        for name in &self.options.parameters {
+            if !problems.contains_key(name) {
+                self.logged.remove(name);
+            }
+        }
+        let mut events = Vec::new();
+        if !decision.applied.is_empty() {
+            events.push(Event::Apply {
+                versions: decision.applied,
+            });
+        }
+        if self.problems.as_ref() != Some(&problems) {
+            self.problems = Some(problems.clone());
+            events.push(Event::Problems(problems));
+        }
+        events
+    }
+
+    fn log_fetch_error(&mut self, name: &str, error: &FetchError) {
+        let line = error.to_string();
+        if self.logged.get(name) == Some(&line) {
+            tracing::debug!("{line}");
+            return;
+        }
+        if error.is_transient() {
+            tracing::warn!(parameter = %name, "{line}; trying again at the next poll");
+        } else {
+            tracing::error!(
+                parameter = %name,
+                "{line}; the local configuration (and the last good version, if any) keeps running"
+            );
+        }
+        self.logged.insert(name.to_owned(), line);
+    }
+}
+
+/// Tries each new version on top of the local files and what already passed; stores what
+/// passes and records what does not. Blocking: reads the configuration and the store.
+pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decision {
+    let (stored, errors) = store::load_all(&options.state_dir, &options.parameters);
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    let mut base: Vec<FleetSource> = stored
+        .iter()
+        .map(|s| FleetSource {
+            name: s.name.clone(),
+            version: s.version,
+            text: s.text.clone(),
+        })
+        .collect();
+    let mut decision = Decision::default();
+    let mut passed: Vec<Fetched> = Vec::new();
+    for f in fetched {
+        if stored
+            .iter()
+            .any(|s| s.name == f.name && s.version == f.version)
+        {
+            continue;
+        }
+        let mut trial: Vec<FleetSource> =
+            base.iter().filter(|s| s.name != f.name).cloned().collect();
+        trial.push(FleetSource {
+            name: f.name.clone(),
+            version: f.version,
+            text: f.text.clone(),
+        });
+        match config::load_with_fleet(&options.config_path, &trial) {
+            Ok(_) => {
+                base = trial;
+                passed.push(f);
+            }
+            Err(e) => decision.refused.push((f.name, f.version, e.to_string())),
+        }
+    }
+    for f in passed {
+        let record = Stored {
+            name: f.name.clone(),
+            version: f.version,
+            text: f.text,
+            parameter_type: f.parameter_type,
+            fetched_at: now,
+        };
+        match store::save(&options.state_dir, &record) {
+            Ok(()) => decision.applied.push(ParameterVersion {
+                name: f.name,
+                version: f.version,
+            }),
+            Err(e) => decision.store_errors.push((f.name, e.to_string())),
+        }
+    }
+    for (name, version, reason) in &decision.refused {
+        let unchanged = matches!(
+            store::load_refusal(&options.state_dir, name),
+            Ok(Some(r)) if r.version == *version && &r.reason == reason
+        );
+        if unchanged {
+            continue;
+        }
+        let refused = Refused {
+            name: name.clone(),
+            version: *version,
+            reason: reason.clone(),
+            at: now,
+        };
+        if let Err(e) = store::save_refusal(&options.state_dir, &refused) {
+            tracing::warn!("{e}");
+        }
+    }
+    decision
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Parameter Store as a map the test rewrites.
+    #[derive(Clone, Default)]
+    struct Fake(Arc<Mutex<HashMap<String, Result<(i64, String), FetchError>>>>);
+
+    impl Fake {
+        fn put(&self, name: &str, version: i64, text: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(name.into(), Ok((version, text.into())));
+        }
+        fn fail(&self, name: &str, error: FetchError) {
+            self.0.lock().unwrap().insert(name.into(), Err(error));
+        }
+    }
+
+    impl ParameterSource for Fake {
+        async fn get(&self, name: &str) -> Result<Fetched, FetchError> {
+            let answer = self.0.lock().unwrap().get(name).cloned();
+            match answer {
+                Some(Ok((version, text))) => Ok(Fetched {
+                    name: name.into(),
+                    version,
+                    text,
+                    parameter_type: "String".into(),
+                    last_modified: None,
+                }),
+                Some(Err(e)) => Err(e),
+                None => Err(FetchError::NotFound { name: name.into() }),
+            }
+        }
+    }
+
+    fn probe(name: &str, type_name: &str) -> String {
+        format!(
+            "[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\ncommand = [\"/opt/probes/{name}\"]\n"
+        )
+    }
+
+    fn node(local: &str) -> (tempfile::TempDir, PollOptions) {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[agent]\nstate_dir = \"state\"\nfleet_config = [\"/a\", \"/b\"]\nfleet_exec_dirs = [\"/opt/probes\"]\n{local}"
+            ),
+        )
+        .unwrap();
+        let options = PollOptions {
+            config_path: config,
+            state_dir: tmp.path().join("state"),
+            parameters: vec!["/a".into(), "/b".into()],
+            interval: Duration::from_secs(1),
+            splay: Duration::ZERO,
+        };
+        (tmp, options)
+    }
+
+    fn version(options: &PollOptions, name: &str) -> Option<i64> {
+        store::load(&options.state_dir, name)
+            .unwrap()
+            .map(|s| s.version)
+    }
+
+    #[tokio::test]
+    async fn new_versions_are_stored_and_applied_and_broken_ones_refused() {
+        let (_tmp, options) = node(&probe("local", "Custom:Local"));
+        let fake = Fake::default();
+        fake.put("/a", 1, &probe("a", "Custom:A"));
+        fake.put("/b", 1, &probe("b", "Custom:B"));
+        let mut poller = Poller::new(options.clone());
+        let events = poller.poll(&fake).await;
+        assert_eq!(
+            events,
+            vec![
+                Event::Apply {
+                    versions: vec![
+                        ParameterVersion {
+                            name: "/a".into(),
+                            version: 1
+                        },
+                        ParameterVersion {
+                            name: "/b".into(),
+                            version: 1
+                        },
+                    ]
+                },
+                Event::Problems(BTreeMap::new()),
+            ]
+        );
+        // Nothing new: nothing to say.
+        assert_eq!(poller.poll(&fake).await, Vec::new());
+
+        // /a breaks (a TypeName the local probe has), /b moves on: /b is applied alone.
+        fake.put("/a", 2, &probe("a", "Custom:Local"));
+        fake.put("/b", 2, &probe("b2", "Custom:B2"));
+        let events = poller.poll(&fake).await;
+        let Event::Apply { versions } = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            versions,
+            &vec![ParameterVersion {
+                name: "/b".into(),
+                version: 2
+            }]
+        );
+        let Event::Problems(problems) = &events[1] else {
+            panic!("{events:?}");
+        };
+        let why = &problems["/a"];
+        assert!(
+            why.starts_with("parameter /a version 2 refused, the last good version keeps running: parameter /a version 2, line 4: key `type_name`: TypeName `Custom:Local` is already claimed by probe \"local\" at "),
+            "{why}"
+        );
+        assert_eq!(version(&options, "/a"), Some(1));
+        assert_eq!(version(&options, "/b"), Some(2));
+        let refused = store::load_refusal(&options.state_dir, "/a")
+            .unwrap()
+            .unwrap();
+        assert_eq!(refused.version, 2);
+
+        // The same refusal is not reported again; a fixed version clears it.
+        assert_eq!(poller.poll(&fake).await, Vec::new());
+        fake.put("/a", 3, &probe("a", "Custom:A3"));
+        let events = poller.poll(&fake).await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[1], Event::Problems(BTreeMap::new()));
+        assert_eq!(version(&options, "/a"), Some(3));
+        assert_eq!(store::load_refusal(&options.state_dir, "/a").unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn fetch_failures_are_problems_and_keep_the_last_good_version() {
+        let (_tmp, options) = node("");
+        let fake = Fake::default();
+        fake.put("/a", 1, &probe("a", "Custom:A"));
+        fake.put("/b", 1, "# nothing yet\n");
+        let mut poller = Poller::new(options.clone());
+        poller.poll(&fake).await;
+        fake.fail(
+            "/a",
+            FetchError::AccessDenied {
+                name: "/a".into(),
+                code: "AccessDeniedException".into(),
+                message: "not authorized to perform: ssm:GetParameter".into(),
+            },
+        );
+        let events = poller.poll(&fake).await;
+        let [Event::Problems(problems)] = events.as_slice() else {
+            panic!("{events:?}");
+        };
+        assert!(problems["/a"].contains("needs ssm:GetParameter on /a"));
+        assert_eq!(version(&options, "/a"), Some(1));
+        let settings = config::load_with_fleet(
+            &options.config_path,
+            &store::sources(&options.state_dir, &options.parameters),
+        )
+        .unwrap();
+        assert!(settings.probe("a").is_some());
+    }
+}

@@ -1,0 +1,314 @@
+//! The last good version of each fleet parameter, and the version last refused, in
+//! `<state_dir>/fleet/`.
+//!
+//! A node must run the same probes after a restart whether or not Parameter Store answers,
+//! so a version is written here before it is applied, atomically (temporary file, fsync,
+//! rename, fsync of the folder) so that a crash leaves the old or the new version, never a
+//! mix. The files may hold decrypted SecureString values, so they are created readable by
+//! the daemon's user only (the state directory itself is the service's, mode 0700 under
+//! systemd).
+//!
+//! One file per parameter, `<escaped name>.json`, and `<escaped name>.refused.json` while its
+//! newest version is refused, so that `status` can show both without asking the daemon.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The folder under the state directory.
+pub const FLEET_DIR: &str = "fleet";
+/// Larger files are not read: a parameter's value is at most 8 KB (advanced tier), so
+/// anything this size is not a file the daemon wrote.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// A version that passed validation and was applied (or is about to be).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stored {
+    pub name: String,
+    pub version: i64,
+    pub text: String,
+    /// `String` or `SecureString`.
+    pub parameter_type: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub fetched_at: OffsetDateTime,
+}
+
+/// The newest version of a parameter, refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refused {
+    pub name: String,
+    pub version: i64,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} is not a stored parameter version ({reason}); it is ignored until the next good version replaces it", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `<state_dir>/fleet`.
+pub fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join(FLEET_DIR)
+}
+
+/// A parameter name as a file name: letters, digits, `_` and `-` kept, every other byte as
+/// `%XX`, so `/a/b` and `.` or `..` can never name a path outside the folder, and two names
+/// never share a file.
+pub fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 8);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn stored_path(state_dir: &Path, name: &str) -> PathBuf {
+    dir(state_dir).join(format!("{}.json", escape(name)))
+}
+
+fn refused_path(state_dir: &Path, name: &str) -> PathBuf {
+    dir(state_dir).join(format!("{}.refused.json", escape(name)))
+}
+
+/// The last good version of `name`, `None` when there is none.
+pub fn load(state_dir: &Path, name: &str) -> Result<Option<Stored>, StoreError> {
+    let path = stored_path(state_dir, name);
+    let Some(stored) = read_json::<Stored>(&path)? else {
+        return Ok(None);
+    };
+    if stored.name != name {
+        return Err(StoreError::Invalid {
+            path,
+            reason: format!("it is for parameter {}, not {name}", stored.name),
+        });
+    }
+    Ok(Some(stored))
+}
+
+/// The last good versions of `names` that can be read, in that order, and what could not be.
+pub fn load_all(state_dir: &Path, names: &[String]) -> (Vec<Stored>, Vec<StoreError>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for name in names {
+        match load(state_dir, name) {
+            Ok(Some(stored)) => found.push(stored),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    (found, errors)
+}
+
+/// Records `stored` as the last good version of its parameter, and forgets a refusal of the
+/// same or an older version.
+pub fn save(state_dir: &Path, stored: &Stored) -> Result<(), StoreError> {
+    // Serialising strings, an integer and a date cannot fail.
+    let bytes = serde_json::to_vec_pretty(stored).unwrap_or_default();
+    write_private(&stored_path(state_dir, &stored.name), &bytes)?;
+    if let Ok(Some(refused)) = load_refusal(state_dir, &stored.name)
+        && refused.version <= stored.version
+    {
+        clear_refusal(state_dir, &stored.name)?;
+    }
+    Ok(())
+}
+
+/// The refusal of `name`'s newest version, if it stands.
+pub fn load_refusal(state_dir: &Path, name: &str) -> Result<Option<Refused>, StoreError> {
+    let path = refused_path(state_dir, name);
+    Ok(read_json::<Refused>(&path)?.filter(|r| r.name == name))
+}
+
+pub fn save_refusal(state_dir: &Path, refused: &Refused) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(refused).unwrap_or_default();
+    write_private(&refused_path(state_dir, &refused.name), &bytes)
+}
+
+pub fn clear_refusal(state_dir: &Path, name: &str) -> Result<(), StoreError> {
+    let path = refused_path(state_dir, name);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Write { path, source }),
+    }
+}
+
+/// The fleet sources a configuration is built from: the last good versions of `names`.
+/// Unreadable copies are logged and left out; the node then runs without them until the next
+/// good version is fetched.
+pub fn sources(state_dir: &Path, names: &[String]) -> Vec<crate::config::FleetSource> {
+    let (stored, errors) = load_all(state_dir, names);
+    for e in errors {
+        tracing::warn!("{e}");
+    }
+    stored
+        .into_iter()
+        .map(|s| crate::config::FleetSource {
+            name: s.name,
+            version: s.version,
+            text: s.text,
+        })
+        .collect()
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, StoreError> {
+    let read = |source| StoreError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read(e)),
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(StoreError::Invalid {
+            path: path.to_owned(),
+            reason: format!("it is larger than {MAX_FILE_BYTES} bytes"),
+        });
+    }
+    let bytes = fs::read(path).map_err(read)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Replaces `path` atomically and durably with a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{}.tmp", name.unwrap_or_default()));
+    let write = || -> io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|source| StoreError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn stored(name: &str, version: i64) -> Stored {
+        Stored {
+            name: name.into(),
+            version,
+            text: format!("# version {version}\n"),
+            parameter_type: "SecureString".into(),
+            fetched_at: time::macros::datetime!(2026-12-02 21:00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn names_become_safe_distinct_file_names() {
+        assert_eq!(escape("/ssm-inventoryd/web"), "%2Fssm-inventoryd%2Fweb");
+        assert_eq!(escape(".."), "%2E%2E");
+        assert_eq!(escape("a_b-C9"), "a_b-C9");
+        assert_ne!(escape("/a.b"), escape("/a/b"));
+        assert!(!escape("/x/../../etc").contains('/'));
+    }
+
+    #[test]
+    fn a_saved_version_reads_back_privately_and_replaces_the_older_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(load(tmp.path(), "/p").unwrap(), None);
+        save(tmp.path(), &stored("/p", 3)).unwrap();
+        save(tmp.path(), &stored("/p", 4)).unwrap();
+        assert_eq!(load(tmp.path(), "/p").unwrap(), Some(stored("/p", 4)));
+        let path = tmp.path().join("fleet/%2Fp.json");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // No temporary file left behind.
+        let names: Vec<_> = fs::read_dir(tmp.path().join("fleet"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("%2Fp.json")]);
+    }
+
+    #[test]
+    fn load_all_keeps_order_and_reports_unreadable_copies() {
+        let tmp = tempfile::tempdir().unwrap();
+        save(tmp.path(), &stored("/b", 1)).unwrap();
+        save(tmp.path(), &stored("/a", 2)).unwrap();
+        fs::write(tmp.path().join("fleet/%2Fc.json"), "{not json").unwrap();
+        let names = ["/a", "/missing", "/c", "/b"].map(String::from);
+        let (found, errors) = load_all(tmp.path(), &names);
+        assert_eq!(found, vec![stored("/a", 2), stored("/b", 1)]);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("%2Fc.json"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn a_copy_for_another_name_is_not_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        save(tmp.path(), &stored("/a", 1)).unwrap();
+        fs::rename(
+            tmp.path().join("fleet/%2Fa.json"),
+            tmp.path().join("fleet/%2Fb.json"),
+        )
+        .unwrap();
+        assert!(matches!(
+            load(tmp.path(), "/b"),
+            Err(StoreError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn refusals_stand_until_a_version_as_new_is_saved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let refused = Refused {
+            name: "/p".into(),
+            version: 5,
+            reason: "parameter /p version 5, line 1: invalid TOML".into(),
+            at: time::macros::datetime!(2026-12-02 21:00:00 UTC),
+        };
+        save_refusal(tmp.path(), &refused).unwrap();
+        save(tmp.path(), &stored("/p", 4)).unwrap();
+        assert_eq!(load_refusal(tmp.path(), "/p").unwrap(), Some(refused));
+        save(tmp.path(), &stored("/p", 6)).unwrap();
+        assert_eq!(load_refusal(tmp.path(), "/p").unwrap(), None);
+    }
+}
