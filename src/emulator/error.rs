@@ -40,6 +40,13 @@ pub enum ErrorCode {
     UnsupportedInventorySchemaVersion,
     SubTypeCountLimitExceeded,
     InvalidNextToken,
+    // Parameter Store (GetParameter / PutParameter).
+    AccessDenied,
+    ParameterNotFound,
+    ParameterVersionNotFound,
+    ParameterVersionLabelNotFound,
+    ParameterAlreadyExists,
+    HierarchyLevelLimitExceeded,
 }
 
 impl ErrorCode {
@@ -68,6 +75,12 @@ impl ErrorCode {
         Self::UnsupportedInventorySchemaVersion,
         Self::SubTypeCountLimitExceeded,
         Self::InvalidNextToken,
+        Self::AccessDenied,
+        Self::ParameterNotFound,
+        Self::ParameterVersionNotFound,
+        Self::ParameterVersionLabelNotFound,
+        Self::ParameterAlreadyExists,
+        Self::HierarchyLevelLimitExceeded,
     ];
 
     /// The code whose [`name`](Self::name) is `name`.
@@ -102,6 +115,12 @@ impl ErrorCode {
             Self::UnsupportedInventorySchemaVersion => "UnsupportedInventorySchemaVersionException",
             Self::SubTypeCountLimitExceeded => "SubTypeCountLimitExceededException",
             Self::InvalidNextToken => "InvalidNextToken",
+            Self::AccessDenied => "AccessDeniedException",
+            Self::ParameterNotFound => "ParameterNotFound",
+            Self::ParameterVersionNotFound => "ParameterVersionNotFound",
+            Self::ParameterVersionLabelNotFound => "ParameterVersionLabelNotFound",
+            Self::ParameterAlreadyExists => "ParameterAlreadyExists",
+            Self::HierarchyLevelLimitExceeded => "HierarchyLevelLimitExceededException",
         }
     }
 

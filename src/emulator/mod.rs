@@ -5,8 +5,9 @@
 //! without an AWS account. It is an independent oracle: its rules are written from the API
 //! reference ([`rules`], [`store`]), never by calling the daemon's own validation.
 //!
-//! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory` or
-//! `AmazonSSM.ListInventoryEntries`, SigV4-signed for service `ssm` in any region with one of
+//! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory`,
+//! `AmazonSSM.ListInventoryEntries`, `AmazonSSM.GetParameter` or `AmazonSSM.PutParameter`
+//! (Parameter Store for fleet configuration; see [`parameters`]), SigV4-signed for service `ssm` in any region with one of
 //! the configured key pairs. `GET /stats` returns [`Stats`] as JSON (unsigned: it is a local
 //! debugging aid, not an AWS API).
 //!
@@ -35,6 +36,7 @@
 
 mod error;
 mod faults;
+mod parameters;
 mod refuse;
 mod rules;
 mod server;
@@ -323,6 +325,29 @@ impl Emulator {
     /// (`ExpiredTokenException`): rotated credentials whose old key stops working.
     pub fn revoke_access_key(&self, access_key_id: &str) {
         self.service.revoke_access_key(access_key_id);
+    }
+
+    /// Stores a new version of a parameter, as PutParameter with `Overwrite` would; returns
+    /// its version.
+    pub fn put_parameter(&self, name: &str, parameter_type: &str, value: &str) -> i64 {
+        let body = serde_json::json!({
+            "Name": name, "Type": parameter_type, "Value": value, "Overwrite": true,
+        });
+        match self.service.put_parameter(body.to_string().as_bytes()) {
+            Ok(answer) => answer["Version"].as_i64().unwrap_or(0),
+            Err(e) => panic!("the emulator refused a test's parameter {name}: {e:?}"),
+        }
+    }
+
+    /// From now on GetParameter of `name` answers AccessDeniedException, as for a node whose
+    /// identity lacks `ssm:GetParameter` on it.
+    pub fn deny_parameter(&self, name: &str) {
+        self.service.deny_parameter(name);
+    }
+
+    /// GetParameter calls answered so far.
+    pub fn parameter_gets(&self) -> u64 {
+        self.service.parameter_gets()
     }
 
     /// Replaces the refusals in force (see [`EmulatorConfig::refuse`]).

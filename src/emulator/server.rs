@@ -157,14 +157,15 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
         now: OffsetDateTime::now_utc(),
         max_skew: service.config.max_clock_skew,
     };
-    match sigv4::verify(&signed, &verify) {
+    let region = match sigv4::verify(&signed, &verify) {
         Err(err) => return Ok(error_response(&service, &err, &request_id)),
         Ok(verified) => {
             if let Some(err) = service.check_revoked(&verified.access_key_id) {
                 return Ok(error_response(&service, &err, &request_id));
             }
+            verified.region
         }
-    }
+    };
 
     let target = parts
         .headers
@@ -207,6 +208,8 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
     let result = match target {
         "AmazonSSM.PutInventory" => service.put_inventory(&body),
         "AmazonSSM.ListInventoryEntries" => service.list_inventory_entries(&body),
+        "AmazonSSM.GetParameter" => service.get_parameter(&body, &region),
+        "AmazonSSM.PutParameter" => service.put_parameter(&body),
         other => Err(ApiError::new(
             ErrorCode::UnknownOperation,
             format!("The emulator does not implement X-Amz-Target '{other}'"),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::EmulatorConfig;
 use super::error::{ApiError, ErrorCode};
 use super::faults::Faults;
+use super::parameters::Parameters;
 use super::refuse::{self, Refusal};
 use super::rules::{self, RuleConfig};
 use super::stats::{PutRecord, Recorder, Stats};
@@ -31,6 +32,7 @@ pub struct Service {
     refusals: Mutex<Vec<Refusal>>,
     /// Access keys revoked while running: answered as the service answers expired ones.
     revoked: Mutex<std::collections::HashSet<String>>,
+    parameters: Mutex<Parameters>,
 }
 
 impl Service {
@@ -52,7 +54,32 @@ impl Service {
             store: Mutex::new(Store::default()),
             refusals,
             revoked: Mutex::default(),
+            parameters: Mutex::default(),
         }
+    }
+
+    fn parameters(&self) -> MutexGuard<'_, Parameters> {
+        // `Parameters` checks a request fully before it changes anything, so a panic while
+        // the lock was held cannot have left half a version behind.
+        self.parameters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn put_parameter(&self, body: &[u8]) -> Result<Value, ApiError> {
+        let body = parse_body(body)?;
+        self.parameters().put(&body)
+    }
+
+    pub fn get_parameter(&self, body: &[u8], region: &str) -> Result<Value, ApiError> {
+        let body = parse_body(body)?;
+        self.parameters().get(&body, region)
+    }
+
+    pub fn deny_parameter(&self, name: &str) {
+        self.parameters().deny(name);
+    }
+
+    pub fn parameter_gets(&self) -> u64 {
+        self.parameters().gets()
     }
 
     /// From now on, requests signed with `access_key_id` are refused as expired.
@@ -264,5 +291,16 @@ mod tests {
         assert_eq!(st.instances[ID].requests, 2);
         assert_eq!(st.instances[ID].items, 1);
         assert_eq!(st.custom_types, 1);
+    }
+}
+
+/// An awsJson1.1 body: a JSON object.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(ApiError::new(
+            ErrorCode::Serialization,
+            "The request body is not a JSON object",
+        )),
     }
 }

@@ -1,0 +1,388 @@
+//! Parameter Store's GetParameter and PutParameter, as the API reference describes them, so
+//! that fleet configuration can be exercised through the real SDK and the AWS CLI.
+//!
+//! What is modelled: versions counted per name from 1, `Overwrite` (without it an existing
+//! name answers `ParameterAlreadyExists`), `String`, `StringList` and `SecureString` (the
+//! value is kept as given; GetParameter returns a SecureString decrypted only with
+//! `WithDecryption`, otherwise as an opaque base64 string standing in for the ciphertext),
+//! `name:version` selectors, the Standard tier's 4 KB and the Advanced tier's 8 KB value
+//! limits, the naming rules, and the answer's `Type`, `Version`, `LastModifiedDate`, `ARN` and
+//! `DataType`. Not modelled: labels, policies, tags beyond refusing them with `Overwrite`, KMS
+//! key IDs (accepted and ignored), and the 100-version history limit. Access can be denied
+//! per name ([`Parameters::deny`]), as IAM would, to test what a node does without
+//! `ssm:GetParameter`.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ErrorCode};
+
+/// The account the emulator's ARNs name: AWS's documentation example.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Standard tier: 4 KB per value; Advanced: 8 KB.
+const STANDARD_MAX_VALUE: usize = 4096;
+const ADVANCED_MAX_VALUE: usize = 8192;
+const MAX_NAME_CHARS: usize = 2048;
+const MAX_LEVELS: usize = 15;
+
+#[derive(Debug, Clone)]
+struct Version {
+    value: String,
+    parameter_type: String,
+    modified: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Parameter {
+    tier: String,
+    versions: Vec<Version>,
+}
+
+#[derive(Debug, Default)]
+pub struct Parameters {
+    by_name: HashMap<String, Parameter>,
+    denied: HashSet<String>,
+    gets: u64,
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::Validation, message)
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0)
+}
+
+fn field<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
+    body.get(key).filter(|v| !v.is_null())
+}
+
+fn string_field(body: &Value, key: &str) -> Result<Option<String>, ApiError> {
+    match field(body, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Serialization,
+            format!("{key} must be a string"),
+        )),
+    }
+}
+
+fn bool_field(body: &Value, key: &str) -> Result<bool, ApiError> {
+    match field(body, key) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Serialization,
+            format!("{key} must be a boolean"),
+        )),
+    }
+}
+
+/// The naming rules of PutParameter.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have length less than or equal to {MAX_NAME_CHARS} and greater than or equal to 1"
+        )));
+    }
+    let bare = name.trim_start_matches('/').to_ascii_lowercase();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/');
+    let parts_ok = !name.contains("//")
+        && !name.ends_with('/')
+        && (!name.contains('/') || name.starts_with('/'));
+    if !name.chars().all(allowed) || !parts_ok || bare.starts_with("aws") || bare.starts_with("ssm")
+    {
+        return Err(validation(
+            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_",
+        ));
+    }
+    if name.matches('/').count() > MAX_LEVELS {
+        return Err(ApiError::new(
+            ErrorCode::HierarchyLevelLimitExceeded,
+            format!("A hierarchy can have a maximum of {MAX_LEVELS} levels."),
+        ));
+    }
+    Ok(())
+}
+
+impl Parameters {
+    /// From now on GetParameter of `name` answers AccessDeniedException.
+    pub fn deny(&mut self, name: &str) {
+        self.denied.insert(name.to_owned());
+    }
+
+    /// GetParameter calls answered so far (any outcome).
+    pub fn gets(&self) -> u64 {
+        self.gets
+    }
+
+    pub fn put(&mut self, body: &Value) -> Result<Value, ApiError> {
+        let name = string_field(body, "Name")?.ok_or_else(|| {
+            validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+        })?;
+        let value = string_field(body, "Value")?.ok_or_else(|| {
+            validation("1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null")
+        })?;
+        check_name(&name)?;
+        if value.is_empty() {
+            return Err(validation(
+                "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        let parameter_type = string_field(body, "Type")?;
+        if let Some(t) = &parameter_type
+            && !matches!(t.as_str(), "String" | "StringList" | "SecureString")
+        {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{t}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [SecureString, StringList, String]"
+            )));
+        }
+        let overwrite = bool_field(body, "Overwrite")?;
+        if overwrite && field(body, "Tags").is_some() {
+            return Err(validation(
+                "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.",
+            ));
+        }
+        let tier = match string_field(body, "Tier")?.as_deref() {
+            None | Some("Standard") => None,
+            Some("Advanced") => Some("Advanced"),
+            // Intelligent-Tiering picks Standard when the value fits it.
+            Some("Intelligent-Tiering") => Some(if value.chars().count() > STANDARD_MAX_VALUE {
+                "Advanced"
+            } else {
+                "Standard"
+            }),
+            Some(other) => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{other}' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Advanced, Intelligent-Tiering, Standard]"
+                )));
+            }
+        };
+        let existing = self.by_name.get(&name);
+        if existing.is_some() && !overwrite {
+            return Err(ApiError::new(
+                ErrorCode::ParameterAlreadyExists,
+                "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+            ));
+        }
+        // A parameter stays Advanced once it is (the service cannot downgrade it).
+        let tier = match (tier, existing.map(|p| p.tier.as_str())) {
+            (_, Some("Advanced")) => "Advanced",
+            (Some(t), _) => t,
+            (None, _) => "Standard",
+        };
+        let limit = if tier == "Advanced" {
+            ADVANCED_MAX_VALUE
+        } else {
+            STANDARD_MAX_VALUE
+        };
+        if value.chars().count() > limit {
+            return Err(validation(if tier == "Advanced" {
+                format!(
+                    "Advanced tier parameters support a maximum parameter value of {ADVANCED_MAX_VALUE} characters."
+                )
+            } else {
+                format!(
+                    "Standard tier parameters support a maximum parameter value of {STANDARD_MAX_VALUE} characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier."
+                )
+            }));
+        }
+        let parameter_type = match (parameter_type, existing) {
+            (Some(t), _) => t,
+            (None, Some(p)) => p
+                .versions
+                .last()
+                .map_or_else(|| "String".to_owned(), |v| v.parameter_type.clone()),
+            (None, None) => {
+                return Err(validation(
+                    "A parameter type is required when you create a parameter.",
+                ));
+            }
+        };
+        let entry = self.by_name.entry(name).or_insert_with(|| Parameter {
+            tier: tier.to_owned(),
+            versions: Vec::new(),
+        });
+        entry.tier = tier.to_owned();
+        entry.versions.push(Version {
+            value,
+            parameter_type,
+            modified: now(),
+        });
+        Ok(json!({"Version": entry.versions.len(), "Tier": entry.tier}))
+    }
+
+    pub fn get(&mut self, body: &Value, region: &str) -> Result<Value, ApiError> {
+        self.gets += 1;
+        let requested = string_field(body, "Name")?.ok_or_else(|| {
+            validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+        })?;
+        let decrypt = bool_field(body, "WithDecryption")?;
+        let (name, selector) = match requested.rsplit_once(':') {
+            Some((name, selector)) => (name.to_owned(), Some(selector.to_owned())),
+            None => (requested.clone(), None),
+        };
+        let arn = format!(
+            "arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{}{name}",
+            if name.starts_with('/') { "" } else { "/" }
+        );
+        if self.denied.contains(&name) {
+            return Err(ApiError::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator-node/i-emulator is not authorized to perform: ssm:GetParameter on resource: {arn} because no identity-based policy allows the ssm:GetParameter action"
+                ),
+            ));
+        }
+        let Some(parameter) = self.by_name.get(&name) else {
+            return Err(ApiError::new(ErrorCode::ParameterNotFound, ""));
+        };
+        let (number, version) = match &selector {
+            None => (parameter.versions.len(), parameter.versions.last()),
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) => (n, n.checked_sub(1).and_then(|i| parameter.versions.get(i))),
+                Err(_) => {
+                    return Err(ApiError::new(
+                        ErrorCode::ParameterVersionLabelNotFound,
+                        format!("The specified parameter version label {s} was not found."),
+                    ));
+                }
+            },
+        };
+        let Some(version) = version else {
+            return Err(ApiError::new(
+                ErrorCode::ParameterVersionNotFound,
+                format!(
+                    "Systems Manager could not find version {number} of {name}. Verify the version and try again."
+                ),
+            ));
+        };
+        let value = if version.parameter_type == "SecureString" && !decrypt {
+            // Stands in for the KMS ciphertext the service would return.
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("emulator-kms-ciphertext:{}", version.value))
+        } else {
+            version.value.clone()
+        };
+        let mut answer = json!({
+            "Name": name,
+            "Type": version.parameter_type,
+            "Value": value,
+            "Version": number,
+            "LastModifiedDate": version.modified,
+            "ARN": arn,
+            "DataType": "text",
+        });
+        if let Some(s) = selector {
+            answer["Selector"] = Value::String(format!(":{s}"));
+        }
+        Ok(json!({ "Parameter": answer }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(p: &mut Parameters, body: Value) -> Result<Value, ApiError> {
+        p.put(&body)
+    }
+
+    #[test]
+    fn versions_overwrite_and_types() {
+        let mut p = Parameters::default();
+        let first = put(
+            &mut p,
+            json!({"Name": "/a", "Value": "x", "Type": "SecureString"}),
+        )
+        .unwrap();
+        assert_eq!(first, json!({"Version": 1, "Tier": "Standard"}));
+        let again = put(
+            &mut p,
+            json!({"Name": "/a", "Value": "y", "Type": "String"}),
+        )
+        .unwrap_err();
+        assert_eq!(again.code, ErrorCode::ParameterAlreadyExists);
+        let second = put(
+            &mut p,
+            json!({"Name": "/a", "Value": "y", "Overwrite": true}),
+        )
+        .unwrap();
+        assert_eq!(second["Version"], 2);
+        let got = p
+            .get(&json!({"Name": "/a", "WithDecryption": true}), "eu-west-1")
+            .unwrap();
+        assert_eq!(got["Parameter"]["Value"], "y");
+        assert_eq!(got["Parameter"]["Type"], "SecureString");
+        assert_eq!(got["Parameter"]["Version"], 2);
+        assert_eq!(
+            got["Parameter"]["ARN"],
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/a"
+        );
+        let hidden = p.get(&json!({"Name": "/a"}), "eu-west-1").unwrap();
+        assert_ne!(hidden["Parameter"]["Value"], "y");
+        let old = p
+            .get(&json!({"Name": "/a:1", "WithDecryption": true}), "r")
+            .unwrap();
+        assert_eq!(old["Parameter"]["Value"], "x");
+        assert_eq!(old["Parameter"]["Selector"], ":1");
+        assert_eq!(
+            p.get(&json!({"Name": "/a:3"}), "r").unwrap_err().code,
+            ErrorCode::ParameterVersionNotFound
+        );
+        assert_eq!(
+            p.get(&json!({"Name": "/b"}), "r").unwrap_err().code,
+            ErrorCode::ParameterNotFound
+        );
+        p.deny("/a");
+        assert_eq!(
+            p.get(&json!({"Name": "/a"}), "r").unwrap_err().code,
+            ErrorCode::AccessDenied
+        );
+    }
+
+    #[test]
+    fn names_values_and_tiers_are_checked() {
+        let mut p = Parameters::default();
+        for bad in ["", "a/b", "/a//b", "/a b", "/aws/x", "ssm-x"] {
+            let e = put(&mut p, json!({"Name": bad, "Value": "x", "Type": "String"})).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Validation, "{bad}");
+        }
+        let deep = "/x".repeat(16);
+        let e = put(
+            &mut p,
+            json!({"Name": deep, "Value": "x", "Type": "String"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::HierarchyLevelLimitExceeded);
+        let e = put(&mut p, json!({"Name": "/n", "Value": "x"})).unwrap_err();
+        assert!(e.message.contains("type is required"), "{}", e.message);
+        let e = put(&mut p, json!({"Name": "/n", "Value": "", "Type": "String"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation);
+        let big = "x".repeat(4097);
+        let e = put(
+            &mut p,
+            json!({"Name": "/n", "Value": big, "Type": "String"}),
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("Standard tier"), "{}", e.message);
+        let ok = put(
+            &mut p,
+            json!({"Name": "/n", "Value": big, "Type": "String", "Tier": "Advanced"}),
+        )
+        .unwrap();
+        assert_eq!(ok["Tier"], "Advanced");
+        let e = put(
+            &mut p,
+            json!({"Name": "/n", "Value": "x", "Overwrite": true, "Tags": [{"Key": "a", "Value": "b"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation);
+    }
+}
