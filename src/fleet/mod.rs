@@ -9,9 +9,16 @@
 //!
 //! One job per file: [`fetch`] reads a parameter (through a trait, so the poller can be tested
 //! without the SDK), [`store`] keeps the last good versions and refusals, [`policy`] says what
-//! a parameter's probes may do, [`poll`] is the task that ties them together.
+//! a parameter's probes may do, [`poll`] is the task that ties them together, [`load`] builds
+//! the configuration a node runs from its files and the store, and [`Runner`] is the daemon's
+//! handle on the poller.
 
 pub mod fetch;
+mod load;
 pub mod policy;
 pub mod poll;
+mod runner;
 pub mod store;
+
+pub use load::{check_stored, load, load_at_start};
+pub use runner::Runner;

@@ -193,6 +193,13 @@ impl Poller {
         }
         if self.problems.as_ref() != Some(&problems) {
             self.problems = Some(problems.clone());
+            let dir = self.options.state_dir.clone();
+            let saved = problems.clone();
+            match tokio::task::spawn_blocking(move || store::save_problems(&dir, &saved)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("saving the fleet problems stopped unexpectedly: {e}"),
+            }
             events.push(Event::Problems(problems));
         }
         events

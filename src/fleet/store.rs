@@ -158,6 +158,25 @@ pub fn clear_refusal(state_dir: &Path, name: &str) -> Result<(), StoreError> {
     }
 }
 
+/// What stops parameters from being used right now (`parameter → one line`), as the daemon
+/// last saw it; `status` shows it. `@` never appears in an escaped name, so this file cannot
+/// be a parameter's.
+const PROBLEMS_FILE: &str = "@problems.json";
+
+pub fn save_problems(
+    state_dir: &Path,
+    problems: &std::collections::BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(problems).unwrap_or_default();
+    write_private(&dir(state_dir).join(PROBLEMS_FILE), &bytes)
+}
+
+pub fn load_problems(
+    state_dir: &Path,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    Ok(read_json(&dir(state_dir).join(PROBLEMS_FILE))?.unwrap_or_default())
+}
+
 /// The fleet sources a configuration is built from: the last good versions of `names`.
 /// Unreadable copies are logged and left out; the node then runs without them until the next
 /// good version is fetched.
