@@ -10,7 +10,8 @@
 //! * [`identity_resolver`] finds the node's identity and client, with retries;
 //! * [`push_controller`] decides when to push (coalescing, backoff, timed refreshes);
 //! * [`config_watch`] notices configuration changes;
-//! * [`report`] writes the status file, STATUS line and metrics.
+//! * [`report`] writes the status file, STATUS line and metrics;
+//! * [`crate::fleet::Runner`] polls fleet parameters; what it stores is applied by reload.
 //!
 //! Pushes run in a task of their own so that probe results keep flowing while a slow request
 //! is in flight; the acknowledged state travels with the push task and comes back with its
@@ -38,7 +39,7 @@ use self::probes::ProbeRunner;
 use self::push_controller::{PushController, Timing, far_future};
 use self::report::Reporter;
 use crate::clock::Clock;
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::cycle::{self, PushOptions, PushReport};
 use crate::identity;
 use crate::notify::Notifier;
@@ -84,7 +85,7 @@ pub async fn run(
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<(), DaemonError> {
-    let settings = config::load(&options.config_path)?;
+    let settings = crate::fleet::load_at_start(&options.config_path)?;
     allocator::limit_arenas();
     let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
@@ -95,6 +96,7 @@ pub async fn run(
         push: PushController::new(Timing::of(&settings.agent)),
         probes: ProbeRunner::new(outcome_tx),
         config_watch: ConfigWatch::new(watch_tx),
+        fleet: crate::fleet::Runner::start(&settings),
         options,
         settings,
         clock,
@@ -154,6 +156,7 @@ pub async fn run(
                 daemon.on_push_done(joined).await;
             }
             Some(()) = reload.recv() => daemon.reload().await,
+            event = daemon.fleet.next() => daemon.on_fleet_event(event).await,
             Some(()) = config_changes.recv() => {
                 daemon.reload_due = Some(daemon.clock.now() + RELOAD_DEBOUNCE);
             }
@@ -201,6 +204,7 @@ struct Daemon {
     reload_due: Option<Instant>,
     config_watch: ConfigWatch,
     report: Reporter,
+    fleet: crate::fleet::Runner,
 }
 
 impl Daemon {
@@ -270,6 +274,7 @@ impl Daemon {
             }
             Err(e) => self.notifier.status(&format!("no identity: {e}")),
         }
+        self.connect_fleet();
     }
 
     fn start_push(&mut self) {
@@ -325,6 +330,7 @@ impl Daemon {
             self.identity
                 .choose_credentials_again(&self.settings.agent)
                 .await;
+            self.connect_fleet();
         }
         if report.requests > 0 {
             tracing::info!(
@@ -385,6 +391,24 @@ impl Daemon {
             .await;
     }
 
+    /// A fleet version passed and was stored: apply it as SIGHUP would; problems go to STATUS.
+    async fn on_fleet_event(&mut self, event: crate::fleet::poll::Event) {
+        if self.fleet.take(event) {
+            self.reload().await;
+        } else {
+            self.report.fleet = self.fleet.status_suffix();
+            let acknowledged = self.acknowledged();
+            self.notifier.status(&self.report.status_line(acknowledged));
+        }
+    }
+
+    /// The poller fetches with the push client: same credentials, region and endpoint.
+    fn connect_fleet(&self) {
+        if let (Some(client), Some(id)) = (self.identity.client(), self.identity.identity()) {
+            self.fleet.connect(client, &id.instance_id);
+        }
+    }
+
     /// Re-reads the configuration; an invalid one is refused and the running one stays.
     /// Either way the outcome is reported to systemd and to `ssm-inventoryd reload`.
     async fn reload(&mut self) {
@@ -423,7 +447,7 @@ impl Daemon {
     /// Loads and validates the configuration and, if it is good, switches to it, saying
     /// what it applied.
     fn apply_new_config(&mut self) -> Result<String, ConfigError> {
-        let new = config::load(&self.options.config_path)?;
+        let new = crate::fleet::load(&self.options.config_path)?;
         let old = &self.settings.agent;
         let identity_changed = old.instance_id != new.agent.instance_id
             || old.region != new.agent.region
@@ -441,6 +465,7 @@ impl Daemon {
             .start(&self.settings, &mut self.outbox, identity.as_ref());
         self.config_watch
             .arm(&self.options.config_path, &self.settings.agent.probes_dir);
+        self.fleet.update(&self.settings);
         Ok(format!(
             "configuration reloaded: {} probes",
             self.settings.probes.len()
@@ -450,6 +475,7 @@ impl Daemon {
     /// Stops scheduling, lets an in-flight push finish within the deadline, persists state.
     async fn stop(mut self) {
         self.notifier.stopping();
+        self.fleet.stop();
         self.probes.stop();
         self.config_watch.stop();
         if let Some(mut task) = self.push_task.take() {

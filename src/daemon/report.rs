@@ -17,6 +17,8 @@ pub struct Reporter {
     last_status: RuntimeStatus,
     /// What the metrics file reports (`[agent] metrics_file`).
     pub metrics: Metrics,
+    /// What keeps fleet parameters from being used, for the end of the STATUS line.
+    pub fleet: Option<String>,
 }
 
 impl Reporter {
@@ -24,10 +26,14 @@ impl Reporter {
     pub fn status_line(&self, acknowledged: Option<&InstanceState>) -> String {
         let (types, quarantined) =
             acknowledged.map_or((0, 0), |s| (s.types.len(), s.quarantine.len()));
-        format!(
+        let line = format!(
             "{types} types acknowledged, {} pending, {quarantined} quarantined",
             self.last_status.pending.len()
-        )
+        );
+        match &self.fleet {
+            Some(fleet) => format!("{line}; {fleet}"),
+            None => line,
+        }
     }
 
     /// Writes the status file after a push.

@@ -96,8 +96,16 @@ impl Runner {
         }
     }
 
-    pub fn set_problems(&mut self, problems: BTreeMap<String, String>) {
-        self.problems = problems;
+    /// Takes in a report of the poller: `true` when it asks for the configuration to be
+    /// reloaded (new versions are stored), `false` when it only changed the problems.
+    pub fn take(&mut self, event: Event) -> bool {
+        match event {
+            Event::Apply { .. } => true,
+            Event::Problems(problems) => {
+                self.problems = problems;
+                false
+            }
+        }
     }
 
     /// For the STATUS line: what keeps fleet parameters from being used, if anything.
