@@ -34,8 +34,13 @@ enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check the configuration and probe definitions, then exit.
-    Validate,
+    /// Check the configuration and probe definitions (with the stored fleet parameters), then exit.
+    Validate {
+        /// Also fetch the fleet parameters (`[agent] fleet_config`) and check their newest
+        /// versions together with the local files; needs the node's identity and credentials.
+        #[arg(long)]
+        fleet: bool,
+    },
     /// Run probes and print their items as JSON, one per line; sends nothing.
     Collect {
         /// Only this probe.
@@ -115,7 +120,9 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         .build()
         .map_err(|e| CommandError::Runtime(format!("cannot start the async runtime: {e}")))?;
     match cli.command {
-        Command::Validate => commands::validate::run(&cli.config),
+        Command::Validate { fleet } => {
+            runtime.block_on(commands::validate::run(&cli.config, fleet))
+        }
         Command::Collect { probe } => {
             runtime.block_on(commands::collect::run(&cli.config, probe.as_deref()))
         }

@@ -14,7 +14,7 @@ pub mod validate;
 
 use std::path::Path;
 
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{ConfigError, Settings};
 
 /// How a command failed. `Usage` and `Config` mean the operator must change something before
 /// trying again (exit 2); `Runtime` means the attempt failed and may work later (exit 1).
@@ -47,7 +47,8 @@ fn adopt_probe_orphans() {
     }
 }
 
-/// Loads and validates the configuration from `path`.
+/// Loads and validates the configuration from `path`, with the last good fleet parameters
+/// in its state directory (what the daemon runs).
 pub fn load_settings(path: &Path) -> Result<Settings, CommandError> {
-    Ok(config::load(path)?)
+    Ok(crate::fleet::load_at_start(path)?)
 }

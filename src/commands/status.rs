@@ -68,6 +68,7 @@ pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
         })
         .collect();
 
+    let fleet = fleet_status(&settings);
     if as_json {
         let doc = json!({
             "instance_id": instance_id,
@@ -79,6 +80,7 @@ pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
             "types": rows,
             "probe_errors": runtime.as_ref().map(|r| r.probe_errors.clone()).unwrap_or_default(),
             "last_push": runtime.as_ref().and_then(|r| r.last_push.clone()),
+            "fleet": fleet,
         });
         println!("{doc:#}");
         return Ok(());
@@ -140,5 +142,58 @@ pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
     for e in runtime.iter().flat_map(|r| &r.probe_errors) {
         println!("probe {}: {}", e.probe, e.error);
     }
+    for p in &fleet {
+        let name = p["name"].as_str().unwrap_or("");
+        let mut line = match (p["applied_version"].as_i64(), p["fetched_at"].as_str()) {
+            (Some(v), Some(at)) => format!("parameter {name}: version {v} applied, fetched {at}"),
+            _ => format!("parameter {name}: no version applied yet"),
+        };
+        if let Some(r) = p["refused"].as_object() {
+            line += &format!(
+                "  REFUSED version {}: {}",
+                r["version"],
+                r["reason"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(problem) = p["problem"].as_str() {
+            line += &format!("  PROBLEM: {problem}");
+        }
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// Each fleet parameter: the version applied and when it was fetched, a refused newer
+/// version with its reason, and what kept the daemon from reading it at its last poll.
+fn fleet_status(settings: &crate::config::Settings) -> Vec<serde_json::Value> {
+    use crate::fleet::store;
+    let dir = &settings.agent.state_dir;
+    let problems = store::load_problems(dir).unwrap_or_default();
+    settings
+        .agent
+        .fleet
+        .parameters
+        .iter()
+        .map(|name| {
+            let stored = store::load(dir, name).ok().flatten();
+            let refused = store::load_refusal(dir, name).ok().flatten();
+            // A refusal stands only while its version is newer than the applied one.
+            let refused = refused.filter(|r| stored.as_ref().is_none_or(|s| r.version > s.version));
+            let problem = problems
+                .get(name)
+                .filter(|p| refused.as_ref().is_none_or(|r| !p.contains(&r.reason)));
+            json!({
+                "name": name,
+                "applied_version": stored.as_ref().map(|s| s.version),
+                "parameter_type": stored.as_ref().map(|s| s.parameter_type.clone()),
+                "fetched_at": stored.as_ref().map(|s| format_capture_time(s.fetched_at)),
+                "refused": refused.as_ref().map(|r| json!({
+                    "version": r.version,
+                    "reason": r.reason,
+                    "at": format_capture_time(r.at),
+                })),
+                "problem": problem,
+            })
+        })
+        .collect()
 }
