@@ -91,12 +91,27 @@ fn check_name(name: &str) -> Result<(), ApiError> {
             "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have length less than or equal to {MAX_NAME_CHARS} and greater than or equal to 1"
         )));
     }
-    let bare = name.trim_start_matches('/').to_ascii_lowercase();
+    // The prefix rule is about the name as written: `/ssm-inventoryd/x` is a fine name,
+    // `ssm-x` is not; the first level `/aws` or `/ssm` is reserved as a whole.
+    let lower = name.to_ascii_lowercase();
+    let first_level = lower
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if name.starts_with('/') && name[1..].contains('/') && matches!(first_level, "aws" | "ssm") {
+        return Err(validation(format!(
+            "No access to reserved parameter name: {name}."
+        )));
+    }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/');
     let parts_ok = !name.contains("//")
         && !name.ends_with('/')
         && (!name.contains('/') || name.starts_with('/'));
-    if !name.chars().all(allowed) || !parts_ok || bare.starts_with("aws") || bare.starts_with("ssm")
+    if !name.chars().all(allowed)
+        || !parts_ok
+        || lower.starts_with("aws")
+        || lower.starts_with("ssm")
     {
         return Err(validation(
             "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_",
@@ -350,10 +365,19 @@ mod tests {
     #[test]
     fn names_values_and_tiers_are_checked() {
         let mut p = Parameters::default();
-        for bad in ["", "a/b", "/a//b", "/a b", "/aws/x", "ssm-x"] {
+        for bad in [
+            "", "a/b", "/a//b", "/a b", "/aws/x", "/SSM/x", "ssm-x", "AwsX",
+        ] {
             let e = put(&mut p, json!({"Name": bad, "Value": "x", "Type": "String"})).unwrap_err();
             assert_eq!(e.code, ErrorCode::Validation, "{bad}");
         }
+        assert!(
+            put(
+                &mut p,
+                json!({"Name": "/ssm-inventoryd/x", "Value": "x", "Type": "String"})
+            )
+            .is_ok()
+        );
         let deep = "/x".repeat(16);
         let e = put(
             &mut p,

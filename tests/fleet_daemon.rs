@@ -1,0 +1,300 @@
+//! Fleet configuration from Parameter Store, end to end: the real daemon polls the emulator's
+//! GetParameter, applies good versions like a reload, refuses bad ones while the last good one
+//! keeps delivering, starts offline from its stored copy, and enforces the fleet policy.
+
+mod common;
+mod fleet_common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use common::INSTANCE;
+use fleet_common::*;
+use ssm_inventoryd::emulator::EmulatorConfig;
+use tokio::time::Instant;
+
+#[tokio::test]
+async fn a_new_version_is_applied_within_one_poll_and_its_probes_deliver() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu.endpoint_url());
+    node.set_output("local", "L");
+    node.set_output("web", "W1");
+    node.set_output("web2", "W2");
+    node.write_config(&node.probe("local", "Custom:Local"));
+    assert_eq!(
+        emu.put_parameter(PARAM, "SecureString", &node.probe("web", "Custom:Web")),
+        1
+    );
+    let daemon = node.spawn(&[]);
+
+    wait_for(SLACK, "the local and the fleet probe's items", || {
+        stage(&emu, "Custom:Local").as_deref() == Some("L")
+            && stage(&emu, "Custom:Web").as_deref() == Some("W1")
+    })
+    .await;
+    assert_eq!(node.stored_version(), Some(1));
+
+    // Version 2 adds a probe: it runs and delivers within a poll interval, plus the time to
+    // run it and push (min_push_interval 1s) and slack for a loaded machine.
+    let v2 = format!(
+        "{}{}",
+        node.probe("web", "Custom:Web"),
+        node.probe("web2", "Custom:Web2")
+    );
+    assert_eq!(emu.put_parameter(PARAM, "SecureString", &v2), 2);
+    let took = wait_for(SLACK, "the new version's item", || {
+        stage(&emu, "Custom:Web2").as_deref() == Some("W2")
+    })
+    .await;
+    assert!(took < POLL + Duration::from_secs(8), "took {took:?}");
+    assert_eq!(node.stored_version(), Some(2));
+
+    let (code, stdout, stderr) = node.command(&["status"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("parameter {PARAM}: version 2 applied, fetched ")),
+        "{stdout}"
+    );
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        lines_with(
+            &stderr,
+            &[&format!("parameter {PARAM} version 2 passed validation")]
+        )
+        .len(),
+        1,
+        "{stderr}"
+    );
+    // The stored copy of a SecureString is for the daemon's user only.
+    let stored = node.path("state/fleet/%2Fssm-inventoryd%2Fweb.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(stored).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu.endpoint_url());
+    node.set_output("web", "A");
+    node.write_config("");
+    emu.put_parameter(PARAM, "String", &node.probe("web", "Custom:Web"));
+    let socket_path = node.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let daemon = node.spawn(&[("NOTIFY_SOCKET", socket_path.to_str().unwrap())]);
+    wait_for(SLACK, "version 1's item", || {
+        stage(&emu, "Custom:Web").as_deref() == Some("A")
+    })
+    .await;
+
+    // Version 2 has a typo on its line 3.
+    emu.put_parameter(
+        PARAM,
+        "String",
+        "[[probe]]\nname = \"web\"\nintervall = \"1s\"\n",
+    );
+    wait_for(SLACK, "the refusal", || node.refused().is_some()).await;
+    let (version, reason) = node.refused().unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(
+        reason,
+        format!(
+            "parameter {PARAM} version 2, line 3: key `intervall`: unknown key; did you mean `interval`?"
+        )
+    );
+    assert_eq!(node.stored_version(), Some(1));
+
+    // Version 1's probe still runs and delivers.
+    node.set_output("web", "B");
+    wait_for(SLACK, "a change from the last good version's probe", || {
+        stage(&emu, "Custom:Web").as_deref() == Some("B")
+    })
+    .await;
+
+    // STATUS says so, and so does `status`.
+    let want = format!(
+        "refused, the last good version keeps running: parameter {PARAM} version 2, line 3"
+    );
+    let seen = tokio::task::spawn_blocking(move || {
+        let until = Instant::now() + SLACK;
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while Instant::now() < until {
+            if let Ok(n) = socket.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let done = m.contains(&want);
+                seen.push(m);
+                if done {
+                    break;
+                }
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(
+        seen.iter().any(|m| m.contains("STATUS=")
+            && m.contains(&format!("fleet: parameter {PARAM} version 2 refused"))),
+        "{seen:?}"
+    );
+    let (code, stdout, _) = node.command(&["status"]).await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(&format!(
+            "parameter {PARAM}: version 1 applied, fetched "
+        )) && stdout.contains("REFUSED version 2: parameter /ssm-inventoryd/web version 2, line 3: key `intervall`"),
+        "{stdout}"
+    );
+    let (code, json, _) = node.command(&["status", "--json"]).await;
+    assert_eq!(code, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["fleet"][0]["applied_version"], 1);
+    assert_eq!(json["fleet"][0]["refused"]["version"], 2);
+
+    // A fixed version is applied and clears the refusal.
+    node.set_output("web3", "C");
+    emu.put_parameter(PARAM, "String", &node.probe("web3", "Custom:Web3"));
+    wait_for(SLACK, "version 3's item", || {
+        stage(&emu, "Custom:Web3").as_deref() == Some("C")
+    })
+    .await;
+    assert_eq!(node.stored_version(), Some(3));
+    assert_eq!(node.refused(), None);
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // Polled every second while refused, logged once.
+    let refusals = lines_with(
+        &stderr,
+        &["ERROR", &format!("parameter {PARAM} version 2 refused")],
+    );
+    assert_eq!(refusals.len(), 1, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version() {
+    // A port nothing listens on yet; the emulator is started there later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let node = Node::new(&endpoint);
+    node.set_output("web", "stored");
+    node.write_config("");
+    ssm_inventoryd::fleet::store::save(
+        &node.state_dir(),
+        &ssm_inventoryd::fleet::store::Stored {
+            name: PARAM.into(),
+            version: 4,
+            text: node.probe("web", "Custom:Web"),
+            parameter_type: "String".into(),
+            fetched_at: time::OffsetDateTime::now_utc(),
+        },
+    )
+    .unwrap();
+    let daemon = node.spawn(&[]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // The endpoint comes up without the parameter (GetParameter: ParameterNotFound): the
+    // stored version is all the node has, and its probe's item is delivered.
+    let emu = common::emulator(EmulatorConfig {
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    wait_for(SLACK, "the stored version's item", || {
+        stage(&emu, "Custom:Web").as_deref() == Some("stored")
+    })
+    .await;
+    assert_eq!(node.stored_version(), Some(4));
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !lines_with(&stderr, &["WARN", &format!("parameter {PARAM}: ")]).is_empty(),
+        "the unreachable endpoint is logged: {stderr}"
+    );
+    assert!(
+        !lines_with(&stderr, &["ERROR", "not found (ParameterNotFound)"]).is_empty(),
+        "{stderr}"
+    );
+    let _ = INSTANCE;
+}
+
+#[tokio::test]
+async fn an_exec_probe_outside_the_allowed_directories_is_refused_with_one_clear_line() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu.endpoint_url());
+    node.set_output("local", "L");
+    node.write_config(&node.probe("local", "Custom:Local"));
+    emu.put_parameter(
+        PARAM,
+        "String",
+        "[[probe]]\nname = \"env\"\nkind = \"exec\"\ntype_name = \"Custom:Env\"\ncommand = [\"/usr/bin/env\"]\n",
+    );
+    let daemon = node.spawn(&[]);
+    // A node that never fetched a good version runs its local files alone.
+    wait_for(SLACK, "the local probe's item", || {
+        stage(&emu, "Custom:Local").as_deref() == Some("L")
+    })
+    .await;
+    wait_for(SLACK, "the refusal", || node.refused().is_some()).await;
+    tokio::time::sleep(POLL * 2).await;
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = lines_with(&stderr, &["ERROR", "outside `[agent] fleet_exec_dirs`"]);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!(
+            "parameter {PARAM} version 1 refused, the last good version keeps running: parameter {PARAM} version 1, line 5: key `command`: probe \"env\": the program /usr/bin/env is outside `[agent] fleet_exec_dirs` (/bin)"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(emu.stored(INSTANCE, "Custom:Env").is_none());
+    assert_eq!(node.stored_version(), None);
+}
+
+#[tokio::test]
+async fn without_get_parameter_permission_one_line_names_it_and_local_probes_keep_running() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    emu.deny_parameter(PARAM);
+    let node = Node::new(&emu.endpoint_url());
+    node.set_output("local", "L");
+    node.write_config(&node.probe("local", "Custom:Local"));
+    let daemon = node.spawn(&[]);
+    wait_for(SLACK, "the local probe's item", || {
+        stage(&emu, "Custom:Local").as_deref() == Some("L")
+    })
+    .await;
+    wait_for(SLACK, "several polls", || emu.parameter_gets() >= 3).await;
+    node.set_output("local", "L2");
+    wait_for(SLACK, "the local probe's change", || {
+        stage(&emu, "Custom:Local").as_deref() == Some("L2")
+    })
+    .await;
+    let (code, stdout, _) = node.command(&["status"]).await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("PROBLEM: parameter /ssm-inventoryd/web: access denied"),
+        "{stdout}"
+    );
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = lines_with(&stderr, &["ERROR", "access denied (AccessDeniedException)"]);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!(
+            "parameter {PARAM}: access denied (AccessDeniedException): the node's identity needs ssm:GetParameter on {PARAM}"
+        )),
+        "{}",
+        lines[0]
+    );
+}
