@@ -1,0 +1,233 @@
+//! Parameter Store in the emulator against the AWS CLI, and the CLI driving a running daemon:
+//! `aws ssm put-parameter --value file://probes.toml --overwrite` is how an operator changes a
+//! fleet's probes, so that exact command must work against the emulator and reach the node.
+//!
+//! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
+//! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
+
+mod common;
+mod fleet_common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use fleet_common::*;
+use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, EmulatorConfig};
+
+fn find_aws() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("aws"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs `aws ssm ARGS` against `endpoint` with an environment that can reach nothing else: the
+/// demo keys, no profile or config files, no instance metadata, no retries.
+async fn aws_ssm(aws: &Path, endpoint: &str, args: &[&str]) -> Output {
+    let empty = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = tokio::process::Command::new(aws);
+    cmd.args([
+        "ssm",
+        "--endpoint-url",
+        endpoint,
+        "--region",
+        "us-east-1",
+        "--output",
+        "json",
+    ])
+    .args(args);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", empty.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_PAGER", "")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("aws finishes within 2 minutes")
+        .expect("aws runs")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", show(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(out)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_put_parameter_drives_a_running_daemon() {
+    let Some(aws) = find_aws() else {
+        if std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() == Ok("1") {
+            panic!(
+                "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP fleet_awscli: `aws` is not on PATH (pip install awscli to run this test)"
+        );
+        return;
+    };
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let endpoint = emu.endpoint_url();
+    let node = Node::new(&endpoint);
+    node.set_output("web", "from-cli");
+    node.set_output("web2", "second");
+    node.write_config("");
+    let daemon = node.spawn(&[]);
+
+    // The parameter does not exist yet: the CLI sees ParameterNotFound as the daemon does.
+    let missing = aws_ssm(&aws, &endpoint, &["get-parameter", "--name", PARAM]).await;
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("ParameterNotFound"),
+        "{}",
+        show(&missing)
+    );
+
+    // Version 1, from a file, as an operator would put it.
+    let probes = node.path("probes.toml");
+    std::fs::write(&probes, node.probe("web", "Custom:Web")).unwrap();
+    let value = format!("file://{}", probes.display());
+    let put = json(
+        &aws_ssm(
+            &aws,
+            &endpoint,
+            &[
+                "put-parameter",
+                "--name",
+                PARAM,
+                "--type",
+                "SecureString",
+                "--value",
+                &value,
+            ],
+        )
+        .await,
+    );
+    assert_eq!(put["Version"], 1);
+    assert_eq!(put["Tier"], "Standard");
+    wait_for(SLACK, "the item of the probe the CLI put", || {
+        stage(&emu, "Custom:Web").as_deref() == Some("from-cli")
+    })
+    .await;
+
+    // The CLI reads it back decrypted, with the answer's metadata.
+    let got = json(
+        &aws_ssm(
+            &aws,
+            &endpoint,
+            &["get-parameter", "--name", PARAM, "--with-decryption"],
+        )
+        .await,
+    );
+    let p = &got["Parameter"];
+    assert_eq!(p["Name"], PARAM);
+    assert_eq!(p["Type"], "SecureString");
+    assert_eq!(p["Version"], 1);
+    assert_eq!(p["Value"], node.probe("web", "Custom:Web").as_str());
+    assert_eq!(
+        p["ARN"],
+        format!("arn:aws:ssm:us-east-1:123456789012:parameter{PARAM}")
+    );
+    assert!(p["LastModifiedDate"].is_string() || p["LastModifiedDate"].is_number());
+    let hidden = json(&aws_ssm(&aws, &endpoint, &["get-parameter", "--name", PARAM]).await);
+    assert_ne!(hidden["Parameter"]["Value"], p["Value"]);
+
+    // Without --overwrite an existing name is refused; with it, version 2 reaches the node.
+    std::fs::write(
+        &probes,
+        format!(
+            "{}{}",
+            node.probe("web", "Custom:Web"),
+            node.probe("web2", "Custom:Web2")
+        ),
+    )
+    .unwrap();
+    let refused = aws_ssm(
+        &aws,
+        &endpoint,
+        &[
+            "put-parameter",
+            "--name",
+            PARAM,
+            "--type",
+            "SecureString",
+            "--value",
+            &value,
+        ],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ParameterAlreadyExists"),
+        "{}",
+        show(&refused)
+    );
+    let put = json(
+        &aws_ssm(
+            &aws,
+            &endpoint,
+            &[
+                "put-parameter",
+                "--name",
+                PARAM,
+                "--type",
+                "SecureString",
+                "--value",
+                &value,
+                "--overwrite",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(put["Version"], 2);
+    wait_for(SLACK, "version 2's new probe", || {
+        stage(&emu, "Custom:Web2").as_deref() == Some("second")
+    })
+    .await;
+    assert_eq!(node.stored_version(), Some(2));
+
+    // A value over the Standard tier's 4 KB is refused as the service refuses it.
+    let big = "#".repeat(4097);
+    let too_big = aws_ssm(
+        &aws,
+        &endpoint,
+        &[
+            "put-parameter",
+            "--name",
+            "/big",
+            "--type",
+            "String",
+            "--value",
+            &big,
+        ],
+    )
+    .await;
+    assert!(!too_big.status.success());
+    assert!(
+        String::from_utf8_lossy(&too_big.stderr).contains("ValidationException"),
+        "{}",
+        show(&too_big)
+    );
+
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
