@@ -290,3 +290,25 @@ fn the_fleet_policy_blames_the_refused_key() {
     );
     assert!(load(&local.config).is_ok());
 }
+
+#[test]
+fn the_shipped_example_states_the_fleet_defaults() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ssm-inventoryd.toml");
+    let s = load(&example).unwrap();
+    assert_eq!(s.agent.fleet, FleetSettings::default());
+    let text = std::fs::read_to_string(&example).unwrap();
+    for line in [
+        "fleet_config = []",
+        "fleet_poll_interval = \"5m\"",
+        "fleet_exec_dirs = []",
+        "fleet_allow_shell = false",
+        "fleet_allow_user = false",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}");
+    }
+    assert_eq!(
+        defaults::DEFAULT_FLEET_POLL_INTERVAL,
+        Duration::from_secs(5 * 60)
+    );
+}
