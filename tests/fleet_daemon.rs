@@ -215,6 +215,11 @@ async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version
     })
     .await;
     assert_eq!(node.stored_version(), Some(4));
+    wait_for(SLACK, "a poll that reached the endpoint", || {
+        emu.parameter_gets() >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (code, stderr) = stop(daemon).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
