@@ -214,6 +214,17 @@ impl Service {
     }
 }
 
+/// An awsJson1.1 body: a JSON object.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(ApiError::new(
+            ErrorCode::Serialization,
+            "The request body is not a JSON object",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,16 +302,5 @@ mod tests {
         assert_eq!(st.instances[ID].requests, 2);
         assert_eq!(st.instances[ID].items, 1);
         assert_eq!(st.custom_types, 1);
-    }
-}
-
-/// An awsJson1.1 body: a JSON object.
-fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) if v.is_object() => Ok(v),
-        _ => Err(ApiError::new(
-            ErrorCode::Serialization,
-            "The request body is not a JSON object",
-        )),
     }
 }

@@ -305,9 +305,12 @@ mod tests {
 
     use super::*;
 
+    /// What the fake answers for one name: a version and its text, or an error.
+    type Answer = Result<(i64, String), FetchError>;
+
     /// Parameter Store as a map the test rewrites.
     #[derive(Clone, Default)]
-    struct Fake(Arc<Mutex<HashMap<String, Result<(i64, String), FetchError>>>>);
+    struct Fake(Arc<Mutex<HashMap<String, Answer>>>);
 
     impl Fake {
         fn put(&self, name: &str, version: i64, text: &str) {
