@@ -397,8 +397,8 @@ impl Daemon {
             self.reload().await;
         } else {
             self.report.fleet = self.fleet.status_suffix();
-            let acknowledged = self.acknowledged();
-            self.notifier.status(&self.report.status_line(acknowledged));
+            self.notifier
+                .status(&self.report.status_line(self.acknowledged()));
         }
     }
 
@@ -465,7 +465,7 @@ impl Daemon {
             .start(&self.settings, &mut self.outbox, identity.as_ref());
         self.config_watch
             .arm(&self.options.config_path, &self.settings.agent.probes_dir);
-        self.fleet.update(&self.settings);
+        self.report.fleet = self.fleet.update(&self.settings);
         Ok(format!(
             "configuration reloaded: {} probes",
             self.settings.probes.len()

@@ -33,12 +33,19 @@ impl Runner {
             running: None,
             problems: BTreeMap::new(),
         };
-        runner.update(settings);
+        runner.restart_if_changed(settings);
         runner
     }
 
     /// After a reload: (re)starts or stops the poller when what it polls, or how, changed.
-    pub fn update(&mut self, settings: &Settings) {
+    /// Returns the STATUS suffix that holds from now on (a restarted poller has said nothing
+    /// yet; a stopped one has no problems left).
+    pub fn update(&mut self, settings: &Settings) -> Option<String> {
+        self.restart_if_changed(settings);
+        self.status_suffix()
+    }
+
+    fn restart_if_changed(&mut self, settings: &Settings) {
         let wanted = (!settings.agent.fleet.parameters.is_empty()).then(|| PollOptions {
             config_path: settings.config_path.clone(),
             state_dir: settings.agent.state_dir.clone(),
