@@ -96,7 +96,7 @@ pub async fn run(
         push: PushController::new(Timing::of(&settings.agent)),
         probes: ProbeRunner::new(outcome_tx),
         config_watch: ConfigWatch::new(watch_tx),
-        fleet: crate::fleet::Runner::start(&settings),
+        fleet: crate::fleet::Runner::start(&settings, clock),
         options,
         settings,
         clock,

@@ -329,6 +329,11 @@ impl Emulator {
 
     /// Stores a new version of a parameter, as PutParameter with `Overwrite` would; returns
     /// its version.
+    ///
+    /// # Panics
+    ///
+    /// When the emulator refuses the value (a bad name, an empty or oversized value): this is
+    /// a test's own setup, so a refusal is a mistake in the test, not an outcome to handle.
     pub fn put_parameter(&self, name: &str, parameter_type: &str, value: &str) -> i64 {
         let body = serde_json::json!({
             "Name": name, "Type": parameter_type, "Value": value, "Overwrite": true,

@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::decide::decide;
 use super::fetch::{FetchError, Fetched, ParameterSource};
-use super::store::{self, Refused, Stored};
-use crate::config::{self, FleetSource, ParameterVersion};
+use super::store;
+use crate::clock::Clock;
+use crate::config::ParameterVersion;
 
 /// What the poller needs to know about the node.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct PollOptions {
     /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
     /// GetParameter in the same second.
     pub splay: Duration,
+    /// Dates the stored versions and refusals (the daemon's clock, paused in tests).
+    pub clock: Clock,
 }
 
 /// Where and as whom to fetch: available once the node's identity is known.
@@ -53,16 +56,6 @@ pub enum Event {
     /// The parameters that cannot be used right now, each with one line saying why (a refused
     /// version, a missing permission, …); sent whenever this changes, empty when all is well.
     Problems(BTreeMap<String, String>),
-}
-
-/// The outcome of one poll.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub applied: Vec<ParameterVersion>,
-    /// Name, version, reason.
-    pub refused: Vec<(String, i64, String)>,
-    /// Store writes that failed: the version is not applied, and tried again next poll.
-    pub store_errors: Vec<(String, String)>,
 }
 
 /// Fetches, decides and reports until `cancel` fires. Waits for a connection first (the node
@@ -144,7 +137,7 @@ impl Poller {
             }
         }
         let options = self.options.clone();
-        let now = OffsetDateTime::now_utc();
+        let now = self.options.clock.now_utc();
         // Reading and writing the store and the configuration files: off the async threads.
         let decision = tokio::task::spawn_blocking(move || decide(&options, fetched, now)).await;
         let decision = match decision {
@@ -223,82 +216,6 @@ impl Poller {
     }
 }
 
-/// Tries each new version on top of the local files and what already passed; stores what
-/// passes and records what does not. Blocking: reads the configuration and the store.
-pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decision {
-    let (stored, errors) = store::load_all(&options.state_dir, &options.parameters);
-    for e in errors {
-        tracing::warn!("{e}");
-    }
-    let mut base: Vec<FleetSource> = stored
-        .iter()
-        .map(|s| FleetSource {
-            name: s.name.clone(),
-            version: s.version,
-            text: s.text.clone(),
-        })
-        .collect();
-    let mut decision = Decision::default();
-    let mut passed: Vec<Fetched> = Vec::new();
-    for f in fetched {
-        if stored
-            .iter()
-            .any(|s| s.name == f.name && s.version == f.version)
-        {
-            continue;
-        }
-        let mut trial: Vec<FleetSource> =
-            base.iter().filter(|s| s.name != f.name).cloned().collect();
-        trial.push(FleetSource {
-            name: f.name.clone(),
-            version: f.version,
-            text: f.text.clone(),
-        });
-        match config::load_with_fleet(&options.config_path, &trial) {
-            Ok(_) => {
-                base = trial;
-                passed.push(f);
-            }
-            Err(e) => decision.refused.push((f.name, f.version, e.to_string())),
-        }
-    }
-    for f in passed {
-        let record = Stored {
-            name: f.name.clone(),
-            version: f.version,
-            text: f.text,
-            parameter_type: f.parameter_type,
-            fetched_at: now,
-        };
-        match store::save(&options.state_dir, &record) {
-            Ok(()) => decision.applied.push(ParameterVersion {
-                name: f.name,
-                version: f.version,
-            }),
-            Err(e) => decision.store_errors.push((f.name, e.to_string())),
-        }
-    }
-    for (name, version, reason) in &decision.refused {
-        let unchanged = matches!(
-            store::load_refusal(&options.state_dir, name),
-            Ok(Some(r)) if r.version == *version && &r.reason == reason
-        );
-        if unchanged {
-            continue;
-        }
-        let refused = Refused {
-            name: name.clone(),
-            version: *version,
-            reason: reason.clone(),
-            at: now,
-        };
-        if let Err(e) = store::save_refusal(&options.state_dir, &refused) {
-            tracing::warn!("{e}");
-        }
-    }
-    decision
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -363,6 +280,7 @@ mod tests {
             parameters: vec!["/a".into(), "/b".into()],
             interval: Duration::from_secs(1),
             splay: Duration::ZERO,
+            clock: Clock::system(),
         };
         (tmp, options)
     }
@@ -463,11 +381,48 @@ mod tests {
         };
         assert!(problems["/a"].contains("needs ssm:GetParameter on /a"));
         assert_eq!(version(&options, "/a"), Some(1));
-        let settings = config::load_with_fleet(
+        let settings = crate::config::load_with_fleet(
             &options.config_path,
             &store::sources(&options.state_dir, &options.parameters),
         )
         .unwrap();
         assert!(settings.probe("a").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_task_polls_every_interval_once_connected_and_stops_when_cancelled() {
+        let (_tmp, mut options) = node("");
+        options.interval = Duration::from_millis(100);
+        let fake = Fake::default();
+        fake.put("/a", 1, &probe("a", "Custom:A"));
+        fake.put("/b", 1, "# none\n");
+        let (connect, connection) = watch::channel(None);
+        let (tx, mut events) = mpsc::channel(8);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(options.clone(), connection, tx, cancel.clone()));
+        // Not connected yet: nothing is fetched.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(events.try_recv().is_err());
+        connect.send_replace(Some(Connection {
+            source: fake.clone(),
+            instance_id: "i-0123456789abcdef0".into(),
+        }));
+        let first = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap();
+        assert!(matches!(first, Some(Event::Apply { .. })), "{first:?}");
+        fake.put("/a", 2, &probe("a", "Custom:A2"));
+        let mut applied = false;
+        while !applied {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .unwrap();
+            applied = matches!(&event, Some(Event::Apply { versions }) if versions[0].version == 2);
+        }
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

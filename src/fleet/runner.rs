@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fetch::SdkSource;
 use super::poll::{self, Connection, Event, PollOptions};
+use crate::clock::Clock;
 use crate::config::Settings;
 
 pub struct Runner {
@@ -19,11 +20,12 @@ pub struct Runner {
     /// The running poller's options and its stop switch; `None` without fleet parameters.
     running: Option<(PollOptions, CancellationToken)>,
     problems: BTreeMap<String, String>,
+    clock: Clock,
 }
 
 impl Runner {
     /// Starts polling if `settings` names parameters.
-    pub fn start(settings: &Settings) -> Runner {
+    pub fn start(settings: &Settings, clock: Clock) -> Runner {
         let (connection, _) = watch::channel(None);
         let (events_tx, events) = mpsc::channel(8);
         let mut runner = Runner {
@@ -32,6 +34,7 @@ impl Runner {
             events,
             running: None,
             problems: BTreeMap::new(),
+            clock,
         };
         runner.restart_if_changed(settings);
         runner
@@ -52,6 +55,7 @@ impl Runner {
             parameters: settings.agent.fleet.parameters.clone(),
             interval: settings.agent.fleet.poll_interval,
             splay: settings.agent.splay,
+            clock: self.clock,
         });
         let same = match (&self.running, &wanted) {
             (Some((running, _)), Some(wanted)) => {
