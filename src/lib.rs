@@ -27,6 +27,8 @@
 //!   service acknowledged; [`status`] tells what a run is doing; [`metrics`] counts it all
 //!   for Prometheus.
 //! * [`identity`] finds the instance ID and region.
+//! * [`fleet`] adds probe definitions from Parameter Store to the configuration: polled,
+//!   validated with the local files, applied like a reload, the last good version kept.
 //! * [`cycle`] is one collect → plan → deliver → record round (`once`, `demo`, the daemon);
 //!   [`daemon`] is the long-running service around it: an event loop over a push
 //!   controller, an identity resolver, the running probes, a configuration watch and a

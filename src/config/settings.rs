@@ -110,8 +110,8 @@ pub struct FleetSettings {
     /// Parameter names whose values hold probe drop-in TOML, applied after the local files in
     /// this order. Default: empty (no fleet configuration).
     pub parameters: Vec<String>,
-    /// Time between two fetches of the parameters, plus the node's splay.
-    /// Default: [`DEFAULT_FLEET_POLL_INTERVAL`](super::defaults::DEFAULT_FLEET_POLL_INTERVAL) (5 min).
+    /// Time between two fetches of the parameters, plus the node's splay. Default:
+    /// [`DEFAULT_FLEET_POLL_INTERVAL`](super::defaults::DEFAULT_FLEET_POLL_INTERVAL) (5 min).
     pub poll_interval: Duration,
     /// Absolute directories an exec probe from a parameter may run a program from; the
     /// program must be named by an absolute path inside one of them. Default: empty (exec

@@ -8,8 +8,9 @@
 //! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory`,
 //! `AmazonSSM.ListInventoryEntries`, `AmazonSSM.GetParameter` or `AmazonSSM.PutParameter`
 //! (Parameter Store, for fleet configuration: see `parameters.rs` for what is modelled),
-//! SigV4-signed for service `ssm` in any region with one of the configured key pairs. `GET /stats` returns [`Stats`] as JSON (unsigned: it is a local
-//! debugging aid, not an AWS API).
+//! SigV4-signed for service `ssm` in any region with one of the configured key pairs.
+//! `GET /stats` returns [`Stats`] as JSON (unsigned: it is a local debugging aid, not an AWS
+//! API).
 //!
 //! Errors are `{"__type": NAME, "Message": ...}` with HTTP 400, or 500 for
 //! `InternalServerError`; `ItemContentMismatchException`, `InvalidItemContentException`,
