@@ -67,6 +67,17 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
         "{stderr}"
     );
 
+    // A StringList is not probe definitions.
+    emu.put_parameter(PARAM, "StringList", "a,b");
+    let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: parameter {PARAM}: is a StringList; probe definitions are a String or a SecureString"
+        )),
+        "{stderr}"
+    );
+
     // Denied: exit 1 naming the permission.
     emu.deny_parameter(PARAM);
     let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
