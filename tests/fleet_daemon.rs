@@ -312,3 +312,72 @@ async fn without_get_parameter_permission_one_line_names_it_and_local_probes_kee
         lines[0]
     );
 }
+
+#[tokio::test]
+async fn a_stored_version_that_no_longer_fits_the_local_files_is_left_out_and_reported() {
+    let emu = common::emulator(EmulatorConfig::default()).await;
+    let node = Node::new(&emu.endpoint_url());
+    node.set_output("local", "L");
+    node.set_output("web", "W");
+    // While the daemon was stopped, a local probe took the TypeName of the stored version.
+    node.write_config(&node.probe("local", "Custom:Web"));
+    let clashing = node.probe("web", "Custom:Web");
+    assert_eq!(emu.put_parameter(PARAM, "String", &clashing), 1);
+    ssm_inventoryd::fleet::store::save(
+        &node.state_dir(),
+        &ssm_inventoryd::fleet::store::Stored {
+            name: PARAM.into(),
+            version: 1,
+            text: clashing,
+            parameter_type: "String".into(),
+            fetched_at: time::OffsetDateTime::now_utc(),
+        },
+    )
+    .unwrap();
+    let daemon = node.spawn(&[]);
+    // The local files run.
+    wait_for(SLACK, "the local probe's item", || {
+        stage(&emu, "Custom:Web").as_deref() == Some("L")
+    })
+    .await;
+    wait_for(SLACK, "a poll", || emu.parameter_gets() >= 1).await;
+    let mut stdout = String::new();
+    wait_for(SLACK, "status to show the left-out version", || {
+        stdout = std::process::Command::new(common::BIN)
+            .arg("--config")
+            .arg(node.config_path())
+            .arg("status")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        stdout.contains("is left out until a version that passes is fetched")
+    })
+    .await;
+    assert!(
+        stdout.contains(&format!(
+            "PROBLEM: parameter {PARAM} version 1 (the last good version) is left out"
+        )),
+        "{stdout}"
+    );
+
+    // A version that fits is applied and the problem goes away.
+    node.set_output("web2", "W2");
+    emu.put_parameter(PARAM, "String", &node.probe("web2", "Custom:Web2"));
+    wait_for(SLACK, "version 2's item", || {
+        stage(&emu, "Custom:Web2").as_deref() == Some("W2")
+    })
+    .await;
+    let (code, stderr) = stop(daemon).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines = lines_with(&stderr, &["ERROR", "is left out"]);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains(&format!(
+            "parameter {PARAM} version 1, line 4: key `type_name`: TypeName `Custom:Web` is already claimed by probe \"local\" at {}:",
+            node.config_path().display()
+        )),
+        "{}",
+        lines[0]
+    );
+}

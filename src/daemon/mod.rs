@@ -85,7 +85,7 @@ pub async fn run(
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<(), DaemonError> {
-    let settings = crate::fleet::load_at_start(&options.config_path)?;
+    let settings = crate::fleet::load(&options.config_path)?;
     allocator::limit_arenas();
     let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);

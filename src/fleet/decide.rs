@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use super::LeftOut;
 use super::fetch::Fetched;
 use super::poll::PollOptions;
 use super::store::{self, Refused, Stored};
@@ -18,6 +19,8 @@ pub struct Decision {
     pub refused: Vec<(String, i64, String)>,
     /// Store writes that failed: the version is not applied, and tried again next poll.
     pub store_errors: Vec<(String, String)>,
+    /// Stored versions that no longer fit the local files and are not run.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// Tries each new version on top of the local files and what already passed; stores what
@@ -27,7 +30,7 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
     for e in errors {
         tracing::warn!("{e}");
     }
-    let mut base: Vec<FleetSource> = stored
+    let stored_sources: Vec<FleetSource> = stored
         .iter()
         .map(|s| FleetSource {
             name: s.name.clone(),
@@ -36,6 +39,15 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
         })
         .collect();
     let mut decision = Decision::default();
+    // What the daemon runs now: the stored versions that fit the local files. When the local
+    // files themselves fail, every candidate fails with their error, which is the news.
+    let mut base = match super::fit(&options.config_path, &stored_sources) {
+        Ok((_, kept, left_out)) => {
+            decision.left_out = left_out;
+            kept
+        }
+        Err(_) => stored_sources,
+    };
     let mut passed: Vec<Fetched> = Vec::new();
     for f in fetched {
         if stored

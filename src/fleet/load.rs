@@ -3,54 +3,86 @@
 //!
 //! Reading the store here, rather than handing the daemon the texts the poller fetched, makes
 //! a reload and a restart read exactly the same thing.
+//!
+//! The local files always run. A stored version that no longer passes with them (they changed
+//! after it was fetched: a local probe now claims its TypeName, say) is left out, with an
+//! error naming it and why, rather than failing the start or refusing the reload: the node's
+//! own configuration must not be held hostage by a remote one, and the poller reports the
+//! left-out version until a version that passes replaces it.
 
 use std::path::Path;
 
 use super::store;
 use crate::config::{self, ConfigError, FleetSource, Settings};
 
-/// Local files + stored last good versions, validated together. Used on reload: an error
-/// refuses the reload, the running configuration stays.
-pub fn load(config_path: &Path) -> Result<Settings, ConfigError> {
-    config::load_with(config_path, |agent| {
-        store::sources(&agent.state_dir, &agent.fleet.parameters)
-    })
+/// A stored version left out because it no longer passes with the local files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub name: String,
+    pub version: i64,
+    /// The validation error, naming the parameter, its version and line, and what it clashes
+    /// with.
+    pub reason: String,
 }
 
-/// Like [`load`], but a stored version that no longer passes together with the local files
-/// (they changed while the daemon was stopped) is left out, with an error naming it, instead
-/// of failing the start: the local files are the node's own and must always be able to run.
-/// An error in the local files themselves still fails.
-pub fn load_at_start(config_path: &Path) -> Result<Settings, ConfigError> {
-    let mut left_out: Vec<String> = Vec::new();
+impl LeftOut {
+    /// One line for the log, STATUS and `status`.
+    pub fn line(&self) -> String {
+        format!(
+            "parameter {} version {} (the last good version) is left out until a version that passes is fetched: {}",
+            self.name, self.version, self.reason
+        )
+    }
+}
+
+/// Local files + stored last good versions. An error in the local files fails (the reload is
+/// refused, or the start fails); a stored version that does not fit is left out and logged.
+pub fn load(config_path: &Path) -> Result<Settings, ConfigError> {
+    let local = config::load(config_path)?;
+    if local.agent.fleet.parameters.is_empty() {
+        return Ok(local);
+    }
+    let sources = store::sources(&local.agent.state_dir, &local.agent.fleet.parameters);
+    let (settings, _, left_out) = fit(config_path, &sources)?;
+    for l in left_out {
+        tracing::error!(parameter = %l.name, version = l.version, "{}", l.line());
+    }
+    Ok(settings)
+}
+
+/// The configuration with as many of `sources` as fit, in order: each one an error blames is
+/// left out and the rest tried again. Returns the settings, the sources kept and those left
+/// out; fails only when the local files themselves do not pass.
+pub fn fit(
+    config_path: &Path,
+    sources: &[FleetSource],
+) -> Result<(Settings, Vec<FleetSource>, Vec<LeftOut>), ConfigError> {
+    let mut kept: Vec<FleetSource> = sources.to_vec();
+    let mut left_out: Vec<LeftOut> = Vec::new();
     loop {
-        let mut sources: Vec<FleetSource> = Vec::new();
-        let result = config::load_with(config_path, |agent| {
-            sources = store::sources(&agent.state_dir, &agent.fleet.parameters)
-                .into_iter()
-                .filter(|s| !left_out.contains(&s.name))
-                .collect();
-            sources.clone()
-        });
-        match result {
-            Ok(settings) => return Ok(settings),
-            Err(e) => match e.parameter() {
-                Some((name, version)) if sources.iter().any(|s| s.name == name) => {
-                    tracing::error!(
-                        parameter = %name,
-                        version,
-                        "the stored version of parameter {name} no longer passes with the local configuration, so it is left out until a new version passes: {e}"
-                    );
-                    left_out.push(name.to_owned());
-                }
-                _ => return Err(e),
-            },
+        let error = match config::load_with_fleet(config_path, &kept) {
+            Ok(settings) => return Ok((settings, kept, left_out)),
+            Err(e) => e,
+        };
+        let Some((name, version)) = error.parameter() else {
+            return Err(error);
+        };
+        if !kept.iter().any(|s| s.name == name) {
+            return Err(error);
         }
+        let name = name.to_owned();
+        left_out.push(LeftOut {
+            name: name.clone(),
+            version,
+            reason: error.to_string(),
+        });
+        kept.retain(|s| s.name != name);
     }
 }
 
 /// The stored last good versions, each validated together with the local files (as the
-/// daemon would run them), for `validate`.
+/// daemon would run them), for `validate`: unlike [`load`], a version that does not fit is an
+/// error, since the operator asked.
 pub fn check_stored(config_path: &Path) -> Result<Vec<FleetSource>, ConfigError> {
     let mut sources = Vec::new();
     config::load_with(config_path, |agent| {
@@ -58,4 +90,56 @@ pub fn check_stored(config_path: &Path) -> Result<Vec<FleetSource>, ConfigError>
         sources.clone()
     })?;
     Ok(sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str, version: i64, probe: &str, type_name: &str) -> FleetSource {
+        FleetSource {
+            name: name.into(),
+            version,
+            text: format!(
+                "[[probe]]\nname = \"{probe}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\ncommand = [\"/opt/p/{probe}\"]\n"
+            ),
+        }
+    }
+
+    #[test]
+    fn versions_that_do_not_fit_are_left_out_and_the_rest_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[agent]\nfleet_config = [\"/a\", \"/b\", \"/c\"]\nfleet_exec_dirs = [\"/opt/p\"]\n\
+             [[probe]]\nname = \"local\"\nkind = \"exec\"\ntype_name = \"Custom:Local\"\ncommand = [\"/bin/true\"]\n",
+        )
+        .unwrap();
+        let sources = [
+            source("/a", 1, "a", "Custom:A"),
+            source("/b", 2, "b", "Custom:Local"),
+            source("/c", 3, "c", "Custom:A"),
+        ];
+        let (settings, kept, left_out) = fit(&config, &sources).unwrap();
+        let names: Vec<&str> = settings.probes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["local", "a"]);
+        assert_eq!(kept, sources[..1]);
+        let left: Vec<(&str, i64)> = left_out
+            .iter()
+            .map(|l| (l.name.as_str(), l.version))
+            .collect();
+        assert_eq!(left, [("/b", 2), ("/c", 3)]);
+        assert!(
+            left_out[0].line().starts_with(
+                "parameter /b version 2 (the last good version) is left out until a version that passes is fetched: parameter /b version 2, line 4: key `type_name`: TypeName `Custom:Local` is already claimed by probe \"local\""
+            ),
+            "{}",
+            left_out[0].line()
+        );
+
+        // An error in the local files is not papered over.
+        std::fs::write(&config, "[agent]\nsplay = 3\n").unwrap();
+        assert!(fit(&config, &sources).is_err());
+    }
 }

@@ -21,5 +21,5 @@ pub mod poll;
 mod runner;
 pub mod store;
 
-pub use load::{check_stored, load, load_at_start};
+pub use load::{LeftOut, check_stored, fit, load};
 pub use runner::Runner;

@@ -159,6 +159,12 @@ impl Poller {
             }
             problems.insert(name.clone(), line);
         }
+        for left_out in &decision.left_out {
+            // Logged by the load that left it out; here it only stays visible.
+            problems
+                .entry(left_out.name.clone())
+                .or_insert_with(|| left_out.line());
+        }
         for (name, error) in &decision.store_errors {
             tracing::error!(parameter = %name, "{error}; the new version is not applied");
             problems.insert(name.clone(), error.clone());
