@@ -96,7 +96,13 @@ pub async fn run<S: ParameterSource + Clone>(
             Some(c) => c.source.clone(),
             None => continue,
         };
-        for event in poller.poll(&source).await {
+        // A GetParameter attempt may take up to the client's attempt timeout; a poller that
+        // was replaced (a reload changed what it polls) must not report after it.
+        let said = tokio::select! {
+            _ = cancel.cancelled() => return,
+            said = poller.poll(&source) => said,
+        };
+        for event in said {
             if events.send(event).await.is_err() {
                 return;
             }
