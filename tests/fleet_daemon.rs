@@ -126,9 +126,8 @@ async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
     .await;
 
     // STATUS says so, and so does `status`.
-    let want = format!(
-        "refused, the last good version keeps running: parameter {PARAM} version 2, line 3"
-    );
+    let want =
+        format!("version 2 refused (version 1 keeps running): parameter {PARAM} version 2, line 3");
     let seen = tokio::task::spawn_blocking(move || {
         let until = Instant::now() + SLACK;
         let mut buf = [0u8; 4096];
@@ -267,7 +266,7 @@ async fn an_exec_probe_outside_the_allowed_directories_is_refused_with_one_clear
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
         lines[0].contains(&format!(
-            "parameter {PARAM} version 1 refused, the last good version keeps running: parameter {PARAM} version 1, line 5: key `command`: probe \"env\": the program /usr/bin/env is outside `[agent] fleet_exec_dirs` (/bin)"
+            "parameter {PARAM} version 1 refused (no version of it has passed, so none of its probes run): parameter {PARAM} version 1, line 5: key `command`: probe \"env\": the program /usr/bin/env is outside `[agent] fleet_exec_dirs` (/bin)"
         )),
         "{}",
         lines[0]

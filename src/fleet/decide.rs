@@ -11,12 +11,36 @@ use super::poll::PollOptions;
 use super::store::{self, Refused, Stored};
 use crate::config::{self, FleetSource, ParameterVersion};
 
+/// A version that did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub name: String,
+    pub version: i64,
+    /// The validation error, naming the parameter, its version and line.
+    pub reason: String,
+    /// The version of the same parameter that runs instead, if one ever passed.
+    pub running: Option<i64>,
+}
+
+impl Refusal {
+    /// One line for the log, STATUS and `status`.
+    pub fn line(&self) -> String {
+        let instead = match self.running {
+            Some(v) => format!("version {v} keeps running"),
+            None => "no version of it has passed, so none of its probes run".to_owned(),
+        };
+        format!(
+            "parameter {} version {} refused ({instead}): {}",
+            self.name, self.version, self.reason
+        )
+    }
+}
+
 /// The outcome of one poll.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub applied: Vec<ParameterVersion>,
-    /// Name, version, reason.
-    pub refused: Vec<(String, i64, String)>,
+    pub refused: Vec<Refusal>,
     /// Store writes that failed: the version is not applied, and tried again next poll.
     pub store_errors: Vec<(String, String)>,
     /// Stored versions that no longer fit the local files and are not run.
@@ -68,7 +92,12 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
                 base = trial;
                 passed.push(f);
             }
-            Err(e) => decision.refused.push((f.name, f.version, e.to_string())),
+            Err(e) => decision.refused.push(Refusal {
+                running: base.iter().find(|s| s.name == f.name).map(|s| s.version),
+                name: f.name,
+                version: f.version,
+                reason: e.to_string(),
+            }),
         }
     }
     for f in passed {
@@ -87,7 +116,13 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
             Err(e) => decision.store_errors.push((f.name, e.to_string())),
         }
     }
-    for (name, version, reason) in &decision.refused {
+    for Refusal {
+        name,
+        version,
+        reason,
+        ..
+    } in &decision.refused
+    {
         let unchanged = matches!(
             store::load_refusal(&options.state_dir, name),
             Ok(Some(r)) if r.version == *version && &r.reason == reason

@@ -155,12 +155,10 @@ impl Poller {
                 return Vec::new();
             }
         };
-        for (name, version, reason) in &decision.refused {
-            let line = format!(
-                "parameter {name} version {version} refused, the last good version keeps running: {reason}"
-            );
+        for refusal in &decision.refused {
+            let (name, line) = (&refusal.name, refusal.line());
             if self.logged.get(name) != Some(&line) {
-                tracing::error!(parameter = %name, version, "{line}");
+                tracing::error!(parameter = %name, version = refusal.version, "{line}");
                 self.logged.insert(name.clone(), line.clone());
             }
             problems.insert(name.clone(), line);
@@ -351,7 +349,7 @@ mod tests {
         };
         let why = &problems["/a"];
         assert!(
-            why.starts_with("parameter /a version 2 refused, the last good version keeps running: parameter /a version 2, line 4: key `type_name`: TypeName `Custom:Local` is already claimed by probe \"local\" at "),
+            why.starts_with("parameter /a version 2 refused (version 1 keeps running): parameter /a version 2, line 4: key `type_name`: TypeName `Custom:Local` is already claimed by probe \"local\" at "),
             "{why}"
         );
         assert_eq!(version(&options, "/a"), Some(1));
