@@ -19,6 +19,7 @@
 
 pub mod allocator;
 pub mod config_watch;
+mod fleet;
 pub mod identity_resolver;
 pub mod probes;
 pub mod push_controller;
@@ -389,24 +390,6 @@ impl Daemon {
                 self.clock.now_utc(),
             )
             .await;
-    }
-
-    /// A fleet version passed and was stored: apply it as SIGHUP would; problems go to STATUS.
-    async fn on_fleet_event(&mut self, event: crate::fleet::poll::Event) {
-        if self.fleet.take(event) {
-            self.reload().await;
-        } else {
-            self.report.fleet = self.fleet.status_suffix();
-            self.notifier
-                .status(&self.report.status_line(self.acknowledged()));
-        }
-    }
-
-    /// The poller fetches with the push client: same credentials, region and endpoint.
-    fn connect_fleet(&self) {
-        if let (Some(client), Some(id)) = (self.identity.client(), self.identity.identity()) {
-            self.fleet.connect(client, &id.instance_id);
-        }
     }
 
     /// Re-reads the configuration; an invalid one is refused and the running one stays.
