@@ -186,7 +186,10 @@ impl Probe {
             Kind::Exec(kind) => {
                 let ExecKind { spec, settings } = kind.as_ref();
                 let output = exec::run(spec).await?;
-                let documents = match output::parse(&output.stdout) {
+                let documents = match output::parse_with_type(
+                    &output.stdout,
+                    settings.type_name.as_deref(),
+                ) {
                     Ok(documents) => documents,
                     Err(source) => {
                         if !output.stderr.is_empty() {

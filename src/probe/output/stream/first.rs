@@ -1,0 +1,297 @@
+//! The first object of the output, read both as a document and as a row (see the parent
+//! module), and judged at its closing brace.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+
+use super::{
+    Any, Attr, AttrSeed, ContentVisitor, Key, Mode, Noted, Reader, RowAt, RowBuilder, RowVisitor,
+    number_text, skip_map, skip_seq, string_attr,
+};
+use crate::inventory::Row;
+use crate::probe::output::{Document, OutputError, RowName};
+
+/// What the first object turned out to be.
+pub(super) enum First {
+    Document(Document),
+    Row(Row),
+}
+
+/// The first object; anything else there is refused as not an object.
+pub(super) struct FirstVisitor<'a, 't> {
+    pub(super) reader: &'a mut Reader<'t>,
+    /// `$` or `$[0]`.
+    pub(super) path: &'a str,
+}
+
+impl FirstVisitor<'_, '_> {
+    fn not_object<E: de::Error>(self, found: &'static str) -> Result<First, E> {
+        let path = self.path.to_owned();
+        self.reader.stop(OutputError::NotAnObject { path, found })
+    }
+}
+
+impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
+    type Value = First;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    scalars_as!(not_object);
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<First, A::Error> {
+        self.not_object("an array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<First, A::Error> {
+        let path = self.path;
+        let content_path = format!("{path}.Content");
+        let context_path = format!("{path}.Context");
+        // As a row. After its first problem the row is let go and only the document is read.
+        let at = RowAt {
+            container: path,
+            index: None,
+            name: RowName::Content(0),
+        };
+        let mut row = RowBuilder::default();
+        let mut row_problem: Option<OutputError> = None;
+        // As a document: each field as it was last given (`None`: key absent), `Err` where
+        // it is not usable.
+        let mut type_name: Option<Result<String, ()>> = None;
+        let mut schema_version: Option<Result<String, ()>> = None;
+        let mut content: Option<Noted<Vec<Row>>> = None;
+        let mut context: Option<Noted<Option<Row>>> = None;
+        while let Some(key) = map.next_key_seed(Key)? {
+            let reader = &mut *self.reader;
+            let attr = match &*key {
+                "TypeName" | "SchemaVersion" => {
+                    let attr = map.next_value_seed(Any(FieldOrAttr))?;
+                    let field = match &attr {
+                        Attr::Str(s) => Ok(s.to_string()),
+                        _ => Err(()),
+                    };
+                    if key == "TypeName" {
+                        type_name = Some(field);
+                    } else {
+                        schema_version = Some(field);
+                    }
+                    attr
+                }
+                "Content" => {
+                    let (rows, attr) = map.next_value_seed(Any(Either {
+                        reader,
+                        path: &content_path,
+                        context: false,
+                    }))?;
+                    content = Some(rows.map(|part| part.rows));
+                    attr
+                }
+                "Context" => {
+                    let (noted, attr) = map.next_value_seed(Any(Either {
+                        reader,
+                        path: &context_path,
+                        context: true,
+                    }))?;
+                    context = Some(noted.map(|part| part.context));
+                    attr
+                }
+                _ => map.next_value_seed(AttrSeed {
+                    reader,
+                    mode: Mode::Note,
+                    at,
+                    key: &key,
+                })?,
+            };
+            if row_problem.is_none()
+                && let Err(problem) = row.add(&at, key, attr)
+            {
+                row_problem = Some(problem);
+                row = RowBuilder::default();
+            }
+        }
+        let reader = self.reader;
+        let (Some(type_name), Some(content)) = (type_name, content) else {
+            reader.current_type = reader.default_type.map(str::to_owned);
+            return match row_problem {
+                Some(problem) => reader.stop(problem),
+                None => Ok(First::Row(row.finish())),
+            };
+        };
+        // The order `Item::new`'s callers met these in when the output was read whole.
+        let field = |key| OutputError::DocumentField {
+            path: path.to_owned(),
+            key,
+        };
+        let Ok(type_name) = type_name else {
+            return reader.stop(field("TypeName"));
+        };
+        let schema_version = match schema_version {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(())) => return reader.stop(field("SchemaVersion")),
+        };
+        reader.current_type = Some(type_name.clone());
+        let rows = match content {
+            Ok(rows) => rows,
+            Err(problem) => return reader.stop(problem),
+        };
+        let context = match context {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(row))) => Some(row),
+            Some(Err(problem)) => return reader.stop(problem),
+        };
+        Ok(First::Document(Document {
+            type_name: Some(type_name),
+            schema_version,
+            rows,
+            context,
+        }))
+    }
+}
+
+/// What a `Content` (`rows`) or `Context` (`context`) value is to the document reading.
+#[derive(Default)]
+struct Part {
+    rows: Vec<Row>,
+    context: Option<Row>,
+}
+
+/// The value of `Content` or `Context` in the first object, read both ways.
+struct Either<'a, 't> {
+    reader: &'a mut Reader<'t>,
+    path: &'a str,
+    context: bool,
+}
+
+impl<'a, 't> Either<'a, 't> {
+    fn row_visitor(self) -> RowVisitor<'a, 't> {
+        RowVisitor {
+            reader: self.reader,
+            at: RowAt {
+                container: self.path,
+                index: None,
+                name: if self.context {
+                    RowName::Context
+                } else {
+                    RowName::Content(0)
+                },
+            },
+            mode: Mode::Note,
+        }
+    }
+
+    fn content(self) -> ContentVisitor<'a, 't> {
+        ContentVisitor {
+            reader: self.reader,
+            container: self.path,
+            mode: Mode::Note,
+        }
+    }
+
+    /// A scalar: not a row to the document reading, an attribute to the row reading.
+    fn scalar<'de>(self, found: &'static str, attr: Attr<'de>) -> (Noted<Part>, Attr<'de>) {
+        (
+            Err(OutputError::NotAnObject {
+                path: self.path.to_owned(),
+                found,
+            }),
+            attr,
+        )
+    }
+}
+
+impl<'de> Visitor<'de> for Either<'_, '_> {
+    type Value = (Noted<Part>, Attr<'de>);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("Content or Context")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(self.scalar("a boolean", Attr::Scalar(v.to_string())))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.scalar("a number", Attr::Scalar(number_text(v))))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.scalar("a number", Attr::Scalar(number_text(v))))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        let attr =
+            serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(n.to_string()));
+        Ok(self.scalar("a number", attr))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(self.scalar("a string", string_attr(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.scalar("a string", string_attr(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((Ok(Part::default()), Attr::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let part = if self.context {
+            skip_seq(seq)?;
+            Err(OutputError::NotAnObject {
+                path: self.path.to_owned(),
+                found: "an array",
+            })
+        } else {
+            self.content().visit_seq(seq)?.map(|rows| Part {
+                rows,
+                context: None,
+            })
+        };
+        Ok((part, Attr::Nested("an array")))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let part = if self.context {
+            self.row_visitor().visit_map(map)?.map(|row| Part {
+                rows: Vec::new(),
+                context: Some(row),
+            })
+        } else {
+            self.content().visit_map(map)?.map(|rows| Part {
+                rows,
+                context: None,
+            })
+        };
+        Ok((part, Attr::Nested("an object")))
+    }
+}
+
+/// `TypeName` or `SchemaVersion` in the first object: kept whole (a document needs the
+/// string even past the value limit, and `Item::new` reports it), the row reading checks it.
+struct FieldOrAttr;
+
+impl<'de> Visitor<'de> for FieldOrAttr {
+    type Value = Attr<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Attr::Scalar(v.to_string()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Attr::Scalar(number_text(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Attr::Scalar(number_text(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(n.to_string())))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Attr::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Attr::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Attr::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        skip_seq(seq).map(|()| Attr::Nested("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        skip_map(map).map(|()| Attr::Nested("an object"))
+    }
+}
