@@ -297,6 +297,8 @@ fn check_output(bytes: &[u8]) -> Result<(), TestCaseError> {
                     prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
                     prop_assert!(column <= text.len() + 1);
                 }
+                // Reading stops at the first limit crossed, before any later syntax error.
+                OutputError::Limit(_) => {}
                 other => return Err(fail(&format!("unexpected {other:?} for invalid JSON"))),
             }
             return Ok(());
@@ -326,6 +328,11 @@ fn check_output(bytes: &[u8]) -> Result<(), TestCaseError> {
                         .and_then(|v| v.get(*key))
                         .ok_or_else(|| fail(&format!("{e}: path not in the input")))?;
                     prop_assert!(!at.is_string(), "{e}");
+                }
+                OutputError::Limit(limit) => {
+                    let at = resolve(&value, &limit.path)
+                        .ok_or_else(|| fail(&format!("{e}: path not in the input")))?;
+                    prop_assert!(at.is_array() || at.is_object(), "{e}");
                 }
                 other => return Err(fail(&format!("unexpected {other:?} for valid JSON"))),
             }

@@ -81,22 +81,41 @@ impl Reader<'_> {
 enum Mode {
     /// Stop reading: the problem refuses the output.
     Stop,
+    /// Stop at a limit; skip the rest of the value and return a problem of shape. For a
+    /// document's fields, whose problems are reported in a fixed order (TypeName,
+    /// SchemaVersion, Content, Context) whatever order the keys come in.
+    NoteShape,
     /// Skip the rest of the value and return the problem: the first object, which may turn
     /// out not to be what this reading of it assumed.
     Note,
 }
 
-/// A value read in [`Mode::Note`]: what it holds, or its first problem.
+impl Mode {
+    /// Whether `problem` is returned (after the rest of the value is skipped) rather than
+    /// stopping the reading.
+    fn notes(self, problem: &OutputError) -> bool {
+        match self {
+            Mode::Stop => false,
+            Mode::NoteShape => !problem.is_limit(),
+            Mode::Note => true,
+        }
+    }
+}
+
+/// A value read in a noting [`Mode`]: what it holds, or its first problem.
 type Noted<T> = Result<T, OutputError>;
 
+/// Returns or stops on `problem`, as `mode` says; the caller has skipped the rest of the
+/// value when `mode.notes(&problem)`.
 fn refuse<T, E: de::Error>(
     reader: &mut Reader,
     mode: Mode,
     problem: OutputError,
 ) -> Result<Noted<T>, E> {
-    match mode {
-        Mode::Stop => reader.stop(problem),
-        Mode::Note => Ok(Err(problem)),
+    if mode.notes(&problem) {
+        Ok(Err(problem))
+    } else {
+        reader.stop(problem)
     }
 }
 
@@ -282,43 +301,6 @@ impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Any<V> {
     type Value = V::Value;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
         deserializer.deserialize_any(self.0)
-    }
-}
-
-/// A `TypeName` or `SchemaVersion` of a document.
-struct FieldVisitor<'a, 't> {
-    reader: &'a mut Reader<'t>,
-    path: &'a str,
-    key: &'static str,
-}
-
-impl FieldVisitor<'_, '_> {
-    fn not_string<E: de::Error>(self, _: &'static str) -> Result<String, E> {
-        let path = self.path.to_owned();
-        self.reader.stop(OutputError::DocumentField {
-            path,
-            key: self.key,
-        })
-    }
-}
-
-impl<'de> Visitor<'de> for FieldVisitor<'_, '_> {
-    type Value = String;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-    scalars_as!(not_string, except_str_and_unit);
-    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-        self.not_string("null")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
-        self.not_string("an array")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
-        self.not_string("an object")
     }
 }
 

@@ -54,26 +54,14 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
         };
         let mut row = RowBuilder::default();
         let mut row_problem: Option<OutputError> = None;
-        // As a document: each field as it was last given (`None`: key absent), `Err` where
-        // it is not usable.
-        let mut type_name: Option<Result<String, ()>> = None;
-        let mut schema_version: Option<Result<String, ()>> = None;
-        let mut content: Option<Noted<Vec<Row>>> = None;
-        let mut context: Option<Noted<Option<Row>>> = None;
+        // As a document.
+        let mut fields = Fields::default();
         while let Some(key) = map.next_key_seed(Key)? {
             let reader = &mut *self.reader;
             let attr = match &*key {
                 "TypeName" | "SchemaVersion" => {
                     let attr = map.next_value_seed(Any(FieldOrAttr))?;
-                    let field = match &attr {
-                        Attr::Str(s) => Ok(s.to_string()),
-                        _ => Err(()),
-                    };
-                    if key == "TypeName" {
-                        type_name = Some(field);
-                    } else {
-                        schema_version = Some(field);
-                    }
+                    fields.set(&key, &attr);
                     attr
                 }
                 "Content" => {
@@ -82,7 +70,7 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
                         path: &content_path,
                         context: false,
                     }))?;
-                    content = Some(rows.map(|part| part.rows));
+                    fields.content = Some(rows.map(|part| part.rows));
                     attr
                 }
                 "Context" => {
@@ -91,7 +79,7 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
                         path: &context_path,
                         context: true,
                     }))?;
-                    context = Some(noted.map(|part| part.context));
+                    fields.context = Some(noted.map(|part| part.context));
                     attr
                 }
                 _ => map.next_value_seed(AttrSeed {
@@ -109,42 +97,84 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
             }
         }
         let reader = self.reader;
-        let (Some(type_name), Some(content)) = (type_name, content) else {
+        if fields.type_name.is_none() || fields.content.is_none() {
             reader.current_type = reader.default_type.map(str::to_owned);
             return match row_problem {
                 Some(problem) => reader.stop(problem),
                 None => Ok(First::Row(row.finish())),
             };
+        }
+        fields.finish(reader, path).map(First::Document)
+    }
+}
+
+/// A document's fields as read: each as last given (`None`: key absent), `Err` where it is
+/// not usable.
+#[derive(Default)]
+pub(super) struct Fields {
+    type_name: Option<Result<String, ()>>,
+    schema_version: Option<Result<String, ()>>,
+    pub(super) content: Option<Noted<Vec<Row>>>,
+    pub(super) context: Option<Noted<Option<Row>>>,
+}
+
+impl Fields {
+    /// Takes the value of `TypeName` or `SchemaVersion` (`key`), read by [`FieldOrAttr`].
+    pub(super) fn set(&mut self, key: &str, attr: &Attr) {
+        let field = match attr {
+            Attr::Str(s) => Ok(s.to_string()),
+            _ => Err(()),
         };
-        // The order `Item::new`'s callers met these in when the output was read whole.
+        if key == "TypeName" {
+            self.type_name = Some(field);
+        } else {
+            self.schema_version = Some(field);
+        }
+    }
+
+    /// The TypeName, when it is a string.
+    pub(super) fn type_name(&self) -> Option<&str> {
+        self.type_name.as_ref()?.as_deref().ok()
+    }
+
+    /// The document, or its first problem in the order the fields have always been checked
+    /// in: TypeName, SchemaVersion, Content, Context.
+    pub(super) fn finish<E: de::Error>(
+        self,
+        reader: &mut Reader,
+        path: &str,
+    ) -> Result<Document, E> {
         let field = |key| OutputError::DocumentField {
             path: path.to_owned(),
             key,
         };
-        let Ok(type_name) = type_name else {
-            return reader.stop(field("TypeName"));
+        let type_name = match self.type_name {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(())) => return reader.stop(field("TypeName")),
         };
-        let schema_version = match schema_version {
+        let schema_version = match self.schema_version {
             None => None,
             Some(Ok(s)) => Some(s),
             Some(Err(())) => return reader.stop(field("SchemaVersion")),
         };
-        reader.current_type = Some(type_name.clone());
-        let rows = match content {
-            Ok(rows) => rows,
-            Err(problem) => return reader.stop(problem),
+        reader.current_type.clone_from(&type_name);
+        let rows = match self.content {
+            None => Vec::new(),
+            Some(Ok(rows)) => rows,
+            Some(Err(problem)) => return reader.stop(problem),
         };
-        let context = match context {
+        let context = match self.context {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(row))) => Some(row),
             Some(Err(problem)) => return reader.stop(problem),
         };
-        Ok(First::Document(Document {
-            type_name: Some(type_name),
+        Ok(Document {
+            type_name,
             schema_version,
             rows,
             context,
-        }))
+        })
     }
 }
 
@@ -260,7 +290,7 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
 
 /// `TypeName` or `SchemaVersion` in the first object: kept whole (a document needs the
 /// string even past the value limit, and `Item::new` reports it), the row reading checks it.
-struct FieldOrAttr;
+pub(super) struct FieldOrAttr;
 
 impl<'de> Visitor<'de> for FieldOrAttr {
     type Value = Attr<'de>;

@@ -53,7 +53,7 @@ pub(super) enum Attr<'de> {
     /// A number's or boolean's JSON text.
     Scalar(String),
     Null,
-    /// An array or object (only returned in [`Mode::Note`]), its contents skipped.
+    /// An array or object (not returned in [`Mode::Stop`]), its contents skipped.
     Nested(&'static str),
     /// A string over the value limit, with its length in characters; not copied.
     TooLong(usize),
@@ -126,13 +126,13 @@ impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         match self.mode {
             Mode::Stop => self.nested("an array"),
-            Mode::Note => skip_seq(seq).map(|()| Attr::Nested("an array")),
+            Mode::NoteShape | Mode::Note => skip_seq(seq).map(|()| Attr::Nested("an array")),
         }
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         match self.mode {
             Mode::Stop => self.nested("an object"),
-            Mode::Note => skip_map(map).map(|()| Attr::Nested("an object")),
+            Mode::NoteShape | Mode::Note => skip_map(map).map(|()| Attr::Nested("an object")),
         }
     }
 }
@@ -222,6 +222,8 @@ pub(super) struct RowVisitor<'a, 't> {
 }
 
 impl<'a, 't> RowVisitor<'a, 't> {
+    /// For a scalar, already read, or an array, whose contents the caller has skipped if
+    /// the mode notes problems of shape.
     pub(super) fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<Row>, E> {
         let path = self.at.path();
         refuse(
@@ -239,7 +241,7 @@ impl<'de> Visitor<'de> for RowVisitor<'_, '_> {
     }
     scalars_as!(not_object);
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        if self.mode == Mode::Note {
+        if self.mode != Mode::Stop {
             skip_seq(seq)?;
         }
         self.not_object("an array")
@@ -254,7 +256,7 @@ impl<'de> Visitor<'de> for RowVisitor<'_, '_> {
                 key: &key,
             })?;
             if let Err(problem) = row.add(&self.at, key, attr) {
-                if self.mode == Mode::Note {
+                if self.mode.notes(&problem) {
                     skip_map(map)?;
                 }
                 return refuse(self.reader, self.mode, problem);
@@ -276,7 +278,7 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
         let RowVisitor { reader, at, mode } = self.visitor;
         if self.over_limit {
             let problem = at.limit(at.container.to_owned(), Limit::Rows { rows: MAX_ROWS + 1 });
-            if mode == Mode::Note {
+            if mode.notes(&problem) {
                 Skip::deserialize(deserializer)?;
             }
             return refuse(reader, mode, problem);

@@ -5,10 +5,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::first::{First, FirstVisitor};
+use super::first::{FieldOrAttr, Fields, First, FirstVisitor};
 use super::{
-    Any, ContentVisitor, ContextVisitor, FieldVisitor, Key, Mode, Reader, RowAt, RowVisitor, Skip,
-    rows_of,
+    Any, ContentVisitor, ContextVisitor, Key, Mode, Reader, RowAt, RowVisitor, Skip, rows_of,
 };
 use crate::probe::output::{Document, OutputError, RowName};
 
@@ -116,36 +115,23 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
         let content_path = format!("{path}.Content");
         let context_path = format!("{path}.Context");
         reader.current_type = None;
-        let mut document = Document::default();
+        let mut fields = Fields::default();
         while let Some(key) = map.next_key_seed(Key)? {
-            let noted = match &*key {
-                "TypeName" => {
-                    let name = map.next_value_seed(Any(FieldVisitor {
-                        reader: &mut *reader,
-                        path,
-                        key: "TypeName",
-                    }))?;
-                    reader.current_type = Some(name.clone());
-                    document.type_name = Some(name);
-                    Ok(())
+            match &*key {
+                "TypeName" | "SchemaVersion" => {
+                    let attr = map.next_value_seed(Any(FieldOrAttr))?;
+                    fields.set(&key, &attr);
+                    reader.current_type = fields.type_name().map(str::to_owned);
                 }
-                "SchemaVersion" => {
-                    document.schema_version = Some(map.next_value_seed(Any(FieldVisitor {
-                        reader: &mut *reader,
-                        path,
-                        key: "SchemaVersion",
-                    }))?);
-                    Ok(())
-                }
-                "Content" => map
-                    .next_value_seed(Any(ContentVisitor {
+                "Content" => {
+                    fields.content = Some(map.next_value_seed(Any(ContentVisitor {
                         reader: &mut *reader,
                         container: &content_path,
-                        mode: Mode::Stop,
-                    }))?
-                    .map(|rows| document.rows = rows),
-                "Context" => map
-                    .next_value_seed(Any(ContextVisitor {
+                        mode: Mode::NoteShape,
+                    }))?);
+                }
+                "Context" => {
+                    fields.context = Some(map.next_value_seed(Any(ContextVisitor {
                         row: RowVisitor {
                             reader: &mut *reader,
                             at: RowAt {
@@ -153,20 +139,15 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
                                 index: None,
                                 name: RowName::Context,
                             },
-                            mode: Mode::Stop,
+                            mode: Mode::NoteShape,
                         },
-                    }))?
-                    .map(|context| document.context = context),
+                    }))?);
+                }
                 _ => {
                     map.next_value::<Skip>()?;
-                    Ok(())
                 }
-            };
-            // Mode::Stop returns no problems: it stops on them.
-            if let Err(problem) = noted {
-                return reader.stop(problem);
             }
         }
-        Ok(document)
+        fields.finish(reader, path)
     }
 }
