@@ -16,10 +16,11 @@
 //! `Item::new`.
 //!
 //! Which problem is reported when an output has several: a syntax error anywhere wins over a
-//! problem of shape, as when the output was first read whole; otherwise the first problem in
-//! the text is reported, and reading stops at a limit. Within one object a key given twice
-//! keeps its last value, except that a nested value or an over-limit one is refused where it
-//! stands even if the same key comes again.
+//! problem of shape, as when the output was read whole; a document's fields are judged in a
+//! fixed order (TypeName, SchemaVersion, Content, Context); otherwise the first problem in the
+//! text is reported, and reading stops at a limit. Within one object a key given twice keeps
+//! its last value, except that a nested value or an over-limit one is refused where it stands
+//! even if the same key comes again.
 
 mod stream;
 
