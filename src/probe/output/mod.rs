@@ -104,6 +104,7 @@ pub enum Limit {
     )]
     NameTooLong {
         row: RowName,
+        /// Cut after what a message shows.
         name: String,
         chars: usize,
     },
@@ -113,6 +114,7 @@ pub enum Limit {
     )]
     ValueTooLong {
         row: RowName,
+        /// Cut after what a message shows.
         name: String,
         chars: usize,
     },

@@ -1,16 +1,18 @@
 //! The reader behind [`super::parse`]: serde visitors that build rows straight from the text.
 //!
 //! Each visitor is told what it is reading (a row, a document's Content, …) and checks the
-//! limits as values arrive, so nothing is held that could not end up in an item: a nested
-//! value is refused at its opening bracket, the row after the last allowed one at its first
-//! byte, a long string before it is copied. A refusal is recorded in the [`Reader`] and the
-//! parse is unwound with a placeholder serde error, which [`read`] swaps back for it.
+//! limits as values arrive, so nothing is held that could not end up in an item: the row
+//! after the last allowed one is refused at its first byte, a long string before it is copied,
+//! and a nested value in a row at its opening bracket. A refusal is recorded in the [`Reader`]
+//! and the parse is unwound with a placeholder serde error, which [`read`] swaps back for it.
 //!
-//! One object cannot be judged as it is read: the first one, which is a document if it has
-//! both `TypeName` and `Content` keys and a row otherwise, whatever order its keys come in.
-//! It is read both ways at once ([`FirstVisitor`]), each way noting its first problem and
-//! skipping what follows it, and judged at its closing brace. Skipping ([`Skip`]) allocates
-//! nothing and goes through serde_json's nesting limit, so a deep value costs no memory.
+//! Two places cannot stop at the first problem of shape, because it may not be the one to
+//! report; there the problem is noted, the rest of the value skipped, and the judgement made
+//! at the closing brace ([`Mode`]). The first object is a document if it has both `TypeName`
+//! and `Content` keys and a row otherwise, whatever order its keys come in, so it is read both
+//! ways at once ([`first::FirstVisitor`]). A document's fields are judged in a fixed order,
+//! whatever order they come in. Skipping ([`Skip`]) allocates nothing and goes through
+//! serde_json's nesting limit, so a deep value costs no memory.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,6 +24,10 @@ use super::{Document, OutputError, RowName, invalid_json};
 use crate::inventory::Row;
 
 /// Reads `text` (known to be UTF-8 and not blank) into documents.
+///
+/// A limit is reported as soon as it is crossed. A problem of shape is reported only once the
+/// whole text is known to be JSON, so that a syntax error anywhere still wins, as it did when
+/// the output was read whole: a truncated output is best reported as truncated.
 pub(super) fn read(text: &str, default_type: Option<&str>) -> Result<Vec<Document>, OutputError> {
     let mut reader = Reader {
         default_type,

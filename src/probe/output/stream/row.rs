@@ -11,7 +11,9 @@ use crate::inventory::Row;
 use crate::inventory::limits::{
     MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES_PER_ROW, MAX_ROWS,
 };
-use crate::probe::output::{Limit, LimitError, OutputError, RowName, member_path};
+use crate::probe::output::{
+    Limit, LimitError, OutputError, RowName, SHOWN_NAME_CHARS, member_path,
+};
 
 /// Characters in `s` when over `limit`; counting only strings whose bytes exceed it.
 pub(super) fn chars_over(s: &str, limit: usize) -> Option<usize> {
@@ -20,6 +22,13 @@ pub(super) fn chars_over(s: &str, limit: usize) -> Option<usize> {
     }
     let chars = s.chars().count();
     (chars > limit).then_some(chars)
+}
+
+/// The start of an attribute name, as much as a message shows and one character more (so it
+/// still shows the name was cut): a name over the limit can be megabytes long, and the error
+/// holding it may be kept for a while.
+fn shown_part(name: &str) -> String {
+    name.chars().take(SHOWN_NAME_CHARS + 1).collect()
 }
 
 /// Where a row is: `container[index]`, or the container itself for a lone object.
@@ -154,7 +163,7 @@ impl RowBuilder {
                 at.path(),
                 Limit::ValueTooLong {
                     row: at.name,
-                    name: key.to_string(),
+                    name: shown_part(&key),
                     chars,
                 },
             )
@@ -197,7 +206,7 @@ impl RowBuilder {
                 at.path(),
                 Limit::NameTooLong {
                     row: at.name,
-                    name: key.into_owned(),
+                    name: shown_part(&key),
                     chars,
                 },
             ));
