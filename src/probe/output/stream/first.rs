@@ -193,17 +193,13 @@ struct Either<'a, 't> {
 }
 
 impl<'a, 't> Either<'a, 't> {
-    fn row_visitor(self) -> RowVisitor<'a, 't> {
+    fn context_row(self) -> RowVisitor<'a, 't> {
         RowVisitor {
             reader: self.reader,
             at: RowAt {
                 container: self.path,
                 index: None,
-                name: if self.context {
-                    RowName::Context
-                } else {
-                    RowName::Content(0)
-                },
+                name: RowName::Context,
             },
             mode: Mode::Note,
         }
@@ -274,7 +270,7 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let part = if self.context {
-            self.row_visitor().visit_map(map)?.map(|row| Part {
+            self.context_row().visit_map(map)?.map(|row| Part {
                 rows: Vec::new(),
                 context: Some(row),
             })
