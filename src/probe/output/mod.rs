@@ -19,8 +19,10 @@
 //! problem of shape, as when the output was read whole; a document's fields are judged in a
 //! fixed order (TypeName, SchemaVersion, Content, Context); otherwise the first problem in the
 //! text is reported, and reading stops at a limit. Within one object a key given twice keeps
-//! its last value, except that a nested value or an over-limit one is refused where it stands
-//! even if the same key comes again.
+//! its last value (`null` dropping it), as a `serde_json::Map` does, except that a nested
+//! value, a value or name over its limit, or an attribute past the row's limit is refused
+//! where it stands, even if a later value for the same key would have replaced or dropped it:
+//! waiting for one would mean holding what the limit is there to refuse.
 
 mod stream;
 
