@@ -39,6 +39,6 @@ python3 - "$rust_mbps" "$py_mbps" <<'EOF'
 import sys
 rust, py = float(sys.argv[1]), float(sys.argv[2])
 print(f"rust {rust:.1f} MB/s, python {py:.2f} MB/s, ratio {rust / py:.1f}x "
-      f"(targets: >= 200 MB/s {'met' if rust >= 200 else 'MISSED'}, "
-      f">= 10x {'met' if rust / py >= 10 else 'MISSED'})")
+      f"(targets: >= 250 MB/s {'met' if rust >= 250 else 'MISSED'}, "
+      f">= 15x {'met' if rust / py >= 15 else 'MISSED'})")
 EOF
