@@ -5,6 +5,12 @@
 //! without an AWS account. It is an independent oracle: its rules are written from the API
 //! reference ([`rules`], [`store`]), never by calling the daemon's own validation.
 //!
+//! It stays a module of this crate, behind the default `emulator` feature, rather than a crate
+//! of its own in a workspace: it imports nothing from the daemon, so moving it out later is
+//! mechanical, but today this crate is its only user, the feature already keeps it out of the
+//! packaged binary, and a second crate would change the path every test imports it by and the
+//! layout the packaging and CI build from, for no one who needs it yet.
+//!
 //! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory`,
 //! `AmazonSSM.ListInventoryEntries`, `AmazonSSM.GetParameter` or `AmazonSSM.PutParameter`
 //! (Parameter Store, for fleet configuration: see `parameters.rs` for what is modelled),
