@@ -6,7 +6,7 @@ use super::super::AgentSettings;
 use super::super::defaults::*;
 use super::super::error::{ConfigError, Source};
 use super::super::raw::RawAgent;
-use super::{auto_or, duration_or, nonzero_duration_or, path_or};
+use super::{auto_or, bytes_or, duration_or, nonzero_duration_or, path_or};
 use crate::identity::{is_instance_id, is_region};
 
 pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> {
@@ -57,23 +57,14 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         DEFAULT_QUARANTINE_RETRY,
     )?;
 
-    let max_request_bytes = match raw.max_request_bytes {
-        None => DEFAULT_MAX_REQUEST_BYTES,
-        Some(bytes) => usize::try_from(*bytes.get_ref())
-            .ok()
-            .filter(|b| (MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES).contains(b))
-            .ok_or_else(|| {
-                src.invalid(
-                    &bytes.span(),
-                    "max_request_bytes",
-                    format!(
-                        "{} is out of range: must be between {MIN_REQUEST_BYTES} and \
-                         {MAX_REQUEST_BYTES} (64 MiB)",
-                        bytes.get_ref()
-                    ),
-                )
-            })?,
-    };
+    let max_request_bytes = bytes_or(
+        src,
+        raw.max_request_bytes,
+        "max_request_bytes",
+        DEFAULT_MAX_REQUEST_BYTES,
+        MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES,
+        "64 MiB",
+    )?;
     let on_removed = raw
         .on_removed
         .map_or(DEFAULT_ON_REMOVED, Spanned::into_inner);

@@ -10,7 +10,7 @@ use super::super::defaults::*;
 use super::super::error::{ConfigError, Source};
 use super::super::raw::{RawCommand, RawProbe};
 use super::super::{ExecSettings, ProbeKind, TypePattern};
-use super::{TypeClaim, path_or};
+use super::{TypeClaim, bytes_or, path_or};
 use crate::inventory::check_type_name;
 use crate::inventory::validate::is_schema_version;
 
@@ -204,23 +204,14 @@ pub(super) fn exec(
         None => None,
         Some(dir) => Some(path_or(src, Some(dir), "working_dir", "")?),
     };
-    let max_output_bytes = match raw.max_output_bytes {
-        None => DEFAULT_MAX_OUTPUT_BYTES,
-        Some(bytes) => usize::try_from(*bytes.get_ref())
-            .ok()
-            .filter(|b| (MIN_OUTPUT_BYTES..=MAX_OUTPUT_BYTES).contains(b))
-            .ok_or_else(|| {
-                src.invalid(
-                    &bytes.span(),
-                    "max_output_bytes",
-                    format!(
-                        "{} is out of range: must be between {MIN_OUTPUT_BYTES} and \
-                         {MAX_OUTPUT_BYTES} (256 MiB)",
-                        bytes.get_ref()
-                    ),
-                )
-            })?,
-    };
+    let max_output_bytes = bytes_or(
+        src,
+        raw.max_output_bytes,
+        "max_output_bytes",
+        DEFAULT_MAX_OUTPUT_BYTES,
+        MIN_OUTPUT_BYTES..=MAX_OUTPUT_BYTES,
+        "256 MiB",
+    )?;
     let keep_order = raw
         .keep_order
         .map_or(DEFAULT_KEEP_ORDER, Spanned::into_inner);

@@ -336,6 +336,36 @@ pub(super) fn path_or(
     Ok(src.dir().join(text))
 }
 
+/// A byte count from the file within `range`, or the default. `largest` names the upper
+/// bound in the unit an operator thinks in ("64 MiB").
+pub(super) fn bytes_or(
+    src: &Source<'_>,
+    raw: Option<Spanned<i64>>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+    largest: &str,
+) -> Result<usize, ConfigError> {
+    let Some(bytes) = raw else {
+        return Ok(default);
+    };
+    usize::try_from(*bytes.get_ref())
+        .ok()
+        .filter(|b| range.contains(b))
+        .ok_or_else(|| {
+            src.invalid(
+                &bytes.span(),
+                key,
+                format!(
+                    "{} is out of range: must be between {} and {} ({largest})",
+                    bytes.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
 pub(super) fn duration_or(raw: Option<Spanned<DurationValue>>, default: Duration) -> Duration {
     raw.map_or(default, |d| d.into_inner().0)
 }
