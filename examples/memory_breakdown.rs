@@ -6,8 +6,8 @@
 //! ```
 //!
 //! FILE is probe output or an SSM Agent custom inventory document. The stages are the text as
-//! read, the rows parsed from it, the validated item (rows plus hash), the SDK's copy of the
-//! content that a request is built from, and the request body. Counted by a wrapping global
+//! read, the rows parsed from it, the validated item (rows plus hash), and the request body
+//! (rendered by the daemon; the SDK is given the items without their Content). Counted by a wrapping global
 //! allocator, so the figures are exact and do not depend on the build profile; the process's
 //! code and the allocator's own overhead are not in them.
 
@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ssm_inventoryd::inventory::{Item, RawItem};
 use ssm_inventoryd::probe::output;
-use ssm_inventoryd::sender::put::to_sdk;
 use ssm_inventoryd::wire::{self, Payload};
 
 struct Counting;
@@ -100,21 +99,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let before = live();
-    let sdk = to_sdk(&item, Payload::Full)?;
-    show(
-        "SDK copy of the content",
-        live() - before,
-        "what one request's items are built from",
-    );
-
-    let before = live();
     let body = wire::request_body("i-0123456789abcdef0", &[(&item, Payload::Full)]);
     show(
         "request body",
         live() - before,
         &format!("{} bytes", body.len()),
     );
-    drop((sdk, body));
+    drop(body);
     show("held after the push", live() - start, "the item alone");
     Ok(())
 }

@@ -1,4 +1,6 @@
-//! The PutInventory request body, byte for byte as aws-sdk-ssm serialises it.
+//! The PutInventory request body: rendered here and sent as it is (the SDK serialises only the
+//! items' other members, and its body is replaced before signing: see `sender::put`), in the
+//! shape aws-sdk-ssm would give it.
 //!
 //! The batcher's byte budget is only worth something if it measures what is actually sent.
 //! The SDK writes an `InventoryItem`'s members in model order (TypeName, SchemaVersion,
@@ -99,7 +101,8 @@ pub fn request_overhead(instance_id: &str) -> usize {
     })
 }
 
-/// The whole request body for `items`.
+/// The whole request body for `items`: what is sent (see `sender::put`). Written into a buffer
+/// of exactly its size, which the sizes above give without serialising twice.
 pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
     let request = WireRequest {
         instance_id,
@@ -108,8 +111,16 @@ pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
             .map(|&(item, payload)| WireItem::new(item, payload))
             .collect(),
     };
+    let size = request_overhead(instance_id)
+        + items
+            .iter()
+            .map(|&(item, payload)| item_bytes(item, payload))
+            .sum::<usize>()
+        + items.len().saturating_sub(1);
+    let mut body = Vec::with_capacity(size);
     // Serialising into a Vec cannot fail for the same reason as `serialized_len`.
-    serde_json::to_vec(&request).unwrap_or_default()
+    let _ = serde_json::to_writer(&mut body, &request);
+    body
 }
 
 #[cfg(test)]

@@ -12,12 +12,11 @@ mod tests;
 use std::collections::VecDeque;
 
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::types::InventoryItem;
 use tokio_util::sync::CancellationToken;
 
 use self::isolate::{Work, hash_only, isolate, pending, quarantine, set};
 use super::classify::Failure;
-use super::put::{PutInventory, Rejection, to_sdk};
+use super::put::{PutInventory, Rejection};
 use super::retry::RetryPolicy;
 use crate::batch::{self, Budget};
 use crate::inventory::Item;
@@ -415,26 +414,17 @@ impl<A: PutInventory> Deliverer<'_, A> {
                 .map(|&i| wire::item_bytes(items[i].item, payloads[i]))
                 .sum::<usize>()
             + batch.len().saturating_sub(1);
-        let sdk_items: Result<Vec<InventoryItem>, String> = batch
+        let request: Vec<(&Item, Payload)> = batch
             .iter()
-            .map(|&i| to_sdk(items[i].item, payloads[i]))
+            .map(|&i| (items[i].item, payloads[i]))
             .collect();
-        let sdk_items = match sdk_items {
-            Ok(v) => v,
-            Err(e) => {
-                return (
-                    Err(Failure::ItemRefused {
-                        type_name: None,
-                        reason: e,
-                    }),
-                    0,
-                    None,
-                );
-            }
-        };
-        match self.client.put_inventory(self.instance_id, sdk_items).await {
+        match self.client.put_inventory(self.instance_id, &request).await {
             Ok(()) => (Ok(()), bytes, None),
-            Err(Rejection { failure, code }) => (Err(failure), bytes, Some(code)),
+            // Nothing was sent when there is no code: no bytes went out.
+            Err(Rejection { failure, code }) => {
+                let sent = if code.is_some() { bytes } else { 0 };
+                (Err(failure), sent, code)
+            }
         }
     }
 }

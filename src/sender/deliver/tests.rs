@@ -4,7 +4,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_ssm::types::InventoryItem;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
@@ -13,6 +12,8 @@ use crate::inventory::RawItem;
 
 /// A service that answers each request with `answer`, given the request's items and what it
 /// has stored so far, and keeps every request's TypeNames.
+type Request<'a> = [(&'a Item, Payload)];
+
 struct Scripted<F> {
     answer: F,
     stored: Mutex<Vec<String>>,
@@ -21,7 +22,7 @@ struct Scripted<F> {
 
 impl<F> Scripted<F>
 where
-    F: Fn(&[InventoryItem], &[String]) -> Result<(), Rejection> + Sync,
+    F: Fn(&Request<'_>, &[String]) -> Result<(), Rejection> + Sync,
 {
     fn new(answer: F) -> Scripted<F> {
         Scripted {
@@ -34,17 +35,20 @@ where
 
 impl<F> PutInventory for Scripted<F>
 where
-    F: Fn(&[InventoryItem], &[String]) -> Result<(), Rejection> + Sync,
+    F: Fn(&Request<'_>, &[String]) -> Result<(), Rejection> + Sync,
 {
     async fn put_inventory(
         &self,
         _instance_id: &str,
-        items: Vec<InventoryItem>,
+        items: &Request<'_>,
     ) -> Result<(), Rejection> {
-        let names: Vec<String> = items.iter().map(|i| i.type_name().to_string()).collect();
+        let names: Vec<String> = items
+            .iter()
+            .map(|(i, _)| i.type_name().to_string())
+            .collect();
         self.requests.lock().unwrap().push(names.clone());
         let mut stored = self.stored.lock().unwrap();
-        let answer = (self.answer)(&items, &stored);
+        let answer = (self.answer)(items, &stored);
         if answer.is_ok() {
             stored.extend(names);
         }
@@ -105,14 +109,14 @@ async fn deliver_with<A: PutInventory>(
     deliverer.deliver(items, &CancellationToken::new()).await
 }
 
-fn has(items: &[InventoryItem], type_name: &str) -> bool {
-    items.iter().any(|i| i.type_name() == type_name)
+fn has(items: &Request<'_>, type_name: &str) -> bool {
+    items.iter().any(|(i, _)| i.type_name() == type_name)
 }
 
 fn refusal(failure: Failure) -> Rejection {
     Rejection {
         failure,
-        code: "Refused".into(),
+        code: Some("Refused".into()),
     }
 }
 
@@ -153,7 +157,7 @@ async fn an_unnamed_culprit_is_found_at_every_position() {
         let mut worst = 0;
         for culprit in 0..30 {
             let bad = name(culprit);
-            let service = Scripted::new(|items: &[InventoryItem], _: &[String]| {
+            let service = Scripted::new(|items: &Request<'_>, _: &[String]| {
                 if has(items, &bad) {
                     Err(refusal(failure.clone()))
                 } else {
@@ -200,7 +204,7 @@ async fn a_named_culprit_costs_one_request_at_every_position() {
             },
         ] {
             let bad = name(culprit);
-            let service = Scripted::new(|items: &[InventoryItem], _: &[String]| {
+            let service = Scripted::new(|items: &Request<'_>, _: &[String]| {
                 if has(items, &bad) {
                     Err(refusal(failure.clone()))
                 } else {
@@ -230,12 +234,12 @@ async fn a_named_culprit_costs_one_request_at_every_position() {
 #[tokio::test]
 async fn hash_mismatches_resend_in_full() {
     let lost = |lost: Vec<usize>| {
-        move |items: &[InventoryItem], _: &[String]| {
-            let first_lost = items
-                .iter()
-                .find(|i| lost.iter().any(|&l| i.type_name() == name(l)) && i.content().is_empty());
+        move |items: &Request<'_>, _: &[String]| {
+            let first_lost = items.iter().find(|(i, payload)| {
+                lost.iter().any(|&l| i.type_name() == name(l)) && *payload == Payload::HashOnly
+            });
             match first_lost {
-                Some(i) => Err(refusal(Failure::HashMismatch {
+                Some((i, _)) => Err(refusal(Failure::HashMismatch {
                     type_name: Some(i.type_name().to_string()),
                 })),
                 None => Ok(()),
@@ -280,7 +284,7 @@ fn acknowledged_hash_only(fate: &Option<Fate>) -> bool {
 #[tokio::test]
 async fn content_let_go_needs_collecting_again() {
     let items: Vec<Item> = thirty().iter().map(Item::without_content).collect();
-    let service = Scripted::new(|items: &[InventoryItem], _: &[String]| {
+    let service = Scripted::new(|items: &Request<'_>, _: &[String]| {
         if has(items, &name(5)) {
             Err(refusal(Failure::InvalidContent {
                 type_name: Some(name(5)),
@@ -304,7 +308,7 @@ async fn content_let_go_needs_collecting_again() {
 /// An unknown instance stops the delivery: one request, every item pending, the reason kept.
 #[tokio::test]
 async fn an_unknown_instance_stops_after_one_request() {
-    let service = Scripted::new(|_: &[InventoryItem], _: &[String]| {
+    let service = Scripted::new(|_: &Request<'_>, _: &[String]| {
         Err(refusal(Failure::InstanceInvalid(
             "InvalidInstanceId".into(),
         )))
@@ -327,7 +331,7 @@ async fn an_unknown_instance_stops_after_one_request() {
 /// stay pending with the last reason.
 #[tokio::test(start_paused = true)]
 async fn transient_failures_back_off_until_the_policy_gives_up() {
-    let service = Scripted::new(|_: &[InventoryItem], _: &[String]| {
+    let service = Scripted::new(|_: &Request<'_>, _: &[String]| {
         Err(refusal(Failure::Transient("ThrottlingException".into())))
     });
     let items = thirty();
@@ -358,7 +362,7 @@ async fn transient_failures_back_off_until_the_policy_gives_up() {
 #[tokio::test(start_paused = true)]
 async fn refused_credentials_are_retried_once_at_once() {
     let calls = Mutex::new(0);
-    let service = Scripted::new(|_: &[InventoryItem], _: &[String]| {
+    let service = Scripted::new(|_: &Request<'_>, _: &[String]| {
         let mut n = calls.lock().unwrap();
         *n += 1;
         if *n == 1 {
@@ -381,7 +385,7 @@ async fn refused_credentials_are_retried_once_at_once() {
             .all(|f| *f == acknowledged(Payload::Full))
     );
 
-    let service = Scripted::new(|_: &[InventoryItem], _: &[String]| {
+    let service = Scripted::new(|_: &Request<'_>, _: &[String]| {
         Err(refusal(Failure::Credentials(
             "ExpiredTokenException".into(),
         )))
@@ -408,11 +412,11 @@ async fn the_custom_type_limit_keeps_known_types_and_fills_the_room() {
         o.new_type = true;
     }
     let known: Vec<String> = (0..5).map(name).collect();
-    let service = Scripted::new(|request: &[InventoryItem], stored: &[String]| {
+    let service = Scripted::new(|request: &Request<'_>, stored: &[String]| {
         let created = stored.iter().filter(|t| !known.contains(t)).count();
         let new = request
             .iter()
-            .filter(|i| !known.iter().any(|k| k == i.type_name()))
+            .filter(|(i, _)| !known.iter().any(|k| k == i.type_name()))
             .count();
         if created + new > room {
             Err(refusal(Failure::CustomTypeLimit("limit 20".into())))
@@ -438,7 +442,7 @@ async fn the_custom_type_limit_keeps_known_types_and_fills_the_room() {
 /// A delivery asked to stop sends nothing more and leaves everything pending.
 #[tokio::test]
 async fn a_cancelled_delivery_leaves_everything_pending() {
-    let service = Scripted::new(|_: &[InventoryItem], _: &[String]| Ok(()));
+    let service = Scripted::new(|_: &Request<'_>, _: &[String]| Ok(()));
     let items = thirty();
     let deliverer = Deliverer {
         client: &service,
