@@ -171,10 +171,7 @@ fn main() {
 
     // One untimed pass for the reference figures: content bytes, digest, request count.
     let (items, requests) = pipeline(data.clone());
-    let content_bytes: usize = items
-        .iter()
-        .map(|i| canonical_content(i.content()).len())
-        .sum();
+    let content_bytes: usize = items.iter().map(|i| i.content_json().len()).sum();
     let digest = digest(&items, &requests);
     if std::env::var_os("PIPELINE_VERBOSE").is_some() {
         for item in &items {

@@ -14,7 +14,7 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::inventory::{Item, Row};
+use crate::inventory::Item;
 
 /// Whether an item is sent with its Content or as its ContentHash alone (a refresh of an
 /// item the service already holds).
@@ -24,6 +24,7 @@ pub enum Payload {
     HashOnly,
 }
 
+/// An item's members before its Content, in the order the SDK writes them.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct WireItem<'a> {
@@ -31,21 +32,15 @@ struct WireItem<'a> {
     schema_version: &'a str,
     capture_time: &'a str,
     content_hash: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a [Row]>,
 }
 
 impl<'a> WireItem<'a> {
-    fn new(item: &'a Item, payload: Payload) -> Self {
+    fn new(item: &'a Item) -> Self {
         WireItem {
             type_name: item.type_name(),
             schema_version: item.schema_version(),
             capture_time: item.capture_time(),
             content_hash: item.content_hash(),
-            content: match payload {
-                Payload::Full => Some(item.content()),
-                Payload::HashOnly => None,
-            },
         }
     }
 }
@@ -54,7 +49,7 @@ impl<'a> WireItem<'a> {
 #[serde(rename_all = "PascalCase")]
 struct WireRequest<'a> {
     instance_id: &'a str,
-    items: Vec<WireItem<'a>>,
+    items: [(); 0],
 }
 
 /// Counts bytes instead of storing them, so sizing a 10,000-row item allocates nothing.
@@ -86,7 +81,7 @@ const CONTENT_MEMBER: &str = ",\"Content\":";
 /// canonical bytes (the rows in the order they were hashed, keys in byte order, the same
 /// escapes), whose length the item already knows. Only the few members around it are counted.
 pub fn item_bytes(item: &Item, payload: Payload) -> usize {
-    let hash_only = serialized_len(&WireItem::new(item, Payload::HashOnly));
+    let hash_only = serialized_len(&WireItem::new(item));
     match payload {
         Payload::HashOnly => hash_only,
         Payload::Full => hash_only + CONTENT_MEMBER.len() + item.content_bytes(),
@@ -97,20 +92,14 @@ pub fn item_bytes(item: &Item, payload: Payload) -> usize {
 pub fn request_overhead(instance_id: &str) -> usize {
     serialized_len(&WireRequest {
         instance_id,
-        items: Vec::new(),
+        items: [],
     })
 }
 
-/// The whole request body for `items`: what is sent (see `sender::put`). Written into a buffer
-/// of exactly its size, which the sizes above give without serialising twice.
+/// The whole request body for `items`: what is sent (see `sender::put`). The Content is the
+/// item's canonical bytes as they are; the members around it are written by serde_json.
+/// Written into a buffer of exactly its size, which the sizes above give.
 pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
-    let request = WireRequest {
-        instance_id,
-        items: items
-            .iter()
-            .map(|&(item, payload)| WireItem::new(item, payload))
-            .collect(),
-    };
     let size = request_overhead(instance_id)
         + items
             .iter()
@@ -118,14 +107,63 @@ pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
             .sum::<usize>()
         + items.len().saturating_sub(1);
     let mut body = Vec::with_capacity(size);
-    // Serialising into a Vec cannot fail for the same reason as `serialized_len`.
-    let _ = serde_json::to_writer(&mut body, &request);
+    body.extend_from_slice(b"{\"InstanceId\":");
+    // Writing into a Vec cannot fail: no I/O happens and every member is a string.
+    let _ = serde_json::to_writer(&mut body, instance_id);
+    body.extend_from_slice(b",\"Items\":[");
+    for (i, &(item, payload)) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut body, &WireItem::new(item));
+        if payload == Payload::Full {
+            // `{…}` becomes `{…,"Content":[…]}`.
+            body.pop();
+            body.extend_from_slice(CONTENT_MEMBER.as_bytes());
+            body.extend_from_slice(item.content_json());
+            body.push(b'}');
+        }
+    }
+    body.extend_from_slice(b"]}");
     body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::Row;
+
+    /// The body as serde_json writes it from rows, the SDK's member order: the independent
+    /// rendering the daemon's must equal byte for byte.
+    fn oracle_body(instance_id: &str, item: &Item, payload: Payload) -> Vec<u8> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Full<'a> {
+            type_name: &'a str,
+            schema_version: &'a str,
+            capture_time: &'a str,
+            content_hash: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            content: Option<Vec<Row>>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Request<'a> {
+            instance_id: &'a str,
+            items: [Full<'a>; 1],
+        }
+        serde_json::to_vec(&Request {
+            instance_id,
+            items: [Full {
+                type_name: item.type_name(),
+                schema_version: item.schema_version(),
+                capture_time: item.capture_time(),
+                content_hash: item.content_hash(),
+                content: (payload == Payload::Full).then(|| item.content()),
+            }],
+        })
+        .unwrap()
+    }
     use crate::inventory::RawItem;
 
     fn item(type_name: &str, rows: &[&[(&str, &str)]]) -> Item {
@@ -189,9 +227,11 @@ mod tests {
             // Names that differ only in case are refused; those inputs say nothing here.
             if let Ok(item) = item {
                 for payload in [Payload::Full, Payload::HashOnly] {
+                    let body = request_body("i-0123456789abcdef0", &[(&item, payload)]);
+                    proptest::prop_assert_eq!(&body, &oracle_body("i-0123456789abcdef0", &item, payload));
                     proptest::prop_assert_eq!(
                         item_bytes(&item, payload),
-                        serialized_len(&WireItem::new(&item, payload))
+                        body.len() - request_overhead("i-0123456789abcdef0")
                     );
                 }
             }

@@ -144,7 +144,7 @@ async fn hash_mismatch_leads_to_a_full_resend() {
     for item in &items {
         assert_eq!(
             stored_rows(&emu, item.type_name()).as_deref(),
-            Some(item.content())
+            Some(item.content().as_slice())
         );
     }
     let mismatches = after

@@ -44,7 +44,7 @@ async fn extra_requests(refusals: Vec<Refusal>) -> usize {
         } else {
             assert_eq!(
                 stored.as_deref(),
-                Some(item.content()),
+                Some(item.content().as_slice()),
                 "{}",
                 item.type_name()
             );

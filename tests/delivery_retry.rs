@@ -68,7 +68,7 @@ async fn an_outage_that_ends_is_ridden_out_with_growing_capped_backoff() {
     for item in &items {
         assert_eq!(
             stored_rows(&emu, item.type_name()).as_deref(),
-            Some(item.content())
+            Some(item.content().as_slice())
         );
     }
     assert_eq!(report.requests, 10);

@@ -39,21 +39,17 @@ pub struct Item {
     schema_version: String,
     capture_time: String,
     content_hash: String,
-    /// Shared, so that cloning an item (a probe keeping its last good items, the outbox, a
-    /// push holding what it sends) costs a reference count, not a copy of every row: rows of
-    /// `BTreeMap`s take several times their JSON size, and a second copy of a large item was
-    /// half of the memory of a push (see BENCHMARKS.md).
-    #[serde(serialize_with = "serialize_rows")]
-    content: Arc<[Row]>,
+    /// The canonical Content bytes (`[row,row,…]`, what was hashed and what a request body
+    /// carries), not rows: rows of `BTreeMap`s take about three times their JSON size (99 bytes
+    /// an attribute against 33 for a 10,000 × 8 item, BENCHMARKS.md). Shared, so that cloning an
+    /// item (a probe keeping its last good items, the outbox, a push holding what it sends)
+    /// costs a reference count, not a copy.
+    #[serde(serialize_with = "serialize_content")]
+    content: Arc<[u8]>,
     /// Set on an item whose content the service has acknowledged and that was therefore let
     /// go (see [`Item::without_content`]); such an item can only be sent hash-only.
     #[serde(skip)]
     content_dropped: bool,
-    /// Length of the canonical Content bytes (`[row,row,…]`), which is also the length of
-    /// the Content in a request body: the batcher sizes items with it instead of serialising
-    /// them again.
-    #[serde(skip)]
-    content_bytes: usize,
 }
 
 impl Item {
@@ -63,7 +59,7 @@ impl Item {
             type_name,
             schema_version,
             capture_time,
-            mut rows,
+            rows,
             context,
             keep_order,
         } = raw;
@@ -74,15 +70,14 @@ impl Item {
             return Err(ItemError::ContextNotAllowed { type_name });
         }
         // Checks the rows too, in the same pass (see `canonicalize`).
-        let canonical = canonical::canonicalize(&type_name, &mut rows, keep_order)?;
+        let canonical = canonical::canonicalize(&type_name, rows, keep_order)?;
         Ok(Item {
             type_name,
             schema_version,
             capture_time,
             content_hash: canonical.content_hash,
-            content: Arc::from(rows),
+            content: Arc::from(canonical.content),
             content_dropped: false,
-            content_bytes: canonical.content_bytes,
         })
     }
 
@@ -95,10 +90,8 @@ impl Item {
             schema_version: self.schema_version.clone(),
             capture_time: self.capture_time.clone(),
             content_hash: self.content_hash.clone(),
-            content: Arc::from(Vec::new()),
+            content: Arc::from(&b"[]"[..]),
             content_dropped: true,
-            // `[]`, what the empty Content serialises to.
-            content_bytes: 2,
         }
     }
 
@@ -119,22 +112,37 @@ impl Item {
     pub fn content_hash(&self) -> &str {
         &self.content_hash
     }
-    /// Rows in the order they are sent and were hashed.
-    pub fn content(&self) -> &[Row] {
+    /// Rows in the order they are sent and were hashed, read back from the canonical bytes
+    /// (for tools and tests: the daemon itself sends [`Item::content_json`]). None for an item
+    /// whose content was let go.
+    pub fn content(&self) -> Vec<Row> {
+        if self.content_dropped {
+            return Vec::new();
+        }
+        // The bytes were written by `canonicalize` from rows of strings, so they read back.
+        serde_json::from_slice(&self.content).unwrap_or_default()
+    }
+    /// The canonical Content bytes (`[row,row,…]`): what was hashed, and the Content of a
+    /// request body. `[]` for an item whose content was let go.
+    pub fn content_json(&self) -> &[u8] {
         &self.content
     }
-    /// Bytes of the canonical Content (`[row,row,…]`): what was hashed, and what the Content
-    /// takes in a request body.
+    /// Bytes of the canonical Content: what was hashed, and what the Content takes in a
+    /// request body.
     pub fn content_bytes(&self) -> usize {
-        self.content_bytes
+        self.content.len()
     }
 }
 
-fn serialize_rows<S: serde::Serializer>(
-    rows: &Arc<[Row]>,
+/// The canonical bytes written as they are (`collect` prints items with serde_json): reading
+/// them back into rows first would cost a 10,000-row item tens of MB just to print it.
+fn serialize_content<S: serde::Serializer>(
+    content: &Arc<[u8]>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&rows[..], serializer)
+    let raw: &serde_json::value::RawValue =
+        serde_json::from_slice(content).map_err(serde::ser::Error::custom)?;
+    serde::Serialize::serialize(raw, serializer)
 }
 
 /// The current time as a CaptureTime (`YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds).

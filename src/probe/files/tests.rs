@@ -36,8 +36,8 @@ async fn ssm_agent_documents_are_collected_unchanged() {
     assert_eq!(types(&c), ["Custom:Apps", "Custom:RackInfo"]);
     let apps = &c.items[0];
     assert_eq!(apps.schema_version(), "2.1");
-    let rows: Vec<Vec<(&str, &str)>> = apps
-        .content()
+    let content = apps.content();
+    let rows: Vec<Vec<(&str, &str)>> = content
         .iter()
         .map(|r| r.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
         .collect();
