@@ -12,8 +12,9 @@
 #     exactly the requests ssm-inventoryd sends (taken from `once --dry-run --force` before
 #     the timing), so both send the same batches. Building those batches is not charged to
 #     the CLI, which favours it.
-# Measured with GNU time: CPU = user + sys including children (the shell loop and every `aws`
-# process), peak memory = the largest resident set of any one process. Medians over RUNS runs
+# CPU = user + sys including children (the shell loop and every `aws` process, and GNU time
+# itself on both sides), from getrusage in microseconds; peak memory = the largest resident
+# set of any one process, from GNU time. Medians over RUNS runs
 # of each, run alternately. Prints the ratios and whether the targets (>= 50x less CPU,
 # >= 3x less peak memory) are met.
 set -euo pipefail
@@ -74,26 +75,40 @@ echo "workload: $TYPES items, $(wc -c <"$work/bodies.jsonl") bytes of request bo
 
 accepted() { emulator_stats "$port" | python3 -c 'import json, sys; print(json.load(sys.stdin)["put_inventory_accepted"])'; }
 
+# cpu_of FILE COMMAND...: runs COMMAND, writing its CPU time (user + system, its children
+# included) to FILE with the kernel's microsecond precision: GNU time prints hundredths, and
+# ours is a few of them. From wait4 on the command itself: the interpreter's own
+# RUSAGE_CHILDREN would also hold what ran before it was exec'd (a pyenv shim's lookups).
+cpu_of() {
+    python3 -c 'import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime:.6f}\n")
+sys.exit(os.waitstatus_to_exitcode(status))' "$@"
+}
+
 ours_cpu=(); ours_rss=(); ours_wall=(); cli_cpu=(); cli_rss=(); cli_wall=()
 for run in $(seq 1 "$RUNS"); do
     rm -rf "$work/state"
     before="$(accepted)"
-    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+    cpu_of "$work/cpu" /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
         "${HENV[@]}" "$bin" --config "$work/config.toml" once >"$work/once.out"
     read -r wall user sys rss <"$work/time"
+    cpu="$(cat "$work/cpu")"
     grep -q "$TYPES sent in full" "$work/once.out" || { cat "$work/once.out"; exit 1; }
     [[ "$(( $(accepted) - before ))" -ge "$requests" ]] || { echo "once did not deliver" >&2; exit 1; }
-    ours_cpu+=("$(python3 -c "print($user + $sys)")"); ours_rss+=("$rss"); ours_wall+=("$wall")
-    echo "run $run: ssm-inventoryd once: wall ${wall}s, user ${user}s, sys ${sys}s, peak RSS ${rss} kB"
+    ours_cpu+=("$cpu"); ours_rss+=("$rss"); ours_wall+=("$wall")
+    echo "run $run: ssm-inventoryd once: wall ${wall}s, user ${user}s, sys ${sys}s, CPU ${cpu}s, peak RSS ${rss} kB"
 
     before="$(accepted)"
-    /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+    cpu_of "$work/cpu" /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
         "${HENV[@]}" /bin/sh -c 'for f in "$0"/*.json; do "$1" ssm put-inventory --cli-input-json "file://$f" --endpoint-url "$2" >/dev/null || exit 1; done' \
         "$work/bodies" "$aws_bin" "$endpoint"
     read -r wall user sys rss <"$work/time"
+    cpu="$(cat "$work/cpu")"
     [[ "$(( $(accepted) - before ))" -eq "$requests" ]] || { echo "the CLI did not deliver" >&2; exit 1; }
-    cli_cpu+=("$(python3 -c "print($user + $sys)")"); cli_rss+=("$rss"); cli_wall+=("$wall")
-    echo "run $run: aws ssm put-inventory x $requests: wall ${wall}s, user ${user}s, sys ${sys}s, peak RSS ${rss} kB"
+    cli_cpu+=("$cpu"); cli_rss+=("$rss"); cli_wall+=("$wall")
+    echo "run $run: aws ssm put-inventory x $requests: wall ${wall}s, user ${user}s, sys ${sys}s, CPU ${cpu}s, peak RSS ${rss} kB"
 done
 
 m() { printf '%s\n' "$@" | median; }
