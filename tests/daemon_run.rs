@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, INSTANCE, REGION, hermetic_env};
+use common::{BIN, INSTANCE, REGION, hermetic_env, signal, stage, stop, wait_for};
 use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
 use tokio::io::AsyncReadExt;
 use tokio::process::Child;
@@ -81,47 +81,6 @@ impl Node {
             .kill_on_drop(true);
         cmd.spawn().expect("start the daemon")
     }
-}
-
-fn signal(child: &Child, signal: libc::c_int) {
-    let pid = child.id().expect("running") as libc::pid_t;
-    // SAFETY: sends a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-}
-
-fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
-    emu.stored(INSTANCE, type_name)
-        .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
-}
-
-/// Polls `check` until it holds or `within` passes; returns how long it took.
-async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    start.elapsed()
-}
-
-async fn stop(mut child: Child) -> (Option<i32>, String) {
-    signal(&child, libc::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("the daemon stops")
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    (status.code(), stderr)
 }
 
 #[tokio::test]

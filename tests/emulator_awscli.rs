@@ -4,71 +4,16 @@
 //! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
+mod awscli_common;
 mod emulator_common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Output;
-
+use awscli_common::{aws, find_aws_or_skip, show};
 use emulator_common::*;
-use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY};
-
-fn find_aws() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("aws"))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Runs `aws` with an environment that can only reach the given endpoint with the given
-/// keys: no profile, no config or credentials file, no instance metadata, no retries.
-async fn aws(aws: &PathBuf, secret: &str, args: &[&str]) -> Output {
-    let empty = tempfile::NamedTempFile::new().expect("temp file");
-    let mut cmd = tokio::process::Command::new(aws);
-    cmd.args(args);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", empty.path())
-        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_PAGER", "")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
-        .await
-        .expect("aws finishes within 2 minutes")
-        .expect("aws runs")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use ssm_inventoryd::emulator::DEMO_SECRET_ACCESS_KEY;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_puts_and_reads_back_and_is_refused_with_a_wrong_secret() {
-    let Some(aws_bin) = find_aws() else {
-        if std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() == Ok("1") {
-            panic!(
-                "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
-            );
-        }
-        // Straight to the process's stderr, so the skip shows even though libtest captures
-        // eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP emulator_awscli: `aws` is not on PATH (pip install awscli to run this test)"
-        );
+    let Some(aws_bin) = find_aws_or_skip("emulator_awscli") else {
         return;
     };
     let emu = start_default().await;

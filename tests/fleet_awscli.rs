@@ -5,29 +5,20 @@
 //! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
+mod awscli_common;
 mod common;
 mod fleet_common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
+use awscli_common::{find_aws_or_skip, show};
 use fleet_common::*;
-use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, EmulatorConfig};
+use ssm_inventoryd::emulator::{DEMO_SECRET_ACCESS_KEY, EmulatorConfig};
 
-fn find_aws() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("aws"))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Runs `aws ssm ARGS` against `endpoint` with an environment that can reach nothing else: the
-/// demo keys, no profile or config files, no instance metadata, no retries.
+/// Runs `aws ssm ARGS` against `endpoint` with the demo keys and nothing else to reach.
 async fn aws_ssm(aws: &Path, endpoint: &str, args: &[&str]) -> Output {
-    let empty = tempfile::NamedTempFile::new().expect("temp file");
-    let mut cmd = tokio::process::Command::new(aws);
-    cmd.args([
+    let mut all = vec![
         "ssm",
         "--endpoint-url",
         endpoint,
@@ -35,35 +26,9 @@ async fn aws_ssm(aws: &Path, endpoint: &str, args: &[&str]) -> Output {
         "us-east-1",
         "--output",
         "json",
-    ])
-    .args(args);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", empty.path())
-        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_PAGER", "")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
-        .await
-        .expect("aws finishes within 2 minutes")
-        .expect("aws runs")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    ];
+    all.extend_from_slice(args);
+    awscli_common::aws(aws, DEMO_SECRET_ACCESS_KEY, &all).await
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -73,16 +38,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_put_parameter_drives_a_running_daemon() {
-    let Some(aws) = find_aws() else {
-        if std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() == Ok("1") {
-            panic!(
-                "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
-            );
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP fleet_awscli: `aws` is not on PATH (pip install awscli to run this test)"
-        );
+    let Some(aws) = find_aws_or_skip("fleet_awscli") else {
         return;
     };
     let emu = common::emulator(EmulatorConfig::default()).await;

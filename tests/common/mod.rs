@@ -377,3 +377,45 @@ pub fn rows_json(key: &str, values: &[&str]) -> String {
         .collect();
     serde_json::Value::Array(rows).to_string()
 }
+
+// ---- the daemon as a child process -------------------------------------------------------
+
+/// Sends `signal` to a running child.
+pub fn signal(child: &tokio::process::Child, signal: libc::c_int) {
+    let pid = child.id().expect("running") as libc::pid_t;
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+/// The `Stage` attribute of the first row the emulator stores for `type_name`.
+pub fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
+    emu.stored(INSTANCE, type_name)
+        .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
+}
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+pub async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = tokio::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+/// SIGTERM, then the exit code and everything the daemon logged.
+pub async fn stop(mut child: tokio::process::Child) -> (Option<i32>, String) {
+    signal(&child, libc::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    (status.code(), stderr)
+}

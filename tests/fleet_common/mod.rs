@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::Child;
-use tokio::time::Instant;
 
 use crate::common::{BIN, INSTANCE, REGION, hermetic_env};
-use ssm_inventoryd::emulator::Emulator;
+// Each test binary uses a different subset.
+#[allow(unused_imports)]
+pub use crate::common::{stage, stop, wait_for};
 
 /// The poll interval of every test node.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -122,44 +122,6 @@ impl Node {
             .flatten()
             .map(|r| (r.version, r.reason))
     }
-}
-
-pub fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
-    emu.stored(INSTANCE, type_name)
-        .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
-}
-
-/// Polls `check` until it holds or `within` passes; returns how long it took.
-pub async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    start.elapsed()
-}
-
-/// SIGTERM, then the exit code and everything the daemon logged.
-pub async fn stop(mut child: Child) -> (Option<i32>, String) {
-    let pid = child.id().expect("running") as libc::pid_t;
-    // SAFETY: sends a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("the daemon stops")
-        .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    (status.code(), stderr)
 }
 
 /// The lines of `log` that contain every one of `parts`.

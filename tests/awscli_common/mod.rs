@@ -1,0 +1,72 @@
+//! Running the real AWS CLI against the emulator, for the tests that use it as a second,
+//! independent client.
+//!
+//! Needs `aws` on PATH. Without it a test prints a skip line and passes, unless
+//! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use ssm_inventoryd::emulator::DEMO_ACCESS_KEY_ID;
+
+/// The `aws` on PATH; `None` (after a skip line naming `test`) when there is none and it is
+/// not required.
+pub fn find_aws_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("aws"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() == Ok("1") {
+            panic!(
+                "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
+            );
+        }
+        // Straight to the process's stderr, so the skip shows even though libtest captures
+        // eprintln! of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP {test}: `aws` is not on PATH (pip install awscli to run this test)"
+        );
+    }
+    found
+}
+
+/// Runs `aws ARGS` with an environment that can only reach what ARGS name with the demo key
+/// ID and `secret`: no profile, no config or credentials file, no instance metadata, no
+/// retries.
+pub async fn aws(aws: &Path, secret: &str, args: &[&str]) -> Output {
+    let empty = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = tokio::process::Command::new(aws);
+    cmd.args(args);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", empty.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_PAGER", "")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("aws finishes within 2 minutes")
+        .expect("aws runs")
+}
+
+/// An invocation's outcome, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
