@@ -2,6 +2,9 @@
 # Cost of one push of the same inventory: `ssm-inventoryd once` against the AWS CLI.
 #
 #   benches/cycle-vs-awscli.sh            (RUNS=5 by default)
+#   ONCE_BIN=PATH benches/cycle-vs-awscli.sh
+#                                         times another build's `once` (the packaged production
+#                                         binary, say); the emulator stays the release build
 #
 # 20 types × 500 rows × 8 attributes, written as SSM Agent custom inventory files (one
 # document per type) and read by a `files` probe. Both push once to `ssm-inventoryd emulator`
@@ -32,6 +35,7 @@ fi
 [[ -x /usr/bin/time ]] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
 
 bin="$(bench_binary)"
+once_bin="${ONCE_BIN:-$bin}"
 work="$(mktemp -d)"
 cleanup() {
     [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
@@ -40,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 machine_info
-echo "ssm-inventoryd: $bin ($(stat -c %s "$bin") bytes); aws: $("$aws_bin" --version 2>&1)"
+echo "ssm-inventoryd: $once_bin ($(stat -c %s "$once_bin") bytes); aws: $("$aws_bin" --version 2>&1)"
 python3 "$BENCH_ROOT/benches/gen_custom_inventory.py" "$work/custom" "$TYPES" "$ROWS"
 
 port="$(free_port)"
@@ -64,11 +68,11 @@ timeout = "30s"
 EOF
 
 hermetic_env "$work"
-"${HENV[@]}" "$bin" --config "$work/config.toml" validate >/dev/null
+"${HENV[@]}" "$once_bin" --config "$work/config.toml" validate >/dev/null
 
 # The request bodies ssm-inventoryd would send, for the CLI.
 mkdir -p "$work/bodies"
-"${HENV[@]}" "$bin" --config "$work/config.toml" once --dry-run --force >"$work/bodies.jsonl"
+"${HENV[@]}" "$once_bin" --config "$work/config.toml" once --dry-run --force >"$work/bodies.jsonl"
 split -l 1 -d -a 3 --additional-suffix=.json "$work/bodies.jsonl" "$work/bodies/request-"
 requests="$(ls "$work/bodies" | wc -l)"
 echo "workload: $TYPES items, $(wc -c <"$work/bodies.jsonl") bytes of request bodies in $requests requests"
@@ -92,7 +96,7 @@ for run in $(seq 1 "$RUNS"); do
     rm -rf "$work/state"
     before="$(accepted)"
     cpu_of "$work/cpu" /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-        "${HENV[@]}" "$bin" --config "$work/config.toml" once >"$work/once.out"
+        "${HENV[@]}" "$once_bin" --config "$work/config.toml" once >"$work/once.out"
     read -r wall user sys rss <"$work/time"
     cpu="$(cat "$work/cpu")"
     grep -q "$TYPES sent in full" "$work/once.out" || { cat "$work/once.out"; exit 1; }

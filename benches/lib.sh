@@ -9,7 +9,13 @@ INSTANCE="i-0123456789abcdef0"
 REGION="us-east-1"
 
 # The release binary, built with the shipped profile. Honours CARGO_TARGET_DIR.
+# BENCH_BIN=PATH uses that binary instead (it must have the emulator): for comparing two
+# daemon builds (DAEMON_BIN, ONCE_BIN) side by side without a third release build.
 bench_binary() {
+    if [[ -n "${BENCH_BIN:-}" ]]; then
+        echo "$BENCH_BIN"
+        return
+    fi
     (cd "$BENCH_ROOT" && cargo build --release --quiet) >&2
     local target_dir
     target_dir="$(cd "$BENCH_ROOT" && cargo metadata --no-deps --format-version 1 \

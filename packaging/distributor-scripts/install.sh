@@ -25,6 +25,24 @@ for candidate in *.deb *.rpm; do
 done
 [ -n "$package" ] || fail "no ssm-inventoryd .deb or .rpm beside install.sh in $(pwd)"
 
+# The packages' binary needs glibc 2.17 or later (RHEL/CentOS 7, Amazon Linux 2 and every
+# newer distribution) and the node's architecture. The package tools would refuse either with
+# a paragraph about dependencies or, for the architecture, not at all on rpm --nodeps: say it
+# in one line first.
+glibc_floor=2.17
+glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc \([0-9][0-9.]*\)$/\1/p')
+[ -n "$glibc" ] || fail "no GNU C library found (getconf GNU_LIBC_VERSION): ssm-inventoryd needs glibc $glibc_floor or later"
+if [ "$(printf '%s\n%s\n' "$glibc_floor" "$glibc" | sort -t. -k1,1n -k2,2n | head -n 1)" != "$glibc_floor" ]; then
+    fail "this node has glibc $glibc; ssm-inventoryd needs glibc $glibc_floor or later"
+fi
+machine=$(uname -m)
+case "$package" in
+    *_amd64.deb | *.x86_64.rpm) package_arch=x86_64 ;;
+    *_arm64.deb | *.aarch64.rpm) package_arch=aarch64 ;;
+    *) package_arch=$machine ;;
+esac
+[ "$package_arch" = "$machine" ] || fail "$package is built for $package_arch, but this node is $machine"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
