@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use ssm_inventoryd::aws as sdk_client;
 use ssm_inventoryd::batch::Budget;
 use ssm_inventoryd::config::OnRemoved;
 use ssm_inventoryd::config::defaults::{
@@ -41,7 +42,7 @@ use ssm_inventoryd::emulator::{
 };
 use ssm_inventoryd::inventory::{Item, RawItem, Row, capture_time_now};
 use ssm_inventoryd::plan::Intervals;
-use ssm_inventoryd::sender::{RetryPolicy, client as sdk_client};
+use ssm_inventoryd::sender::RetryPolicy;
 use ssm_inventoryd::state::State;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

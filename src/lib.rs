@@ -40,6 +40,7 @@
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
+pub mod aws;
 pub mod backoff;
 pub mod batch;
 pub mod clock;
@@ -63,6 +64,7 @@ pub mod record;
 pub mod reload;
 pub mod scheduler;
 pub mod sender;
+pub mod ssm_agent;
 pub mod state;
 pub mod status;
 pub mod watch;

@@ -469,7 +469,10 @@ async fn once_reads_the_agent_directory_the_environment_names() {
     )
     .unwrap();
     let mut cmd = node.command(&["once"]);
-    cmd.env(identity::SSM_AGENT_DIR_ENV, agent_dir.path());
+    cmd.env(
+        ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
+        agent_dir.path(),
+    );
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .unwrap()

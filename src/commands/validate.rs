@@ -9,10 +9,10 @@
 use std::path::Path;
 
 use super::{CommandError, once::resolve_identity};
+use crate::aws as client;
 use crate::config::{self, FleetSource, ProbeKind, Settings};
 use crate::fleet::fetch::{ParameterSource, SdkSource};
 use crate::inventory::format_capture_time;
-use crate::sender::client;
 
 pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
     let local = config::load(config_path)?;
