@@ -64,6 +64,7 @@ pub mod record;
 pub mod reload;
 pub mod scheduler;
 pub mod sender;
+pub mod splay;
 pub mod ssm_agent;
 pub mod state;
 pub mod status;

@@ -84,7 +84,7 @@ pub async fn run() -> Result<(), CommandError> {
         write(&config_dir.join(name), text)
             .map_err(runtime_error("cannot write the example configuration"))?;
     }
-    let mut settings = config::load(&config_dir.join("ssm-inventoryd.toml"))?;
+    let mut settings = config::load_local(&config_dir.join("ssm-inventoryd.toml"))?;
     settings.agent.state_dir = workdir.path().join("state");
     let probes = select(&settings, None)?;
 
