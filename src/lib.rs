@@ -36,7 +36,7 @@
 //! * [`backoff`] is the one "wait longer after each failure" formula; [`clock`] the time
 //!   the daemon is given (paused in tests); [`watch`] the folder watcher shared by `files`
 //!   probes and the configuration.
-//! * [`logging`] (with [`journal`] under systemd) is where log records go.
+//! * [`logging`] (with its `journal` under systemd) is where log records go.
 //! * [`commands`] are the subcommands behind the binary.
 //! * [`emulator`] is a local PutInventory endpoint for tests, the demo and benchmarks.
 
@@ -53,7 +53,6 @@ pub mod emulator;
 pub mod fleet;
 pub mod identity;
 pub mod inventory;
-pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
