@@ -1,4 +1,4 @@
-//! Identity (DESIGN §5): explicit configuration, the SSM Agent's hybrid registration, its
+//! Identity (docs/ARCHITECTURE.md, "Identity and credentials"): explicit configuration, the SSM Agent's hybrid registration, its
 //! vault copy, then EC2 instance metadata over IMDSv2 — and a clear error when none says.
 //!
 //! Instance metadata is a fake IMDSv2 server on 127.0.0.1 written here: `PUT

@@ -37,7 +37,7 @@ pub struct PollOptions {
     /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
     /// GetParameter in the same second.
     pub splay: Duration,
-    /// Dates the stored versions and refusals (the daemon's clock, paused in tests).
+    /// Dates the stored versions and refusals: the daemon's clock.
     pub clock: Clock,
 }
 

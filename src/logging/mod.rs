@@ -1,5 +1,5 @@
 //! Where log records go and how they look: journald natively under systemd (see
-//! [`journal`]), otherwise text or JSON lines on stderr.
+//! its `journal` module), otherwise text or JSON lines on stderr.
 //!
 //! Probes and files put text of their own into log records (a failed run's stderr, a bad
 //! file's content in a parse error). Every record therefore has its control characters
