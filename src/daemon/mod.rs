@@ -17,13 +17,13 @@
 //! is in flight; the acknowledged state travels with the push task and comes back with its
 //! report.
 
-pub mod allocator;
-pub mod config_watch;
+mod allocator;
+mod config_watch;
 mod fleet;
-pub mod identity_resolver;
-pub mod probes;
-pub mod push_controller;
-pub mod report;
+mod identity_resolver;
+mod probes;
+mod push_controller;
+mod report;
 
 use std::path::PathBuf;
 use std::time::Duration;
