@@ -10,7 +10,7 @@
 //! change (`Custom:FleetRelease` on every agent, `Custom:FleetUsers` on every third) and round
 //! 2 delivers the changes. Agents push exactly as `ssm-inventoryd run` does: through
 //! [`cycle::push`] (planner, batcher, the real aws-sdk-ssm client over real HTTP on loopback,
-//! one attempt per push), after the daemon's own fleet splay ([`daemon::fleet_splay`]), and
+//! one attempt per push), after the daemon's own fleet splay ([`splay::fleet_splay`]), and
 //! after a push that left items pending they wait the daemon's jittered backoff
 //! (`retry_base` 1 s, `retry_cap` 5 min, full jitter) and push again. One SDK client is
 //! shared; the instance ID is per request.
@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use ssm_inventoryd::aws as sdk_client;
 use ssm_inventoryd::batch::Budget;
 use ssm_inventoryd::config::OnRemoved;
 use ssm_inventoryd::config::defaults::{
@@ -35,13 +36,13 @@ use ssm_inventoryd::config::defaults::{
     DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP,
 };
 use ssm_inventoryd::cycle::{self, Collected, PushOptions};
-use ssm_inventoryd::daemon::fleet_splay;
 use ssm_inventoryd::emulator::{
     DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
 };
 use ssm_inventoryd::inventory::{Item, RawItem, Row, capture_time_now};
 use ssm_inventoryd::plan::Intervals;
-use ssm_inventoryd::sender::{RetryPolicy, client as sdk_client};
+use ssm_inventoryd::sender::RetryPolicy;
+use ssm_inventoryd::splay::fleet_splay;
 use ssm_inventoryd::state::State;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -10,18 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::sender::agent_credentials::IdentityRuntimeConfig;
-
-/// Where the SSM Agent keeps its state. `SSM_INVENTORYD_SSM_AGENT_DIR` points elsewhere, for an
-/// agent installed with another data directory and for tests.
-pub const SSM_AGENT_DIR: &str = "/var/lib/amazon/ssm";
-pub const SSM_AGENT_DIR_ENV: &str = "SSM_INVENTORYD_SSM_AGENT_DIR";
-/// Where the SSM Agent records a hybrid activation, under its directory.
-const REGISTRATION_FILE: &str = "registration";
-/// The agent's vault copy of the same registration, for agents that keep only that.
-const VAULT_REGISTRATION_FILE: &str = "Vault/Store/RegistrationKey";
-/// The agent's identity runtime configuration (see `sender::agent_credentials`).
-const IDENTITY_RUNTIME_CONFIG: &str = "runtimeconfig/identity_config.json";
+use crate::ssm_agent::{AgentFileError, AgentPaths, IdentityRuntimeConfig, Registration};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -55,7 +44,7 @@ pub struct Sources {
     /// Overrides the metadata endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT` works too).
     pub imds_endpoint: Option<String>,
     /// The SSM Agent's identity runtime configuration: an instance ID, and where the agent
-    /// shares its credentials (see `sender::agent_credentials`).
+    /// shares its credentials (see `aws::agent_credentials`).
     pub identity_runtime_config: PathBuf,
     /// Credentials are named by the environment (`AWS_ACCESS_KEY_ID`, `AWS_PROFILE` or
     /// `AWS_SHARED_CREDENTIALS_FILE`): they then win over the agent's. A field for the same
@@ -70,15 +59,13 @@ pub struct Sources {
 
 impl Default for Sources {
     fn default() -> Self {
-        let agent_dir = std::env::var_os(SSM_AGENT_DIR_ENV)
-            .filter(|dir| !dir.is_empty())
-            .map_or_else(|| PathBuf::from(SSM_AGENT_DIR), PathBuf::from);
+        let agent = AgentPaths::from_env();
         Sources {
-            registration_file: agent_dir.join(REGISTRATION_FILE),
-            vault_file: agent_dir.join(VAULT_REGISTRATION_FILE),
+            registration_file: agent.registration_file,
+            vault_file: agent.vault_file,
             imds: !env_flag("AWS_EC2_METADATA_DISABLED"),
             imds_endpoint: None,
-            identity_runtime_config: agent_dir.join(IDENTITY_RUNTIME_CONFIG),
+            identity_runtime_config: agent.identity_runtime_config,
             env_credentials: [
                 "AWS_ACCESS_KEY_ID",
                 "AWS_PROFILE",
@@ -191,38 +178,21 @@ pub async fn resolve(
 /// How an identity found in instance metadata is labelled.
 const IMDS_SOURCE: &str = "EC2 instance metadata";
 
-#[derive(Deserialize)]
-struct Registration {
-    #[serde(rename = "ManagedInstanceID")]
-    instance_id: String,
-    #[serde(rename = "Region", default)]
-    region: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct VaultRegistration {
-    #[serde(rename = "instanceID")]
-    instance_id: String,
-    #[serde(default)]
-    region: Option<String>,
-}
-
 async fn discover(
     sources: &Sources,
     want_region: bool,
     tried: &mut Vec<String>,
 ) -> Option<(String, Option<String>, String)> {
-    if let Some((id, region)) = read_json::<Registration>(&sources.registration_file, tried)
-        .await
-        .map(|r| (r.instance_id, r.region))
-    {
-        return Some((id, region, sources.registration_file.display().to_string()));
+    if let Some(r) = read_off_thread(&sources.registration_file, Registration::read, tried).await {
+        let source = sources.registration_file.display().to_string();
+        return Some((r.instance_id, r.region, source));
     }
-    if let Some((id, region)) = read_json::<VaultRegistration>(&sources.vault_file, tried)
-        .await
-        .map(|r| (r.instance_id, r.region))
-    {
-        return Some((id, region, sources.vault_file.display().to_string()));
+    if let Some(r) = read_off_thread(&sources.vault_file, Registration::read_vault, tried).await {
+        return Some((
+            r.instance_id,
+            r.region,
+            sources.vault_file.display().to_string(),
+        ));
     }
     match tokio::task::spawn_blocking({
         let path = sources.identity_runtime_config.clone();
@@ -263,46 +233,22 @@ async fn discover(
     }
 }
 
-/// The SSM Agent's small JSON files are a few hundred bytes; anything past this is not one
-/// of them, and is not read into memory.
-pub(crate) const MAX_AGENT_FILE_BYTES: u64 = 64 * 1024;
-
-/// Reads a file of at most [`MAX_AGENT_FILE_BYTES`]; a larger one is an error saying so.
-pub(crate) fn read_agent_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_AGENT_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_AGENT_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {} KiB, which no SSM Agent file is",
-            MAX_AGENT_FILE_BYTES / 1024
-        )));
-    }
-    Ok(bytes)
-}
-
-async fn read_json<T: for<'de> Deserialize<'de>>(
+/// Reads one of the agent's files on a blocking thread; a failure is noted in `tried`.
+async fn read_off_thread<T: Send + 'static>(
     path: &Path,
+    read: fn(&Path) -> Result<T, AgentFileError>,
     tried: &mut Vec<String>,
 ) -> Option<T> {
-    let read = {
-        let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || read_agent_file(&path))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-    };
-    match read {
-        Ok(bytes) => match serde_json::from_slice::<T>(&bytes) {
-            Ok(value) => Some(value),
-            Err(e) => {
-                tried.push(format!("{} is malformed: {e}", path.display()));
-                None
-            }
-        },
+    let path = path.to_path_buf();
+    let shown = path.display().to_string();
+    match tokio::task::spawn_blocking(move || read(&path)).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tried.push(e.to_string());
+            None
+        }
         Err(e) => {
-            tried.push(format!("{}: {e}", path.display()));
+            tried.push(format!("{shown}: {e}"));
             None
         }
     }

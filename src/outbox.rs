@@ -138,7 +138,8 @@ impl Outbox {
     }
 
     /// Lets go of the content of every item the service has acknowledged with the same hash
-    /// and SchemaVersion (DESIGN: pending items are the only content held).
+    /// and SchemaVersion: pending items are the only content held (docs/ARCHITECTURE.md,
+    /// "State and hashing").
     pub fn drop_acknowledged(&mut self, acknowledged: Option<&InstanceState>) {
         let Some(acknowledged) = acknowledged else {
             return;

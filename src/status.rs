@@ -18,7 +18,7 @@ pub struct RuntimeStatus {
     pub instance_id: String,
     pub region: String,
     pub identity_source: String,
-    /// Where the credentials came from (see `sender::client::CredentialsSource`).
+    /// Where the credentials came from (see `aws::CredentialsSource`).
     #[serde(default)]
     pub credentials_source: String,
     #[serde(with = "time::serde::rfc3339::option", default)]

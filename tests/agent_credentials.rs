@@ -13,12 +13,12 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials};
 use common::{INSTANCE, Pusher, REGION};
+use ssm_inventoryd::aws::{self as client, ClientOptions};
 use ssm_inventoryd::daemon::{self, DaemonOptions};
 use ssm_inventoryd::emulator::{
     DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
 };
 use ssm_inventoryd::identity::Sources;
-use ssm_inventoryd::sender::client::{self, ClientOptions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;

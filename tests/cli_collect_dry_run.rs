@@ -16,7 +16,7 @@ fn run(args: &[&str]) -> Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         // Whatever SSM Agent this machine has, the binary sees none.
         .env(
-            ssm_inventoryd::identity::SSM_AGENT_DIR_ENV,
+            ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
             "/nonexistent/ssm-inventoryd-test/ssm-agent",
         )
         .output()

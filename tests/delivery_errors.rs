@@ -1,6 +1,6 @@
-//! One test per error of DESIGN §3's table, each provoked on the emulator and seen through the
-//! real `aws-sdk-ssm` client by the daemon's own push cycle (`cycle::push`), showing the
-//! behaviour the table gives.
+//! One test per error of the table in docs/ARCHITECTURE.md ("PutInventory errors"), each
+//! provoked on the emulator and seen through the real `aws-sdk-ssm` client by the daemon's own
+//! push cycle (`cycle::push`), showing the behaviour the table gives.
 //!
 //! Item-level refusals that our own validation would never let out (bad type names, schema
 //! versions, contexts, content) are provoked with the emulator's test-only `refuse` setting.

@@ -528,7 +528,7 @@ impl Doc {
         Value::Object(m)
     }
 
-    /// The PutInventory rules (DESIGN §3), written out on their own; missing Content is empty
+    /// The PutInventory rules (docs/ARCHITECTURE.md, "PutInventory rules"), written out on their own; missing Content is empty
     /// content.
     fn valid(&self) -> bool {
         let Some(type_name) = &self.type_name else {

@@ -1,4 +1,4 @@
-//! Identity (DESIGN §5): explicit configuration, the SSM Agent's hybrid registration, its
+//! Identity (docs/ARCHITECTURE.md, "Identity and credentials"): explicit configuration, the SSM Agent's hybrid registration, its
 //! vault copy, then EC2 instance metadata over IMDSv2 — and a clear error when none says.
 //!
 //! Instance metadata is a fake IMDSv2 server on 127.0.0.1 written here: `PUT
@@ -469,7 +469,10 @@ async fn once_reads_the_agent_directory_the_environment_names() {
     )
     .unwrap();
     let mut cmd = node.command(&["once"]);
-    cmd.env(identity::SSM_AGENT_DIR_ENV, agent_dir.path());
+    cmd.env(
+        ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
+        agent_dir.path(),
+    );
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .unwrap()

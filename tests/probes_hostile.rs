@@ -222,7 +222,7 @@ async fn a_failed_run_returns_no_items() {
         "partial",
         r#"echo '[{"TypeName":"Custom:Hostile","Content":[{"ok":"1"}]},{"TypeName":"Custom:Hostile2","Content":[]}]'"#,
     );
-    let settings = config::load(&path).expect("config loads");
+    let settings = config::load_local(&path).expect("config loads");
     let probe = Probe::from_settings(settings.probe("hostile-partial").expect("probe"));
     let e = probe.collect().await.expect_err("undeclared second type");
     assert!(matches!(e, ProbeError::UndeclaredType { .. }), "{e}");

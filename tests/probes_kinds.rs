@@ -213,7 +213,7 @@ mod files {
         let folder = tmp.path().join("custom");
         fs::create_dir(&folder).expect("mkdir");
         let config = folder_config(tmp.path(), &folder);
-        let settings = config::load(&config).expect("config");
+        let settings = config::load_local(&config).expect("config");
         let probe = Probe::from_settings(&settings.probes[0]);
         let ctx = CollectContext::default();
         let mut wake = probe
@@ -396,7 +396,7 @@ mod example {
     /// from all of them that have something to report on a fresh node.
     #[test]
     fn the_example_exercises_every_kind_and_prints_valid_items() {
-        let settings = config::load(&example()).expect("the example is valid");
+        let settings = config::load_local(&example()).expect("the example is valid");
         let mut kinds: Vec<&str> = settings.probes.iter().map(|p| p.kind.as_str()).collect();
         kinds.sort();
         kinds.dedup();

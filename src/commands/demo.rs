@@ -9,10 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::CommandError;
 use super::collect::select;
+use crate::aws as client;
 use crate::config;
 use crate::cycle::{self, PushOptions, PushReport};
 use crate::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig};
-use crate::sender::{RetryPolicy, client};
+use crate::sender::RetryPolicy;
 use crate::state::State;
 
 /// Instance ID and region the demo pretends to be.
@@ -83,7 +84,7 @@ pub async fn run() -> Result<(), CommandError> {
         write(&config_dir.join(name), text)
             .map_err(runtime_error("cannot write the example configuration"))?;
     }
-    let mut settings = config::load(&config_dir.join("ssm-inventoryd.toml"))?;
+    let mut settings = config::load_local(&config_dir.join("ssm-inventoryd.toml"))?;
     settings.agent.state_dir = workdir.path().join("state");
     let probes = select(&settings, None)?;
 

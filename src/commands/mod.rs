@@ -50,5 +50,5 @@ fn adopt_probe_orphans() {
 /// Loads and validates the configuration from `path`, with the last good fleet parameters
 /// in its state directory (what the daemon runs).
 pub fn load_settings(path: &Path) -> Result<Settings, CommandError> {
-    Ok(crate::fleet::load(path)?)
+    Ok(crate::fleet::load_with_stored(path)?)
 }

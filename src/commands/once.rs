@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{CommandError, collect::select, load_settings};
+use crate::aws as client;
 use crate::batch::{self, Budget};
 use crate::config::Settings;
 use crate::cycle::{self, Collected, PushOptions, PushReport};
@@ -16,7 +17,7 @@ use crate::inventory::Item;
 use crate::plan::Intervals;
 use crate::plan::push::{Policy, PushPlan};
 use crate::probe::CollectContext;
-use crate::sender::{RetryPolicy, client};
+use crate::sender::RetryPolicy;
 use crate::state::{self, State};
 use crate::wire::{self, Payload};
 

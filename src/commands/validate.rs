@@ -9,13 +9,13 @@
 use std::path::Path;
 
 use super::{CommandError, once::resolve_identity};
+use crate::aws as client;
 use crate::config::{self, FleetSource, ProbeKind, Settings};
 use crate::fleet::fetch::{ParameterSource, SdkSource};
 use crate::inventory::format_capture_time;
-use crate::sender::client;
 
 pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
-    let local = config::load(config_path)?;
+    let local = config::load_local(config_path)?;
     let stored_dir = local.agent.state_dir.clone();
     let stored = blocking(config_path, crate::fleet::check_stored).await?;
     let settings = config::load_with_fleet(config_path, &stored)?;

@@ -139,7 +139,7 @@ fn parameters_add_probes_after_the_local_files_in_fleet_config_order() {
         "a parameter's probes are always checked"
     );
     // Without fleet sources, the local files alone.
-    assert_eq!(load(&n.config).unwrap().probes.len(), 2);
+    assert_eq!(load_local(&n.config).unwrap().probes.len(), 2);
 }
 
 #[test]
@@ -288,14 +288,14 @@ fn the_fleet_policy_blames_the_refused_key() {
         "",
         "[[probe]]\nname = \"k\"\nkind = \"exec\"\ntype_name = \"Custom:K\"\nshell = true\ncommand = \"uname -r\"\n",
     );
-    assert!(load(&local.config).is_ok());
+    assert!(load_local(&local.config).is_ok());
 }
 
 #[test]
 fn the_shipped_example_states_the_fleet_defaults() {
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ssm-inventoryd.toml");
-    let s = load(&example).unwrap();
+    let s = load_local(&example).unwrap();
     assert_eq!(s.agent.fleet, FleetSettings::default());
     let text = std::fs::read_to_string(&example).unwrap();
     for line in [

@@ -34,12 +34,14 @@ use error::{Role, Source};
 use validate::Loader;
 
 /// Reads the main file at `path` and every drop-in of its `probes_dir`, and validates them
-/// together. A missing `probes_dir` just means no drop-ins: a fresh install has none.
+/// together: the local files only, without any fleet parameter (what a node runs is
+/// `fleet::load_with_stored`). A missing `probes_dir` just means no drop-ins: a fresh install
+/// has none.
 ///
 /// When running as root, every file read must pass the trust checks ([`trust::check_opened`]):
 /// the main file always, since it holds `strict_permissions` and whoever could change it
 /// could switch the checks off; the drop-ins unless the (checked) main file switched them off.
-pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+pub fn load_local(path: &Path) -> Result<Settings, ConfigError> {
     load_with(path, |_| Vec::new())
 }
 
@@ -52,7 +54,7 @@ pub struct FleetSource {
     pub text: String,
 }
 
-/// Like [`load`], with the probes of `fleet` added after the local files. Only the parameters
+/// Like [`load_local`], with the probes of `fleet` added after the local files. Only the parameters
 /// the main file's `fleet_config` names are used, in its order; others are ignored (a
 /// parameter removed from `fleet_config` stops counting at once). Each parameter's probes are
 /// validated like a drop-in's and then checked against the fleet policy.

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_ssm::Client;
 use tokio::time::Instant;
 
+use crate::aws::{self, ClientOptions, CredentialsSource};
 use crate::backoff::Backoff;
 use crate::config::AgentSettings;
 use crate::identity::{self, Identity};
-use crate::sender::client::{self, ClientOptions, CredentialsSource};
 
 /// Identity discovery is retried from this delay, doubling, up to five minutes.
 const RETRY: Backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
@@ -98,8 +98,8 @@ impl IdentityResolver {
                     "identity resolved"
                 );
                 let options = self.client_options(agent, &identity);
-                self.client = Some(client::build(&options).await);
-                self.credentials_source = client::credentials_source(&options);
+                self.client = Some(aws::build(&options).await);
+                self.credentials_source = aws::credentials_source(&options);
                 tracing::info!(credentials = %self.credentials_source, "credentials chosen");
                 self.failures = 0;
                 self.retry_at = None;
@@ -124,10 +124,10 @@ impl IdentityResolver {
             return;
         };
         let options = self.client_options(agent, identity);
-        let source = client::credentials_source(&options);
+        let source = aws::credentials_source(&options);
         if source != self.credentials_source {
             tracing::info!(credentials = %source, "credentials chosen anew");
-            self.client = Some(client::build(&options).await);
+            self.client = Some(aws::build(&options).await);
             self.credentials_source = source;
         }
     }

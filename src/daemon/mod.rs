@@ -17,14 +17,13 @@
 //! is in flight; the acknowledged state travels with the push task and comes back with its
 //! report.
 
-pub mod allocator;
-pub mod config_watch;
+mod allocator;
+mod config_watch;
 mod fleet;
-pub mod identity_resolver;
-pub mod probes;
-pub mod push_controller;
-pub mod report;
-pub mod splay;
+mod identity_resolver;
+mod probes;
+mod push_controller;
+mod report;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,8 +47,6 @@ use crate::outbox::Outbox;
 use crate::scheduler::Outcome;
 use crate::sender::RetryPolicy;
 use crate::state::{self, InstanceState, State};
-
-pub use self::splay::fleet_splay;
 
 /// How long an in-flight push may go on after SIGTERM before it is abandoned.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -86,7 +83,7 @@ pub async fn run(
     shutdown: CancellationToken,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<(), DaemonError> {
-    let settings = crate::fleet::load(&options.config_path)?;
+    let settings = crate::fleet::load_with_stored(&options.config_path)?;
     allocator::limit_arenas();
     let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
@@ -430,7 +427,7 @@ impl Daemon {
     /// Loads and validates the configuration and, if it is good, switches to it, saying
     /// what it applied.
     fn apply_new_config(&mut self) -> Result<String, ConfigError> {
-        let new = crate::fleet::load(&self.options.config_path)?;
+        let new = crate::fleet::load_with_stored(&self.options.config_path)?;
         let old = &self.settings.agent;
         let identity_changed = old.instance_id != new.agent.instance_id
             || old.region != new.agent.region

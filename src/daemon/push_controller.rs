@@ -11,11 +11,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::splay::fleet_splay;
 use crate::backoff::Backoff;
 use crate::config::AgentSettings;
 use crate::cycle::PushReport;
 use crate::plan::Intervals;
+use crate::splay::fleet_splay;
 use crate::state::InstanceState;
 
 /// Pushing pauses for this long at first while the service refuses this node's instance ID,

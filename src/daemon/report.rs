@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
+use crate::aws::CredentialsSource;
 use crate::cycle::PushReport;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
-use crate::sender::client::CredentialsSource;
 use crate::state::InstanceState;
 use crate::status::{ProbeErrorEntry, PushSummary, RuntimeStatus, TypeReason};
 

@@ -1,4 +1,5 @@
-//! A local PutInventory endpoint that speaks the real AWS protocol (DESIGN §8).
+//! A local PutInventory endpoint that speaks the real AWS protocol (docs/ARCHITECTURE.md,
+//! "The emulator").
 //!
 //! It exists so the daemon's whole AWS path — the real `aws-sdk-ssm` client, SigV4 signing,
 //! error classification, retries — can be exercised by tests, the demo and the benchmarks
@@ -234,7 +235,8 @@ pub enum EmulatorError {
 }
 
 impl EmulatorError {
-    /// 2 for a usage or configuration error, 1 for a runtime failure (DESIGN §7).
+    /// 2 for a usage or configuration error, 1 for a runtime failure, as for every command
+    /// (docs/ARCHITECTURE.md, "Module map").
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::NotLoopback { .. } | Self::InvalidConfig(_) | Self::SecretKeyFile { .. } => 2,

@@ -1,8 +1,8 @@
 //! The PutInventory and ListInventoryEntries request rules, checked without any state.
 //!
-//! Written from the table in DESIGN §3 and the API reference, on purpose without calling the
-//! daemon's own `inventory` validation: an oracle that shares the code under test proves
-//! nothing. Everything here is pure so each rule can be unit-tested on its own; the checks
+//! Written from the tables in docs/ARCHITECTURE.md ("PutInventory rules", "PutInventory
+//! errors") and the API reference, on purpose without calling the daemon's own `inventory`
+//! validation: an oracle that shares the code under test proves nothing. Everything here is pure so each rule can be unit-tested on its own; the checks
 //! that need stored inventory (hashes, the custom type count, node totals) live in
 //! [`super::store`].
 //!

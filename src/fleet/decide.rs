@@ -3,37 +3,24 @@
 //! version, what fails is recorded as refused. Blocking (it reads the configuration files and
 //! the store), so the poller runs it off the async threads.
 
+use std::path::PathBuf;
+
 use time::OffsetDateTime;
 
-use super::LeftOut;
 use super::fetch::Fetched;
-use super::poll::PollOptions;
-use super::store::{self, Refused, Stored};
+use super::load::{LeftOut, fit};
+use super::store::{self, Refusal, Stored};
 use crate::config::{self, FleetSource, ParameterVersion};
 
-/// A version that did not pass.
+/// What deciding needs to know about the node: where its configuration and its store are, and
+/// which parameters it uses. Its own type, so that deciding depends on nothing of the poller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub name: String,
-    pub version: i64,
-    /// The validation error, naming the parameter, its version and line.
-    pub reason: String,
-    /// The version of the same parameter that runs instead, if one ever passed.
-    pub running: Option<i64>,
-}
-
-impl Refusal {
-    /// One line for the log, STATUS and `status`.
-    pub fn line(&self) -> String {
-        let instead = match self.running {
-            Some(v) => format!("version {v} keeps running"),
-            None => "no version of it has passed, so none of its probes run".to_owned(),
-        };
-        format!(
-            "parameter {} version {} refused ({instead}): {}",
-            self.name, self.version, self.reason
-        )
-    }
+pub struct Node {
+    /// The main configuration file, read again for each validation.
+    pub config_path: PathBuf,
+    pub state_dir: PathBuf,
+    /// `[agent] fleet_config`, in order.
+    pub parameters: Vec<String>,
 }
 
 /// The outcome of one poll.
@@ -49,8 +36,8 @@ pub struct Decision {
 
 /// Tries each new version on top of the local files and what already passed; stores what
 /// passes and records what does not. Blocking: reads the configuration and the store.
-pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decision {
-    let (stored, errors) = store::load_all(&options.state_dir, &options.parameters);
+pub fn decide(node: &Node, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decision {
+    let (stored, errors) = store::load_all(&node.state_dir, &node.parameters);
     for e in errors {
         tracing::warn!("{e}");
     }
@@ -65,7 +52,7 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
     let mut decision = Decision::default();
     // What the daemon runs now: the stored versions that fit the local files. When the local
     // files themselves fail, every candidate fails with their error, which is the news.
-    let mut base = match super::fit(&options.config_path, &stored_sources) {
+    let mut base = match fit(&node.config_path, &stored_sources) {
         Ok((_, kept, left_out)) => {
             decision.left_out = left_out;
             kept
@@ -87,7 +74,7 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
             version: f.version,
             text: f.text.clone(),
         });
-        match config::load_with_fleet(&options.config_path, &trial) {
+        match config::load_with_fleet(&node.config_path, &trial) {
             Ok(_) => {
                 base = trial;
                 passed.push(f);
@@ -97,6 +84,7 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
                 name: f.name,
                 version: f.version,
                 reason: e.to_string(),
+                at: now,
             }),
         }
     }
@@ -108,7 +96,7 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
             parameter_type: f.parameter_type,
             fetched_at: now,
         };
-        match store::save(&options.state_dir, &record) {
+        match store::save(&node.state_dir, &record) {
             Ok(()) => decision.applied.push(ParameterVersion {
                 name: f.name,
                 version: f.version,
@@ -116,27 +104,15 @@ pub fn decide(options: &PollOptions, fetched: Vec<Fetched>, now: OffsetDateTime)
             Err(e) => decision.store_errors.push((f.name, e.to_string())),
         }
     }
-    for Refusal {
-        name,
-        version,
-        reason,
-        ..
-    } in &decision.refused
-    {
+    for refusal in &decision.refused {
         let unchanged = matches!(
-            store::load_refusal(&options.state_dir, name),
-            Ok(Some(r)) if r.version == *version && &r.reason == reason
+            store::load_refusal(&node.state_dir, &refusal.name),
+            Ok(Some(r)) if r.version == refusal.version && r.reason == refusal.reason
         );
         if unchanged {
             continue;
         }
-        let refused = Refused {
-            name: name.clone(),
-            version: *version,
-            reason: reason.clone(),
-            at: now,
-        };
-        if let Err(e) = store::save_refusal(&options.state_dir, &refused) {
+        if let Err(e) = store::save_refusal(&node.state_dir, refusal) {
             tracing::warn!("{e}");
         }
     }

@@ -35,10 +35,11 @@ impl LeftOut {
     }
 }
 
-/// Local files + stored last good versions. An error in the local files fails (the reload is
-/// refused, or the start fails); a stored version that does not fit is left out and logged.
-pub fn load(config_path: &Path) -> Result<Settings, ConfigError> {
-    let local = config::load(config_path)?;
+/// Local files + stored last good versions: what a node runs, at start and at each reload.
+/// An error in the local files fails (the reload is refused, or the start fails); a stored
+/// version that does not fit is left out and logged.
+pub fn load_with_stored(config_path: &Path) -> Result<Settings, ConfigError> {
+    let local = config::load_local(config_path)?;
     if local.agent.fleet.parameters.is_empty() {
         return Ok(local);
     }
@@ -81,7 +82,7 @@ pub fn fit(
 }
 
 /// The stored last good versions, each validated together with the local files (as the
-/// daemon would run them), for `validate`: unlike [`load`], a version that does not fit is an
+/// daemon would run them), for `validate`: unlike [`load_with_stored`], a version that does not fit is an
 /// error, since the operator asked.
 pub fn check_stored(config_path: &Path) -> Result<Vec<FleetSource>, ConfigError> {
     let mut sources = Vec::new();

@@ -8,18 +8,19 @@
 //! that a node that starts without the network runs what it ran before.
 //!
 //! One job per file: [`fetch`] reads a parameter (through a trait, so the poller can be tested
-//! without the SDK), [`store`] keeps the last good versions and refusals, [`decide`] tries new
-//! versions with the local files, [`policy`] says what a parameter's probes may do, [`poll`]
-//! is the task that ties them together, [`load`] builds the configuration a node runs from its
-//! files and the store, and [`Runner`] is the daemon's handle on the poller.
+//! without the SDK), [`store`] keeps the last good versions and the [`Refusal`]s, [`decide`]
+//! tries new versions with the local files, [`poll`] is the task that ties them together,
+//! [`load_with_stored`] builds the configuration a node runs from its files and the store, and
+//! [`Runner`] is the daemon's handle on the poller. What a parameter's probes may do (the fleet
+//! policy) is part of validating the configuration, in `config`.
 
 pub mod decide;
 pub mod fetch;
 mod load;
-pub mod policy;
 pub mod poll;
 mod runner;
 pub mod store;
 
-pub use load::{LeftOut, check_stored, fit, load};
+pub use load::{LeftOut, check_stored, fit, load_with_stored};
 pub use runner::Runner;
+pub use store::Refusal;

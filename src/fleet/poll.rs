@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::decide::decide;
+use super::decide::{Node, decide};
 use super::fetch::{FetchError, Fetched, ParameterSource};
 use super::store;
 use crate::clock::Clock;
@@ -37,8 +37,19 @@ pub struct PollOptions {
     /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
     /// GetParameter in the same second.
     pub splay: Duration,
-    /// Dates the stored versions and refusals (the daemon's clock, paused in tests).
+    /// Dates the stored versions and refusals: the daemon's clock.
     pub clock: Clock,
+}
+
+impl PollOptions {
+    /// What deciding on a poll's versions needs of these options.
+    fn node(&self) -> Node {
+        Node {
+            config_path: self.config_path.clone(),
+            state_dir: self.state_dir.clone(),
+            parameters: self.parameters.clone(),
+        }
+    }
 }
 
 /// Where and as whom to fetch: available once the node's identity is known.
@@ -80,7 +91,7 @@ pub async fn run<S: ParameterSource + Clone>(
         let Some(current) = current else {
             continue;
         };
-        let splay = crate::daemon::fleet_splay(&current.instance_id, options.splay);
+        let splay = crate::splay::fleet_splay(&current.instance_id, options.splay);
         let wait = if first {
             splay
         } else {
@@ -142,10 +153,10 @@ impl Poller {
                 }
             }
         }
-        let options = self.options.clone();
+        let node = self.options.node();
         let now = self.options.clock.now_utc();
         // Reading and writing the store and the configuration files: off the async threads.
-        let decision = tokio::task::spawn_blocking(move || decide(&options, fetched, now)).await;
+        let decision = tokio::task::spawn_blocking(move || decide(&node, fetched, now)).await;
         let decision = match decision {
             Ok(d) => d,
             Err(e) => {

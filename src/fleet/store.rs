@@ -38,15 +38,36 @@ pub struct Stored {
     pub fetched_at: OffsetDateTime,
 }
 
-/// The newest version of a parameter, refused, and why.
+/// A version of a parameter that did not pass, and why: what a poll reports, and what the
+/// store keeps while that version is the newest, so that `status` and `validate` can show it
+/// without asking the daemon. The fleet's one refusal type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Refused {
+pub struct Refusal {
     pub name: String,
     pub version: i64,
+    /// The validation error, naming the parameter, its version and line.
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The version of the same parameter that runs instead, if one ever passed. Known when the
+    /// poll decides; not kept in the store, where the last good version stands beside it.
+    #[serde(skip)]
+    pub running: Option<i64>,
+}
+
+impl Refusal {
+    /// One line for the log, STATUS and `status`.
+    pub fn line(&self) -> String {
+        let instead = match self.running {
+            Some(v) => format!("version {v} keeps running"),
+            None => "no version of it has passed, so none of its probes run".to_owned(),
+        };
+        format!(
+            "parameter {} version {} refused ({instead}): {}",
+            self.name, self.version, self.reason
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,12 +160,12 @@ pub fn save(state_dir: &Path, stored: &Stored) -> Result<(), StoreError> {
 }
 
 /// The refusal of `name`'s newest version, if it stands.
-pub fn load_refusal(state_dir: &Path, name: &str) -> Result<Option<Refused>, StoreError> {
+pub fn load_refusal(state_dir: &Path, name: &str) -> Result<Option<Refusal>, StoreError> {
     let path = refused_path(state_dir, name);
-    Ok(read_json::<Refused>(&path)?.filter(|r| r.name == name))
+    Ok(read_json::<Refusal>(&path)?.filter(|r| r.name == name))
 }
 
-pub fn save_refusal(state_dir: &Path, refused: &Refused) -> Result<(), StoreError> {
+pub fn save_refusal(state_dir: &Path, refused: &Refusal) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec_pretty(refused).unwrap_or_default();
     write_private(&refused_path(state_dir, &refused.name), &bytes)
 }
@@ -318,11 +339,12 @@ mod tests {
     #[test]
     fn refusals_stand_until_a_version_as_new_is_saved() {
         let tmp = tempfile::tempdir().unwrap();
-        let refused = Refused {
+        let refused = Refusal {
             name: "/p".into(),
             version: 5,
             reason: "parameter /p version 5, line 1: invalid TOML".into(),
             at: time::macros::datetime!(2026-12-02 21:00:00 UTC),
+            running: None,
         };
         save_refusal(tmp.path(), &refused).unwrap();
         save(tmp.path(), &stored("/p", 4)).unwrap();

@@ -1,4 +1,5 @@
-//! What a PutInventory failure means for the items in the request (DESIGN §3's table).
+//! What a PutInventory failure means for the items in the request (the table in
+//! docs/ARCHITECTURE.md, "PutInventory errors").
 //!
 //! Only "what kind of failure" is decided here; what to do about it lives in `deliver`.
 

@@ -1,11 +1,9 @@
-//! Delivery to SSM: the client, the per-error decisions, isolation of bad items and retries.
+//! Delivery to SSM: the per-error decisions, isolation of bad items and retries.
 //!
 //! The sender knows nothing of probes; it receives items with a planned payload and reports
 //! what became of each one.
 
-pub mod agent_credentials;
 pub mod classify;
-pub mod client;
 pub mod deliver;
 pub mod put;
 pub mod retry;

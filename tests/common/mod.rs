@@ -16,6 +16,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_ssm::Client;
+use ssm_inventoryd::aws as sdk_client;
 use ssm_inventoryd::batch::Budget;
 use ssm_inventoryd::config::OnRemoved;
 use ssm_inventoryd::cycle::{self, Collected, PushOptions, PushReport};
@@ -24,7 +25,7 @@ use ssm_inventoryd::emulator::{
 };
 use ssm_inventoryd::inventory::{Item, RawItem, Row};
 use ssm_inventoryd::plan::Intervals;
-use ssm_inventoryd::sender::{RetryPolicy, client as sdk_client};
+use ssm_inventoryd::sender::RetryPolicy;
 use ssm_inventoryd::state::State;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -347,7 +348,7 @@ pub fn hermetic_env(cmd: &mut tokio::process::Command, home: &Path) {
         .env("HOME", home)
         // Whatever SSM Agent this machine has, the binary sees none.
         .env(
-            ssm_inventoryd::identity::SSM_AGENT_DIR_ENV,
+            ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
             home.join("no-ssm-agent"),
         )
         .env("LANG", "C.UTF-8")

@@ -28,7 +28,7 @@ fn read_in_name_order_after_the_main_file() {
     write(&d, "notes.txt", "garbage [");
     write(&d, "30-c.toml.bak", "garbage [");
     fs::create_dir(d.join("sub.toml")).unwrap();
-    let s = load(&main).unwrap();
+    let s = load_local(&main).unwrap();
     let names: Vec<&str> = s.probes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["main", "a", "b"]);
     assert_eq!(s.probe("a").unwrap().source, d.join("10-a.toml"));
@@ -44,7 +44,7 @@ fn missing_probes_dir_is_no_drop_ins() {
         "config.toml",
         "[agent]\nprobes_dir = \"nowhere\"\n",
     );
-    assert!(load(&main).unwrap().probes.is_empty());
+    assert!(load_local(&main).unwrap().probes.is_empty());
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn clash_across_files_names_both() {
         "x.toml",
         &format!("# comment\n{}", probe("x", "Custom:Same")),
     );
-    let e = load(&main).unwrap_err().to_string();
+    let e = load_local(&main).unwrap_err().to_string();
     assert_eq!(
         e,
         format!(
@@ -78,7 +78,7 @@ fn agent_in_a_drop_in_is_refused() {
     let d = tmp.path().join("probes.d");
     fs::create_dir(&d).unwrap();
     write(&d, "x.toml", "\n[agent]\nsplay = \"1s\"\n");
-    let e = load(&main).unwrap_err().to_string();
+    let e = load_local(&main).unwrap_err().to_string();
     assert!(e.ends_with("x.toml:2: key `agent`: `[agent]` belongs in the main config file; drop-in files hold only `[[probe]]` tables"), "{e}");
 }
 
@@ -98,7 +98,7 @@ fn group_writable_probe_files_are_refused_as_root() {
     write(&d, "10-a.toml", &probe("a", "Custom:A"));
     let drop_in = d.join("10-a.toml");
     fs::set_permissions(&drop_in, fs::Permissions::from_mode(0o664)).unwrap();
-    let e = load(&main).unwrap_err();
+    let e = load_local(&main).unwrap_err();
     assert!(matches!(e, ConfigError::Untrusted { .. }), "{e}");
     let line = e.to_string();
     assert_eq!(
@@ -117,27 +117,27 @@ fn group_writable_probe_files_are_refused_as_root() {
 strict_permissions = false
 ",
     );
-    assert_eq!(load(&main).unwrap().probes.len(), 1);
+    assert_eq!(load_local(&main).unwrap().probes.len(), 1);
 
     // The main file is checked too, and so is the directory the drop-ins are in.
     fs::set_permissions(&drop_in, fs::Permissions::from_mode(0o644)).unwrap();
     write(tmp.path(), "config.toml", "");
     fs::set_permissions(&main, fs::Permissions::from_mode(0o666)).unwrap();
     assert!(
-        load(&main)
+        load_local(&main)
             .unwrap_err()
             .to_string()
             .contains("writable by its group and others")
     );
     fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
     fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
-    let e = load(&main).unwrap_err().to_string();
+    let e = load_local(&main).unwrap_err().to_string();
     assert!(
         e.contains(&format!("refused: {} is writable", d.display())),
         "{e}"
     );
     fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
-    load(&main).unwrap();
+    load_local(&main).unwrap();
 }
 
 /// The main file holds `strict_permissions`, so its own `false` cannot exempt it: whoever
@@ -156,10 +156,10 @@ fn the_main_file_is_checked_whatever_it_says() {
         "[agent]\nstrict_permissions = false\n",
     );
     fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
-    assert!(!load(&main).unwrap().agent.strict_permissions);
+    assert!(!load_local(&main).unwrap().agent.strict_permissions);
 
     fs::set_permissions(&main, fs::Permissions::from_mode(0o666)).unwrap();
-    let e = load(&main).unwrap_err();
+    let e = load_local(&main).unwrap_err();
     assert!(matches!(e, ConfigError::Untrusted { .. }), "{e}");
     assert_eq!(
         e.to_string(),
@@ -171,13 +171,13 @@ fn the_main_file_is_checked_whatever_it_says() {
 
     fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
     std::os::unix::fs::chown(&main, Some(65534), None).unwrap();
-    let e = load(&main).unwrap_err().to_string();
+    let e = load_local(&main).unwrap_err().to_string();
     assert!(e.contains("is owned by uid 65534, not root"), "{e}");
 
     // …and so is the directory it is in.
     std::os::unix::fs::chown(&main, Some(0), None).unwrap();
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o777)).unwrap();
-    let e = load(&main).unwrap_err().to_string();
+    let e = load_local(&main).unwrap_err().to_string();
     assert!(
         e.contains(&format!("refused: {} is writable", tmp.path().display())),
         "{e}"
@@ -186,7 +186,7 @@ fn the_main_file_is_checked_whatever_it_says() {
 
 #[test]
 fn unreadable_main_file_names_it() {
-    let e = load(Path::new("/nonexistent/ssm-inventoryd.toml")).unwrap_err();
+    let e = load_local(Path::new("/nonexistent/ssm-inventoryd.toml")).unwrap_err();
     assert!(matches!(e, ConfigError::Io { .. }));
     assert!(
         e.to_string()
@@ -199,7 +199,7 @@ fn unreadable_main_file_names_it() {
 #[test]
 fn the_shipped_example_is_valid_and_states_the_defaults() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ssm-inventoryd.toml");
-    let s = load(&example).unwrap();
+    let s = load_local(&example).unwrap();
     let a = &s.agent;
     let dir = example.parent().unwrap();
     assert_eq!(a.instance_id, None);

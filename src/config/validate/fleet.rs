@@ -135,7 +135,7 @@ pub(super) fn key_spans(raw: &RawProbe) -> Vec<(String, Range<usize>)> {
     keys
 }
 
-/// Applies [`crate::fleet::policy`] to a probe of a parameter, blaming the line of the
+/// Applies [`super::policy`] to a probe of a parameter, blaming the line of the
 /// refused key (or the probe's header when the key was left at its default).
 pub(super) fn check_policy(
     src: &Source<'_>,
@@ -143,16 +143,16 @@ pub(super) fn check_policy(
     places: &Places,
     fleet: &FleetSettings,
 ) -> Result<(), ConfigError> {
-    crate::fleet::policy::check(probe, fleet).map_err(|refusal| {
+    super::policy::check(probe, fleet).map_err(|violation| {
         let span = places
             .keys
             .iter()
-            .find(|(key, _)| *key == refusal.key)
+            .find(|(key, _)| *key == violation.key)
             .map_or(&places.header, |(_, span)| span);
         src.invalid(
             span,
-            refusal.key,
-            format!("probe {:?}: {}", probe.name, refusal.message),
+            violation.key,
+            format!("probe {:?}: {}", probe.name, violation.message),
         )
     })
 }

@@ -3,13 +3,15 @@
 //! enforced. Stops at the first error, in file order, because the binary prints exactly one.
 //!
 //! One file per job: [`agent`] checks `[agent]`, [`exec`] and [`system`] the keys of their
-//! probe kinds, [`claims`] what may be claimed by one probe only; this file reads a file's
-//! probes and the keys every kind has.
+//! probe kinds, [`claims`] what may be claimed by one probe only, [`fleet`] the `fleet_*` keys
+//! and, with [`policy`], what a parameter's probes may do; this file reads a file's probes and
+//! the keys every kind has.
 
 mod agent;
 mod claims;
 mod exec;
 mod fleet;
+mod policy;
 mod system;
 #[cfg(test)]
 mod tests;

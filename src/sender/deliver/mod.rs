@@ -83,49 +83,41 @@ impl<A: PutInventory> Deliverer<'_, A> {
     /// for everything set aside on the way: with one bad item among 30, at most
     /// ceil(log2(30)) + 1 = 6 requests more than if it had been good.
     pub async fn deliver(&self, items: &[Outgoing<'_>], cancel: &CancellationToken) -> Report {
-        let mut payloads: Vec<Payload> = items.iter().map(|o| o.payload).collect();
-        let mut report = Report {
-            fates: vec![None; items.len()],
-            ..Report::default()
-        };
+        let mut delivery = Delivery::new(items);
         let all: Vec<usize> = (0..items.len()).collect();
-        let mut queue: VecDeque<Work> = self
-            .pack(items, &payloads, &all)
+        delivery.queue = self
+            .pack(items, &delivery.payloads, &all)
             .into_iter()
             .map(Work::plain)
             .collect();
-        // Items set aside while isolating a culprit; sent together once the queue is empty.
-        let mut aside: Vec<usize> = Vec::new();
-        // Hash mismatches answered so far in this delivery.
-        let mut mismatches = 0usize;
 
         loop {
-            let Some(work) = queue.pop_front() else {
-                if aside.is_empty() {
+            let Some(work) = delivery.queue.pop_front() else {
+                if delivery.aside.is_empty() {
                     break;
                 }
-                let members = std::mem::take(&mut aside);
-                queue.extend(
-                    self.pack(items, &payloads, &members)
+                let members = std::mem::take(&mut delivery.aside);
+                delivery.queue.extend(
+                    self.pack(items, &delivery.payloads, &members)
                         .into_iter()
                         .map(Work::plain),
                 );
                 continue;
             };
-            if let Some(reason) = report.instance_invalid.clone() {
-                set(&mut report, &work.members, pending(&reason));
+            if let Some(reason) = delivery.report.instance_invalid.clone() {
+                set(&mut delivery.report, &work.members, pending(&reason));
                 if let Some((sibling, _)) = work.sibling {
-                    set(&mut report, &sibling, pending(&reason));
+                    set(&mut delivery.report, &sibling, pending(&reason));
                 }
                 continue;
             }
             if let Some(reason) = work.known_bad {
                 if let [culprit] = work.members[..] {
-                    quarantine(items, &mut report, culprit, reason);
+                    quarantine(items, &mut delivery.report, culprit, reason);
                 } else {
                     let mut left = work.members;
                     let right = left.split_off(left.len() / 2);
-                    queue.push_front(Work {
+                    delivery.queue.push_front(Work {
                         members: left,
                         known_bad: None,
                         sibling: Some((right, reason)),
@@ -136,25 +128,39 @@ impl<A: PutInventory> Deliverer<'_, A> {
 
             let batch = work.members;
             let Some(outcome) = self
-                .put_with_retries(items, &payloads, &batch, &mut report, cancel)
+                .put_with_retries(
+                    items,
+                    &delivery.payloads,
+                    &batch,
+                    &mut delivery.report,
+                    cancel,
+                )
                 .await
             else {
-                set(&mut report, &batch, pending("the daemon is stopping"));
+                set(
+                    &mut delivery.report,
+                    &batch,
+                    pending("the daemon is stopping"),
+                );
                 if let Some((sibling, _)) = work.sibling {
-                    set(&mut report, &sibling, pending("the daemon is stopping"));
+                    set(
+                        &mut delivery.report,
+                        &sibling,
+                        pending("the daemon is stopping"),
+                    );
                 }
                 continue;
             };
             let failure = match outcome {
                 Ok(()) => {
                     for &i in &batch {
-                        report.fates[i] = Some(Fate::Acknowledged {
-                            payload: payloads[i],
+                        delivery.report.fates[i] = Some(Fate::Acknowledged {
+                            payload: delivery.payloads[i],
                         });
                     }
                     if let Some((sibling, reason)) = work.sibling {
                         // This half was fine, so the culprit is in the other one.
-                        queue.push_front(Work {
+                        delivery.queue.push_front(Work {
                             members: sibling,
                             known_bad: Some(reason),
                             sibling: None,
@@ -166,16 +172,16 @@ impl<A: PutInventory> Deliverer<'_, A> {
             };
             // This half failed: the other half is not known to be bad.
             if let Some((sibling, _)) = work.sibling {
-                aside.extend(sibling);
+                delivery.aside.extend(sibling);
             }
 
             match failure {
                 Failure::Transient(reason) => {
-                    set(&mut report, &batch, pending(&reason));
+                    set(&mut delivery.report, &batch, pending(&reason));
                 }
                 Failure::Credentials(reason) => {
-                    report.credentials_refused = true;
-                    set(&mut report, &batch, pending(&reason));
+                    delivery.report.credentials_refused = true;
+                    set(&mut delivery.report, &batch, pending(&reason));
                 }
                 Failure::InstanceInvalid(reason) => {
                     let reason = format!(
@@ -183,8 +189,8 @@ impl<A: PutInventory> Deliverer<'_, A> {
                         self.instance_id
                     );
                     tracing::error!("{reason}");
-                    set(&mut report, &batch, pending(&reason));
-                    report.instance_invalid = Some(reason);
+                    set(&mut delivery.report, &batch, pending(&reason));
+                    delivery.report.instance_invalid = Some(reason);
                 }
                 Failure::HashMismatch { type_name } => {
                     // The service names the first item it lacks. The first time, only that
@@ -192,36 +198,24 @@ impl<A: PutInventory> Deliverer<'_, A> {
                     // bytes). A second mismatch in the same delivery means it lost more than
                     // one (expired or wiped inventory): every hash-only item of the batch then
                     // goes in full at once, so a loss of N items costs two extra requests, not N.
-                    mismatches += 1;
-                    let type_name = if mismatches > 1 { None } else { type_name };
+                    delivery.mismatches += 1;
+                    let type_name = if delivery.mismatches > 1 {
+                        None
+                    } else {
+                        type_name
+                    };
                     let reason =
                         "the service reported a content hash mismatch for an item sent in full";
-                    self.resend_or_isolate(
-                        items,
-                        &mut payloads,
-                        &mut report,
-                        &mut queue,
-                        batch,
-                        type_name,
-                        reason.into(),
-                    );
+                    delivery.resend_or_isolate(self, batch, type_name, reason.into());
                 }
                 Failure::InvalidContent { type_name, reason } => {
-                    self.resend_or_isolate(
-                        items,
-                        &mut payloads,
-                        &mut report,
-                        &mut queue,
-                        batch,
-                        type_name,
-                        reason,
-                    );
+                    delivery.resend_or_isolate(self, batch, type_name, reason);
                 }
                 Failure::ItemRefused { type_name, reason } => {
                     isolate(
                         items,
-                        &mut report,
-                        &mut queue,
+                        &mut delivery.report,
+                        &mut delivery.queue,
                         batch,
                         type_name.as_deref(),
                         reason,
@@ -236,7 +230,14 @@ impl<A: PutInventory> Deliverer<'_, A> {
                         let reason = format!(
                             "the account already has its maximum of custom inventory types ({reason})"
                         );
-                        isolate(items, &mut report, &mut queue, batch, None, reason);
+                        isolate(
+                            items,
+                            &mut delivery.report,
+                            &mut delivery.queue,
+                            batch,
+                            None,
+                            reason,
+                        );
                     } else {
                         let reason = format!(
                             "the account already has its maximum of custom inventory types and this type is new to it ({reason})"
@@ -247,10 +248,17 @@ impl<A: PutInventory> Deliverer<'_, A> {
                         // quarantined: a lone one is, several are halved like an unnamed
                         // culprit. That is exact for a limit: once one half went through,
                         // the other half alone is still over what is left.
-                        isolate(items, &mut report, &mut queue, new, None, reason);
+                        isolate(
+                            items,
+                            &mut delivery.report,
+                            &mut delivery.queue,
+                            new,
+                            None,
+                            reason,
+                        );
                         // Types acknowledged before go through first.
                         if !known.is_empty() {
-                            queue.push_front(Work::plain(known));
+                            delivery.queue.push_front(Work::plain(known));
                         }
                     }
                 }
@@ -258,11 +266,18 @@ impl<A: PutInventory> Deliverer<'_, A> {
                     let reason = format!(
                         "the node's total inventory would exceed the service's limit ({reason})"
                     );
-                    isolate(items, &mut report, &mut queue, batch, None, reason);
+                    isolate(
+                        items,
+                        &mut delivery.report,
+                        &mut delivery.queue,
+                        batch,
+                        None,
+                        reason,
+                    );
                 }
             }
         }
-        report
+        delivery.report
     }
 
     /// Sends one batch, retrying transient failures with backoff. `None` when cancelled.
@@ -325,49 +340,6 @@ impl<A: PutInventory> Deliverer<'_, A> {
         }
     }
 
-    /// A content error about hash-only items means the service lacks what we think it holds:
-    /// send those in full at once. About full items, it means the item is bad: isolate it.
-    #[allow(clippy::too_many_arguments)]
-    fn resend_or_isolate(
-        &self,
-        items: &[Outgoing<'_>],
-        payloads: &mut [Payload],
-        report: &mut Report,
-        queue: &mut VecDeque<Work>,
-        batch: Vec<usize>,
-        type_name: Option<String>,
-        reason: String,
-    ) {
-        let resend = hash_only(items, payloads, &batch, type_name.as_deref());
-        if resend.is_empty() {
-            isolate(items, report, queue, batch, type_name.as_deref(), reason);
-            return;
-        }
-        // Items whose content was let go cannot be resent from here; they leave the batch
-        // and their probes run again.
-        let (resend, without): (Vec<usize>, Vec<usize>) = resend
-            .into_iter()
-            .partition(|&i| items[i].item.has_content());
-        for &i in &without {
-            report.fates[i] = Some(Fate::NeedsContent);
-        }
-        let batch: Vec<usize> = batch.into_iter().filter(|i| !without.contains(i)).collect();
-        if batch.is_empty() {
-            return;
-        }
-        tracing::info!(
-            items = resend.len(),
-            "the service lacks the acknowledged content; resending in full"
-        );
-        for &i in &resend {
-            payloads[i] = Payload::Full;
-        }
-        // Payloads grew, so the batch is packed again.
-        for part in self.pack(items, payloads, &batch).into_iter().rev() {
-            queue.push_front(Work::plain(part));
-        }
-    }
-
     fn pack(
         &self,
         items: &[Outgoing<'_>],
@@ -425,6 +397,89 @@ impl<A: PutInventory> Deliverer<'_, A> {
                 let sent = if code.is_some() { bytes } else { 0 };
                 (Err(failure), sent, code)
             }
+        }
+    }
+}
+
+/// One delivery in progress: what became of each item so far and what is left to send. The
+/// state of [`Deliverer::deliver`]'s loop, kept together so that the steps acting on it take
+/// it whole rather than piece by piece.
+struct Delivery<'d, 'o> {
+    items: &'d [Outgoing<'o>],
+    /// How each item goes: a hash-only item the service turns out to lack goes in full.
+    payloads: Vec<Payload>,
+    report: Report,
+    /// Requests still to send, in order.
+    queue: VecDeque<Work>,
+    /// Items set aside while isolating a culprit; sent together once the queue is empty.
+    aside: Vec<usize>,
+    /// Hash mismatches answered so far in this delivery.
+    mismatches: usize,
+}
+
+impl<'d, 'o> Delivery<'d, 'o> {
+    fn new(items: &'d [Outgoing<'o>]) -> Delivery<'d, 'o> {
+        Delivery {
+            items,
+            payloads: items.iter().map(|o| o.payload).collect(),
+            report: Report {
+                fates: vec![None; items.len()],
+                ..Report::default()
+            },
+            queue: VecDeque::new(),
+            aside: Vec::new(),
+            mismatches: 0,
+        }
+    }
+
+    /// A content error about hash-only items means the service lacks what we think it holds:
+    /// send those in full at once. About full items, it means the item is bad: isolate it.
+    fn resend_or_isolate<A: PutInventory>(
+        &mut self,
+        deliverer: &Deliverer<'_, A>,
+        batch: Vec<usize>,
+        type_name: Option<String>,
+        reason: String,
+    ) {
+        let items = self.items;
+        let resend = hash_only(items, &self.payloads, &batch, type_name.as_deref());
+        if resend.is_empty() {
+            isolate(
+                items,
+                &mut self.report,
+                &mut self.queue,
+                batch,
+                type_name.as_deref(),
+                reason,
+            );
+            return;
+        }
+        // Items whose content was let go cannot be resent from here; they leave the batch
+        // and their probes run again.
+        let (resend, without): (Vec<usize>, Vec<usize>) = resend
+            .into_iter()
+            .partition(|&i| items[i].item.has_content());
+        for &i in &without {
+            self.report.fates[i] = Some(Fate::NeedsContent);
+        }
+        let batch: Vec<usize> = batch.into_iter().filter(|i| !without.contains(i)).collect();
+        if batch.is_empty() {
+            return;
+        }
+        tracing::info!(
+            items = resend.len(),
+            "the service lacks the acknowledged content; resending in full"
+        );
+        for &i in &resend {
+            self.payloads[i] = Payload::Full;
+        }
+        // Payloads grew, so the batch is packed again.
+        for part in deliverer
+            .pack(items, &self.payloads, &batch)
+            .into_iter()
+            .rev()
+        {
+            self.queue.push_front(Work::plain(part));
         }
     }
 }

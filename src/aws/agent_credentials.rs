@@ -24,9 +24,10 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials};
-use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::ssm_agent::{AgentFileError, IdentityRuntimeConfig, read_agent_file};
 
 /// How long before `CredentialsExpiresAt` the keys are read again, as the agent's workers do.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(600);
@@ -34,58 +35,11 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(600);
 const REFRESH_JITTER_SECS: u64 = 60;
 const PROVIDER_NAME: &str = "SsmAgentSharedCredentials";
 
-/// The parts of `identity_config.json` this daemon uses.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IdentityRuntimeConfig {
-    #[serde(default)]
-    pub instance_id: String,
-    #[serde(default)]
-    pub identity_type: String,
-    #[serde(default)]
-    pub share_file: String,
-    #[serde(default)]
-    pub share_profile: String,
-    #[serde(default)]
-    pub credentials_expires_at: Option<String>,
-    #[serde(default)]
-    pub credentials_retrieved_at: Option<String>,
-}
-
-impl IdentityRuntimeConfig {
-    /// Reads and parses the file; errors name it.
-    pub fn read(path: &Path) -> Result<IdentityRuntimeConfig, AgentCredentialsError> {
-        let bytes = crate::identity::read_agent_file(path).map_err(|source| {
-            AgentCredentialsError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| AgentCredentialsError::Malformed {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// `ShareProfile`, or `default` when the agent left it empty.
-    pub fn profile(&self) -> &str {
-        if self.share_profile.is_empty() {
-            "default"
-        } else {
-            &self.share_profile
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AgentCredentialsError {
-    #[error("cannot read the SSM Agent's identity runtime configuration {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the SSM Agent's identity runtime configuration {} is malformed: {reason}", path.display())]
-    Malformed { path: PathBuf, reason: String },
+    /// The identity runtime configuration itself: missing, unreadable or malformed.
+    #[error(transparent)]
+    RuntimeConfig(#[from] AgentFileError),
     #[error("the SSM Agent's identity runtime configuration {} names no ShareFile", path.display())]
     NoShareFile { path: PathBuf },
     #[error(
@@ -191,7 +145,7 @@ impl AgentCredentials {
             });
         }
         let share_stamp = stamp(&share_file);
-        let text = crate::identity::read_agent_file(&share_file)
+        let text = read_agent_file(&share_file)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .map_err(|source| AgentCredentialsError::ReadShareFile {
                 path: share_file.clone(),

@@ -1,4 +1,7 @@
-//! Where in the splay window a node pushes, so that a fleet's pushes arrive at an even rate.
+//! Where in the splay window a node pushes or polls, so that a fleet's requests arrive at an
+//! even rate. A pure function of the instance ID and the window, beside [`crate::backoff`]:
+//! the push controller and the fleet poller both use it, and the fleet simulation paces its
+//! agents with it.
 
 use std::time::Duration;
 

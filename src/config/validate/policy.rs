@@ -1,4 +1,6 @@
-//! What a probe from a Parameter Store parameter may do.
+//! The fleet policy: what a probe from a Parameter Store parameter may do. Part of validation,
+//! since it reads only the configuration: a parameter's probe that breaks it is an error on
+//! the line of the key it blames, like any other invalid key.
 //!
 //! A parameter is writable by whoever holds `ssm:PutParameter` on it, usually far more
 //! people and roles than can log in as root on the nodes; yet an exec probe runs as root on
@@ -15,17 +17,18 @@ use std::path::Path;
 
 use crate::config::{FleetSettings, ProbeKind, ProbeSettings};
 
-/// Why a parameter's probe is refused: the key to blame and what to do about it.
+/// What the policy does not allow in a parameter's probe: the key to blame and what to do
+/// about it. Turned into a [`crate::config::ConfigError`] on that key's line by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(super) struct Violation {
     /// As the key is written in the probe (`command`, `shell`, `env.LD_PRELOAD`).
     pub key: String,
     pub message: String,
 }
 
-impl Refusal {
-    fn new(key: impl Into<String>, message: impl Into<String>) -> Refusal {
-        Refusal {
+impl Violation {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Violation {
+        Violation {
             key: key.into(),
             message: message.into(),
         }
@@ -68,12 +71,12 @@ fn is_code_env(key: &str) -> bool {
 }
 
 /// Checks a validated probe that came from a parameter against the node's fleet settings.
-pub fn check(probe: &ProbeSettings, fleet: &FleetSettings) -> Result<(), Refusal> {
+pub(super) fn check(probe: &ProbeSettings, fleet: &FleetSettings) -> Result<(), Violation> {
     match &probe.kind {
         ProbeKind::System(_) => Ok(()),
         ProbeKind::Files(files) => {
             if files.path.is_relative() {
-                return Err(Refusal::new(
+                return Err(Violation::new(
                     "path",
                     format!(
                         "{:?} is relative, and a parameter has no folder to be relative to; give an absolute path",
@@ -85,19 +88,19 @@ pub fn check(probe: &ProbeSettings, fleet: &FleetSettings) -> Result<(), Refusal
         }
         ProbeKind::Exec(exec) => {
             if exec.shell && !fleet.allow_shell {
-                return Err(Refusal::new(
+                return Err(Violation::new(
                     "shell",
                     "a probe from a parameter may not use `shell = true` (a command line can run anything) unless the node's configuration sets `[agent] fleet_allow_shell = true`",
                 ));
             }
             if exec.user.is_some() && !fleet.allow_user {
-                return Err(Refusal::new(
+                return Err(Violation::new(
                     "user",
                     "a probe from a parameter may not choose the user it runs as unless the node's configuration sets `[agent] fleet_allow_user = true`",
                 ));
             }
             if let Some(key) = exec.env.keys().find(|k| is_code_env(k)) {
-                return Err(Refusal::new(
+                return Err(Violation::new(
                     format!("env.{key}"),
                     format!(
                         "a probe from a parameter may not set {key}: through it a loader or interpreter takes code from elsewhere than the vetted program"
@@ -105,7 +108,7 @@ pub fn check(probe: &ProbeSettings, fleet: &FleetSettings) -> Result<(), Refusal
                 ));
             }
             if let Some(dir) = exec.working_dir.as_ref().filter(|d| d.is_relative()) {
-                return Err(Refusal::new(
+                return Err(Violation::new(
                     "working_dir",
                     format!(
                         "{:?} is relative, and a parameter has no folder to be relative to; give an absolute path",
@@ -126,8 +129,8 @@ pub fn check(probe: &ProbeSettings, fleet: &FleetSettings) -> Result<(), Refusal
 
 /// An exec program from a parameter: an absolute, plain path (no `.` or `..` that could
 /// climb out) inside one of the allowed directories.
-fn check_program(program: &Path, allowed: &[std::path::PathBuf]) -> Result<(), Refusal> {
-    let refuse = |why: String| Err(Refusal::new("command", why));
+fn check_program(program: &Path, allowed: &[std::path::PathBuf]) -> Result<(), Violation> {
+    let refuse = |why: String| Err(Violation::new("command", why));
     if allowed.is_empty() {
         return refuse(format!(
             "exec probes from a parameter may only run programs inside a directory listed in `[agent] fleet_exec_dirs`, and this node's configuration lists none (program {})",
@@ -216,7 +219,7 @@ mod tests {
         }
     }
 
-    fn key_of(result: Result<(), Refusal>) -> String {
+    fn key_of(result: Result<(), Violation>) -> String {
         result.expect_err("refused").key
     }
 

@@ -1,10 +1,12 @@
 //! Where log records go and how they look: journald natively under systemd (see
-//! [`crate::journal`]), otherwise text or JSON lines on stderr.
+//! its `journal` module), otherwise text or JSON lines on stderr.
 //!
 //! Probes and files put text of their own into log records (a failed run's stderr, a bad
 //! file's content in a parse error). Every record therefore has its control characters
 //! escaped — a newline becomes `\n` — so that a probe cannot print a line that looks like a
 //! record of the daemon's: one record is always one line.
+
+mod journal;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -32,9 +34,9 @@ pub fn init(format: Format, configured: Option<&str>) {
     use std::io::IsTerminal;
 
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), configured);
-    let under_journald = crate::journal::stderr_is_journal();
+    let under_journald = journal::stderr_is_journal();
     if under_journald && format == Format::Text {
-        match crate::journal::JournalLayer::connect() {
+        match journal::JournalLayer::connect() {
             Ok(layer) => {
                 tracing_subscriber::registry()
                     .with(filter)

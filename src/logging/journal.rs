@@ -83,9 +83,9 @@ fn encode(event: &Event<'_>) -> Vec<u8> {
     let mut visitor = Fields::default();
     event.record(&mut visitor);
     // Escaped like every other record (see `logging`): one record, one line.
-    let mut message = crate::logging::escape(&visitor.message).into_owned();
+    let mut message = super::escape(&visitor.message).into_owned();
     for (name, value) in &visitor.fields {
-        let _ = write!(message, " {name}={}", crate::logging::escape(value));
+        let _ = write!(message, " {name}={}", super::escape(value));
     }
     let mut record = Vec::with_capacity(message.len() + 128);
     put(&mut record, "PRIORITY", priority(meta.level()));
@@ -94,7 +94,7 @@ fn encode(event: &Event<'_>) -> Vec<u8> {
     put(&mut record, "MESSAGE", &message);
     for (name, value) in &visitor.fields {
         if let Some(name) = field_name(name) {
-            put(&mut record, &name, &crate::logging::escape(value));
+            put(&mut record, &name, &super::escape(value));
         }
     }
     record
