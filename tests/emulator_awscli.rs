@@ -5,6 +5,7 @@
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
 mod awscli_common;
+mod common;
 mod emulator_common;
 
 use awscli_common::{aws, find_aws_or_skip, show};
@@ -13,7 +14,7 @@ use ssm_inventoryd::emulator::DEMO_SECRET_ACCESS_KEY;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_puts_and_reads_back_and_is_refused_with_a_wrong_secret() {
-    let Some(aws_bin) = find_aws_or_skip("emulator_awscli") else {
+    let Some(aws_bin) = find_aws_or_skip() else {
         return;
     };
     let emu = start_default().await;

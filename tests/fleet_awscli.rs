@@ -38,7 +38,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_put_parameter_drives_a_running_daemon() {
-    let Some(aws) = find_aws_or_skip("fleet_awscli") else {
+    let Some(aws) = find_aws_or_skip() else {
         return;
     };
     let emu = common::emulator(EmulatorConfig::default()).await;

@@ -114,17 +114,9 @@ pub fn enforced(strict_permissions: bool) -> bool {
 /// For tests that only mean something as root: whether the checks apply, with a skip line
 /// naming the test when they do not.
 #[cfg(test)]
+#[track_caller]
 pub(crate) fn root_or_skip() -> bool {
-    use std::io::Write;
-    let root = enforced(true);
-    if !root {
-        // Straight to the process's stderr, so the skip shows even though libtest captures
-        // eprintln! of passing tests. libtest names the thread after the test.
-        let thread = std::thread::current();
-        let test = thread.name().unwrap_or("a test");
-        let _ = writeln!(std::io::stderr(), "SKIP {test}: needs root");
-    }
-    root
+    crate::skip::as_root("needs root: the trust checks apply only to root")
 }
 
 /// Checks `path` and every directory above it, both as written (made absolute) and after

@@ -30,6 +30,8 @@ use ssm_inventoryd::state::State;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
+pub mod skip;
+
 pub const INSTANCE: &str = "i-0123456789abcdef0";
 pub const REGION: &str = "us-east-1";
 pub const CAPTURE_TIME: &str = "2026-11-27T10:00:00Z";

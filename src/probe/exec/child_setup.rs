@@ -60,9 +60,13 @@ mod tests {
 
     #[tokio::test]
     async fn runs_as_another_user_when_root() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
-            eprintln!("skipped: needs root and a `nobody` account");
+        if !crate::skip::as_root("needs root to run a probe as another user")
+            || !crate::skip::can_run(
+                user::resolve("nobody").is_ok(),
+                crate::skip::ROOT,
+                "needs a `nobody` account",
+            )
+        {
             return;
         }
         let nobody = user::resolve("nobody").unwrap();

@@ -112,9 +112,13 @@ mod tests {
     /// is still stopped, with everything it started, because it is signalled as its own user.
     #[tokio::test]
     async fn a_user_probe_is_stopped_without_cap_kill() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
-            eprintln!("skipped: needs root and a `nobody` account");
+        if !crate::skip::as_root("needs root to run a probe as another user")
+            || !crate::skip::can_run(
+                user::resolve("nobody").is_ok(),
+                crate::skip::ROOT,
+                "needs a `nobody` account",
+            )
+        {
             return;
         }
         drop_cap_kill_on_this_thread();
