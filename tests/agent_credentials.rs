@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials};
-use common::{INSTANCE, Pusher, REGION};
+use common::{INSTANCE, Pusher, REGION, wait_for};
 use ssm_inventoryd::aws::{self as client, ClientOptions};
 use ssm_inventoryd::daemon::{self, DaemonOptions};
 use ssm_inventoryd::emulator::{
@@ -163,20 +163,11 @@ fn stage(emu: &Emulator) -> Option<String> {
         .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
 }
 
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < SLACK, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    start.elapsed()
-}
-
 /// EC2 with Default Host Management: no instance profile, instance metadata not asked, only
 /// the agent's identity runtime configuration and the keys it shares. The node pushes.
 #[tokio::test]
 async fn an_ec2_node_with_only_the_agents_identity_config_pushes() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let agent = AgentFiles::new();
     agent.share(
         DEMO_ACCESS_KEY_ID,
@@ -184,8 +175,11 @@ async fn an_ec2_node_with_only_the_agents_identity_config_pushes() {
         OffsetDateTime::now_utc() + time::Duration::hours(1),
     );
     let daemon = Daemon::start(&emu, &agent, r#"{"Stage":"A"}"#);
-    wait_for("the first delivery", || stage(&emu).as_deref() == Some("A")).await;
-    wait_for("the status file", || !daemon.status().is_empty()).await;
+    wait_for(SLACK, "the first delivery", || {
+        stage(&emu).as_deref() == Some("A")
+    })
+    .await;
+    wait_for(SLACK, "the status file", || !daemon.status().is_empty()).await;
     let status = daemon.status();
     assert!(
         status.contains("the SSM Agent's shared credentials")
@@ -200,12 +194,15 @@ async fn an_ec2_node_with_only_the_agents_identity_config_pushes() {
 /// the first refused request, and nothing is lost.
 #[tokio::test]
 async fn rotated_keys_are_used_without_a_restart() {
-    let emu = common::emulator(two_keys()).await;
+    let emu = common::emulator::start(two_keys()).await;
     let agent = AgentFiles::new();
     let in_an_hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
     agent.share(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, in_an_hour);
     let daemon = Daemon::start(&emu, &agent, r#"{"Stage":"A"}"#);
-    wait_for("the first delivery", || stage(&emu).as_deref() == Some("A")).await;
+    wait_for(SLACK, "the first delivery", || {
+        stage(&emu).as_deref() == Some("A")
+    })
+    .await;
 
     emu.revoke_access_key(DEMO_ACCESS_KEY_ID);
     daemon.set_output(r#"{"Stage":"B"}"#);
@@ -216,14 +213,14 @@ async fn rotated_keys_are_used_without_a_restart() {
             .copied()
             .unwrap_or(0)
     };
-    wait_for("a refused request", || refused() > 0).await;
+    wait_for(SLACK, "a refused request", || refused() > 0).await;
     let first_refusal = Instant::now();
     agent.share(
         SECOND_KEY_ID,
         SECOND_SECRET,
         in_an_hour + time::Duration::hours(1),
     );
-    wait_for("the change, with the new keys", || {
+    wait_for(SLACK, "the change, with the new keys", || {
         stage(&emu).as_deref() == Some("B")
     })
     .await;
@@ -240,7 +237,7 @@ async fn rotated_keys_are_used_without_a_restart() {
 /// file and the time, and the items stay pending.
 #[tokio::test]
 async fn expired_shared_credentials_give_one_clear_line() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let agent = AgentFiles::new();
     let expired = OffsetDateTime::parse("2026-01-01T00:00:00Z", &Rfc3339).unwrap();
     agent.share(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, expired);
@@ -297,7 +294,7 @@ impl ProvideCredentials for Rotating {
 /// failure: with one attempt allowed (as the daemon pushes), the item still goes through.
 #[tokio::test]
 async fn a_refused_request_is_retried_once_with_fresh_keys() {
-    let emu = common::emulator(two_keys()).await;
+    let emu = common::emulator::start(two_keys()).await;
     emu.revoke_access_key(DEMO_ACCESS_KEY_ID);
     let keys = |id: &str, secret: &str| Credentials::new(id, secret, None, None, "test");
     let provider = Rotating(Mutex::new(VecDeque::from([

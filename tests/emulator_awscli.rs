@@ -4,12 +4,10 @@
 //! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
-mod awscli_common;
 mod common;
-mod emulator_common;
 
-use awscli_common::{aws, find_aws_or_skip, show};
-use emulator_common::*;
+use common::awscli::{aws, find_aws_or_skip, show};
+use common::emulator::*;
 use ssm_inventoryd::emulator::DEMO_SECRET_ACCESS_KEY;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,7 +63,7 @@ async fn the_metrics_file_parses_and_matches_what_the_emulator_saw() {
     if !parser_available() {
         return;
     }
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         refuse: vec![Refusal::named("Custom:Bad", ErrorCode::InvalidTypeName)],
         ..EmulatorConfig::default()
     })
