@@ -55,6 +55,10 @@ pub struct Sources {
     /// field rather than read inside [`resolve`] so that tests do not depend on the
     /// environment they happen to run in.
     pub env_region: Option<String>,
+    /// Fixed keys (ID and secret) instead of any credential chain: for a daemon run inside a
+    /// test's own process, which must not depend on that process's environment. Never set on
+    /// a node.
+    pub static_credentials: Option<(String, String)>,
 }
 
 impl Default for Sources {
@@ -76,6 +80,7 @@ impl Default for Sources {
             env_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .iter()
                 .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
+            static_credentials: None,
         }
     }
 }

@@ -86,6 +86,7 @@ impl AgentFiles {
             identity_runtime_config: self.identity_config(),
             env_credentials: false,
             env_region: None,
+            static_credentials: None,
         }
     }
 }

@@ -164,6 +164,7 @@ fn no_files(dir: &std::path::Path) -> Sources {
         identity_runtime_config: dir.join("runtimeconfig/identity_config.json"),
         env_credentials: false,
         env_region: None,
+        static_credentials: None,
     }
 }
 
