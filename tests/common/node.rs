@@ -177,6 +177,38 @@ impl Node {
         )
     }
 
+    /// The folder of `files` probe `name`: `data/<name>.d`.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.path(&format!("data/{name}.d"))
+    }
+
+    /// A `files` probe `[[probe]]` table over [`Node::folder`]`(name)`, every `interval`.
+    pub fn files_probe_toml(&self, name: &str, interval: &str) -> String {
+        format!(
+            "[[probe]]\nname = \"{name}\"\nkind = \"files\"\npath = \"{}\"\n\
+             interval = \"{interval}\"\n\n",
+            self.folder(name).display()
+        )
+    }
+
+    /// Writes the SSM Agent document of `type_name` into `files` probe `name`'s folder, one
+    /// row `{"Stage": stage}`; replaced atomically, as the agent's writers do.
+    pub fn set_document(&self, name: &str, type_name: &str, stage: &str) {
+        let folder = self.folder(name);
+        std::fs::create_dir_all(&folder).expect("files probe folder");
+        let file = type_name.trim_start_matches("Custom:");
+        let temp = folder.join(format!(".{file}.tmp"));
+        std::fs::write(
+            &temp,
+            format!(
+                "{{\"SchemaVersion\":\"1.0\",\"TypeName\":\"{type_name}\",\
+                 \"Content\":{{\"Stage\":\"{stage}\"}}}}"
+            ),
+        )
+        .expect("write document");
+        std::fs::rename(&temp, folder.join(format!("{file}.json"))).expect("rename document");
+    }
+
     /// The main file: `[agent]`, then the exec probes.
     pub fn write_config(&self) {
         self.write_config_with("");
