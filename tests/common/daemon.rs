@@ -128,6 +128,16 @@ pub fn sources(node: &Node) -> Sources {
     }
 }
 
+/// Runs `command` to its end on the blocking pool, which holds a paused clock still
+/// meanwhile: a child awaited on the runtime would let the clock leap ahead while it runs.
+pub async fn run_blocking(command: tokio::process::Command) -> std::process::Output {
+    let mut command = command.into_std();
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("running a command does not panic")
+        .expect("the command runs")
+}
+
 /// Gives threads outside the runtime (a folder watcher, a child process) a moment of real
 /// time. Blocking work holds a paused clock still while it runs, so time does not leap ahead
 /// of what those threads are about to report.
