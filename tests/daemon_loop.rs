@@ -266,3 +266,47 @@ async fn content_let_go_after_acknowledgement_is_collected_again_when_the_servic
     // It came back through the probe, not from memory.
     assert!(log.contains("pending=1"), "{log}");
 }
+
+/// A node registered after the daemon started: while it has no identity nothing is sent, and
+/// once the SSM Agent's registration appears it is picked up within the registration poll
+/// (two seconds, whatever the identity lookup's backoff has grown to) and the items go out
+/// under the new instance ID.
+#[tokio::test(start_paused = true)]
+async fn a_node_registered_after_start_pushes_once_its_registration_appears() {
+    const HYBRID_ID: &str = "mi-0fedcba9876543210";
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let mut node = Node::daemon(&emu);
+    node.instance_id = "auto".into();
+    node.set_document("stage", "Custom:Stage", "A");
+    node.write_config_with(&node.files_probe_toml("stage", "1s"));
+    let sources = common::daemon::sources(&node);
+    let registration = sources.registration_file.clone();
+    let daemon = Daemon::start_with(emu, &node, sources);
+    let emu = &daemon.emu;
+
+    // Long enough for the identity lookup's backoff to pass the registration poll.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        emu.stats().requests,
+        0,
+        "nothing is sent without an identity"
+    );
+
+    std::fs::create_dir_all(registration.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registration,
+        format!(r#"{{"ManagedInstanceID":"{HYBRID_ID}","Region":"us-east-1"}}"#),
+    )
+    .unwrap();
+    let took = wait_for(SLACK, "the item under the registered ID", || {
+        emu.stored(HYBRID_ID, "Custom:Stage").is_some()
+    })
+    .await;
+    assert!(
+        took < Duration::from_secs(2) + MIN_PUSH_INTERVAL,
+        "took {took:?}"
+    );
+
+    let log = daemon.stop().await;
+    assert!(log.contains(HYBRID_ID), "{log}");
+}
