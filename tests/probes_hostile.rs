@@ -505,8 +505,11 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
     /// shares the daemon's session, so it may) is still told apart by its run token.
     #[test]
     fn a_detached_process_in_the_daemons_group_ends_with_its_run() {
-        if !Path::new("/usr/bin/perl").exists() {
-            println!("skipped: needs /usr/bin/perl to call setpgid");
+        if !crate::common::skip::can_run(
+            Path::new("/usr/bin/perl").exists(),
+            crate::common::skip::ROOT,
+            "needs /usr/bin/perl to call setpgid",
+        ) {
             return;
         }
         let tmp = tempfile::tempdir().expect("temp dir");

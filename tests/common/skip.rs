@@ -13,7 +13,8 @@
 
 use std::io::Write;
 
-/// Set to `1`: tests that need root fail when not run as root.
+/// Set to `1`: tests that need root, or a system tool or account a Linux node has (`setpriv`,
+/// `perl`, a `nobody` user), fail without it.
 pub const ROOT: &str = "SSM_INVENTORYD_REQUIRE_ROOT";
 /// Set to `1`: tests that need `aws` fail when it is not on PATH.
 pub const AWSCLI: &str = "SSM_INVENTORYD_REQUIRE_AWSCLI";
