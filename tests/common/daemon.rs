@@ -11,7 +11,7 @@
 //!
 //! A test that uses it runs on `#[tokio::test(start_paused = true)]`: its timers
 //! (intervals, `min_push_interval`, backoff, debounce, fleet polls) take no real time, since
-//! tokio moves the clock on whenever every task waits. Work that happens outside the runtime
+//! tokio moves the clock on whenever everything on the runtime waits. Work that happens outside the runtime
 //! needs care with that clock:
 //! * blocking work (`files` probes, saving the state) holds the paused clock still while it
 //!   runs, so it is safe;
@@ -46,7 +46,7 @@ pub struct Daemon {
     pub emu: Emulator,
     reload: mpsc::Sender<()>,
     shutdown: CancellationToken,
-    task: JoinHandle<Result<(), DaemonError>>,
+    run: JoinHandle<Result<(), DaemonError>>,
     log: Log,
     _log_guard: tracing::subscriber::DefaultGuard,
 }
@@ -61,7 +61,7 @@ impl Daemon {
     pub fn start_with(emu: Emulator, node: &Node, sources: Sources) -> Daemon {
         let log = Log::default();
         let writer = log.clone();
-        // This thread's log only: the test's runtime, on which the daemon's tasks run, is a
+        // This thread's log only: the test's runtime, on which the whole daemon runs, is a
         // current-thread one.
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -78,12 +78,12 @@ impl Daemon {
         };
         let shutdown = CancellationToken::new();
         let (reload, reloads) = mpsc::channel(1);
-        let task = tokio::spawn(daemon::run(options, shutdown.clone(), reloads));
+        let run = tokio::spawn(daemon::run(options, shutdown.clone(), reloads));
         Daemon {
             emu,
             reload,
             shutdown,
-            task,
+            run,
             log,
             _log_guard: log_guard,
         }
@@ -102,7 +102,7 @@ impl Daemon {
     /// What SIGTERM does; returns everything the daemon logged.
     pub async fn stop(self) -> String {
         self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(60), self.task)
+        tokio::time::timeout(Duration::from_secs(60), self.run)
             .await
             .expect("the daemon stops")
             .expect("the daemon does not panic")

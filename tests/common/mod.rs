@@ -1,4 +1,4 @@
-//! What the integration tests share, one copy of each helper. Every test file declares
+//! What the integration tests share, one copy of each. Every test file declares
 //! `mod common;` and uses what it needs:
 //!
 //! * here: the node's identity, the hermetic environment of the binary, waiting
