@@ -55,6 +55,10 @@ pub struct Sources {
     /// field rather than read inside [`resolve`] so that tests do not depend on the
     /// environment they happen to run in.
     pub env_region: Option<String>,
+    /// Fixed keys (ID and secret) instead of any credential chain: for a daemon run inside a
+    /// test's own process, which must not depend on that process's environment. Never set on
+    /// a node.
+    pub static_credentials: Option<(String, String)>,
 }
 
 impl Default for Sources {
@@ -76,6 +80,7 @@ impl Default for Sources {
             env_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .iter()
                 .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
+            static_credentials: None,
         }
     }
 }
@@ -309,32 +314,4 @@ async fn identity_document_region(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instance_id_pattern() {
-        for good in ["i-0123abcd", "i-0123456789abcdef0", "mi-0123456789abcdef0"] {
-            assert!(is_instance_id(good), "{good}");
-        }
-        for bad in [
-            "i-0123abc",
-            "i-0123456789abcdef",
-            "mi-0123abcd",
-            "x-0123abcd",
-            "i-0123-abc",
-            "",
-        ] {
-            assert!(!is_instance_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn region_shape() {
-        assert!(is_region("us-east-1"));
-        assert!(is_region("ap-southeast-5"));
-        assert!(!is_region("US-EAST-1"));
-        assert!(!is_region("us east"));
-        assert!(!is_region(""));
-    }
-}
+mod tests;

@@ -83,3 +83,8 @@ pub mod state;
 pub mod status;
 pub mod watch;
 pub mod wire;
+
+/// How a unit test that needs root skips: the same file as the integration tests' own.
+#[cfg(test)]
+#[path = "../tests/common/skip.rs"]
+mod skip;

@@ -1,7 +1,8 @@
 //! Credentials and identity from the SSM Agent's identity runtime configuration, against the
 //! emulator: an EC2 node under Default Host Management (no instance profile, no metadata
 //! asked), a hybrid node whose keys are rotated under the running daemon, expired keys, and
-//! the one immediate retry after a refusal.
+//! the one immediate retry after a refusal. The daemon runs in this process on a paused clock
+//! (`common::daemon`), with the agent's files as its identity sources.
 
 mod common;
 
@@ -12,9 +13,9 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials};
-use common::{INSTANCE, Pusher, REGION};
+use common::daemon::Daemon;
+use common::{INSTANCE, Node, Pusher, REGION, wait_for};
 use ssm_inventoryd::aws::{self as client, ClientOptions};
-use ssm_inventoryd::daemon::{self, DaemonOptions};
 use ssm_inventoryd::emulator::{
     DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
 };
@@ -22,7 +23,6 @@ use ssm_inventoryd::identity::Sources;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 const SECOND_KEY_ID: &str = "AKIAROTATEDKEY000002";
 const SECOND_SECRET: &str = "rotated/secret/key/for/the/second/pair00";
@@ -86,6 +86,7 @@ impl AgentFiles {
             identity_runtime_config: self.identity_config(),
             env_credentials: false,
             env_region: None,
+            static_credentials: None,
         }
     }
 }
@@ -96,66 +97,21 @@ fn replace(path: &Path, text: &str) {
     std::fs::rename(&temp, path).unwrap();
 }
 
-/// The daemon loop in this process, with identity sources under `agent`.
-struct Daemon {
-    dir: tempfile::TempDir,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+/// A daemon node whose identity and credentials come from the agent's files alone: no
+/// instance ID in its configuration, a `files` probe with `{"Stage": stage}`. Immediate
+/// pushes and short backoff, so that a refused request is retried within a second.
+fn node(emu: &Emulator, stage: &str) -> Node {
+    let mut node = Node::daemon(emu);
+    node.instance_id = "auto".into();
+    node.set("min_push_interval", "\"0s\"")
+        .set("retry_cap", "\"200ms\"");
+    node.set_document("stage", "Custom:Stage", stage);
+    node.write_config_with(&node.files_probe_toml("stage", "1s"));
+    node
 }
 
-impl Daemon {
-    fn start(emu: &Emulator, agent: &AgentFiles, output: &str) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("stage.json");
-        std::fs::write(&data, output).unwrap();
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[agent]\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\nstate_dir = \"{}\"\n\
-                 splay = \"0s\"\nmin_push_interval = \"0s\"\nretry_base = \"50ms\"\nretry_cap = \"200ms\"\n\
-                 \n[[probe]]\nname = \"stage\"\nkind = \"exec\"\ntype_name = \"Custom:Stage\"\n\
-                 command = [\"/bin/cat\", \"{}\"]\ninterval = \"1s\"\ntimeout = \"1s\"\n",
-                emu.endpoint_url(),
-                dir.path().join("state").display(),
-                data.display()
-            ),
-        )
-        .unwrap();
-        let options = DaemonOptions {
-            config_path: config,
-            identity_sources: agent.sources(),
-            shutdown_deadline: Duration::from_secs(5),
-            runtime_dir: None,
-            clock: ssm_inventoryd::clock::Clock::system(),
-        };
-        let shutdown = CancellationToken::new();
-        let (_reload_tx, reload) = tokio::sync::mpsc::channel(1);
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            // Kept alive for the daemon's whole run: a closed reload channel is not a request.
-            let _reload_tx = _reload_tx;
-            daemon::run(options, token, reload).await.unwrap();
-        });
-        Daemon {
-            dir,
-            shutdown,
-            task,
-        }
-    }
-    fn set_output(&self, output: &str) {
-        std::fs::write(self.dir.path().join("stage.json"), output).unwrap();
-    }
-    fn status(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("state/status.json")).unwrap_or_default()
-    }
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(SLACK, self.task)
-            .await
-            .expect("the daemon stops")
-            .unwrap();
-    }
+fn status(node: &Node) -> String {
+    std::fs::read_to_string(node.state_dir().join("status.json")).unwrap_or_default()
 }
 
 fn stage(emu: &Emulator) -> Option<String> {
@@ -163,30 +119,26 @@ fn stage(emu: &Emulator) -> Option<String> {
         .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
 }
 
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < SLACK, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    start.elapsed()
-}
-
 /// EC2 with Default Host Management: no instance profile, instance metadata not asked, only
 /// the agent's identity runtime configuration and the keys it shares. The node pushes.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_ec2_node_with_only_the_agents_identity_config_pushes() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let agent = AgentFiles::new();
     agent.share(
         DEMO_ACCESS_KEY_ID,
         DEMO_SECRET_ACCESS_KEY,
         OffsetDateTime::now_utc() + time::Duration::hours(1),
     );
-    let daemon = Daemon::start(&emu, &agent, r#"{"Stage":"A"}"#);
-    wait_for("the first delivery", || stage(&emu).as_deref() == Some("A")).await;
-    wait_for("the status file", || !daemon.status().is_empty()).await;
-    let status = daemon.status();
+    let node = node(&emu, "A");
+    let daemon = Daemon::start_with(emu, &node, agent.sources());
+    let emu = &daemon.emu;
+    wait_for(SLACK, "the first delivery", || {
+        stage(emu).as_deref() == Some("A")
+    })
+    .await;
+    wait_for(SLACK, "the status file", || !status(&node).is_empty()).await;
+    let status = status(&node);
     assert!(
         status.contains("the SSM Agent's shared credentials")
             && status.contains(&agent.identity_config().display().to_string()),
@@ -198,17 +150,22 @@ async fn an_ec2_node_with_only_the_agents_identity_config_pushes() {
 /// A hybrid node's keys are rotated under the running daemon and the old key stops working:
 /// the change made meanwhile is delivered with the new keys, without a restart, seconds after
 /// the first refused request, and nothing is lost.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn rotated_keys_are_used_without_a_restart() {
-    let emu = common::emulator(two_keys()).await;
+    let emu = common::emulator::start(two_keys()).await;
     let agent = AgentFiles::new();
     let in_an_hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
     agent.share(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, in_an_hour);
-    let daemon = Daemon::start(&emu, &agent, r#"{"Stage":"A"}"#);
-    wait_for("the first delivery", || stage(&emu).as_deref() == Some("A")).await;
+    let node = node(&emu, "A");
+    let daemon = Daemon::start_with(emu, &node, agent.sources());
+    let emu = &daemon.emu;
+    wait_for(SLACK, "the first delivery", || {
+        stage(emu).as_deref() == Some("A")
+    })
+    .await;
 
     emu.revoke_access_key(DEMO_ACCESS_KEY_ID);
-    daemon.set_output(r#"{"Stage":"B"}"#);
+    node.set_document("stage", "Custom:Stage", "B");
     let refused = || {
         emu.stats()
             .errors
@@ -216,15 +173,15 @@ async fn rotated_keys_are_used_without_a_restart() {
             .copied()
             .unwrap_or(0)
     };
-    wait_for("a refused request", || refused() > 0).await;
+    wait_for(SLACK, "a refused request", || refused() > 0).await;
     let first_refusal = Instant::now();
     agent.share(
         SECOND_KEY_ID,
         SECOND_SECRET,
         in_an_hour + time::Duration::hours(1),
     );
-    wait_for("the change, with the new keys", || {
-        stage(&emu).as_deref() == Some("B")
+    wait_for(SLACK, "the change, with the new keys", || {
+        stage(emu).as_deref() == Some("B")
     })
     .await;
     let took = first_refusal.elapsed();
@@ -240,7 +197,7 @@ async fn rotated_keys_are_used_without_a_restart() {
 /// file and the time, and the items stay pending.
 #[tokio::test]
 async fn expired_shared_credentials_give_one_clear_line() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let agent = AgentFiles::new();
     let expired = OffsetDateTime::parse("2026-01-01T00:00:00Z", &Rfc3339).unwrap();
     agent.share(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, expired);
@@ -297,7 +254,7 @@ impl ProvideCredentials for Rotating {
 /// failure: with one attempt allowed (as the daemon pushes), the item still goes through.
 #[tokio::test]
 async fn a_refused_request_is_retried_once_with_fresh_keys() {
-    let emu = common::emulator(two_keys()).await;
+    let emu = common::emulator::start(two_keys()).await;
     emu.revoke_access_key(DEMO_ACCESS_KEY_ID);
     let keys = |id: &str, secret: &str| Credentials::new(id, secret, None, None, "test");
     let provider = Rotating(Mutex::new(VecDeque::from([

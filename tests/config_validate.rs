@@ -2,6 +2,8 @@
 //! config per kind of mistake: exit code 2 and exactly one line on stderr naming the file, the
 //! line and the key, because that line is all an operator gets.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -247,15 +249,8 @@ fn agent_table_in_a_drop_in() {
 /// by root and writable by root only, is accepted and switches them off for the drop-ins.
 #[test]
 fn main_file_that_others_could_change_cannot_switch_the_checks_off() {
-    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    if !ssm_inventoryd::config::trust::enforced(true) {
-        // Straight to the process's stderr, so the skip shows even though libtest captures
-        // eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP config_validate: the trust checks only apply when run as root"
-        );
+    if !common::skip::as_root("needs root: the trust checks apply only to root") {
         return;
     }
     let dir = Dir::new(&format!("[agent]\nstrict_permissions = false\n{PROBE}"));

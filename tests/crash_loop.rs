@@ -14,11 +14,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, INSTANCE, REGION, describe, hermetic_env, sorted};
+use common::{INSTANCE, Node, describe, sorted};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use ssm_inventoryd::emulator::EmulatorConfig;
@@ -82,57 +82,26 @@ fn expected(type_name: &str, json: &str) -> Item {
     .expect("valid")
 }
 
-struct Node {
-    dir: tempfile::TempDir,
+/// The node: three exec probes every 100 ms, quick pushes, two requests per push.
+fn node(endpoint: &str) -> Node {
+    let mut node = Node::daemon(endpoint);
+    node.set("min_push_interval", "\"20ms\"")
+        .set("retry_base", "\"10ms\"")
+        .set("retry_cap", "\"100ms\"")
+        .set("max_request_bytes", "4096");
+    node.probe_interval = "100ms".into();
+    node.probe_timeout = "100ms".into();
+    node.set_probes(&PROBES);
+    node
 }
 
-impl Node {
-    fn data(&self, probe: &str) -> PathBuf {
-        self.dir.path().join("data").join(format!("{probe}.json"))
-    }
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// Replaces a probe's output atomically, as a well-behaved writer does: `cat` sees the old
-    /// or the new file, never half of one.
-    fn set_output(&self, probe: &str, json: &str) {
-        let temp = self.dir.path().join("data").join(format!(".{probe}.tmp"));
-        std::fs::write(&temp, json).expect("write output");
-        std::fs::rename(&temp, self.data(probe)).expect("rename output");
-    }
-
-    fn write_config(&self, endpoint: &str) {
-        let mut text = format!(
-            "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n\
-             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"20ms\"\n\
-             retry_base = \"10ms\"\nretry_cap = \"100ms\"\nmax_request_bytes = 4096\n",
-            self.state_dir().display()
-        );
-        for (name, type_name) in PROBES {
-            text.push_str(&format!(
-                "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
-                 command = [\"/bin/cat\", \"{}\"]\ninterval = \"100ms\"\ntimeout = \"100ms\"\n",
-                self.data(name).display()
-            ));
-        }
-        std::fs::write(self.config(), text).expect("write config");
-    }
-
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("--config").arg(self.config()).args(args);
-        hermetic_env(&mut cmd, self.dir.path());
-        cmd.env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
+/// `ssm-inventoryd ARGS` on `node`, quiet.
+fn command(node: &Node, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = node.command(args);
+    cmd.env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
 }
 
 /// PutInventory requests the emulator has received but not answered yet.
@@ -165,16 +134,12 @@ async fn a_hundred_sigkills_lose_nothing() {
     println!("crash loop: {kills} kills, seed {seed} (CRASH_LOOP_SEED={seed} replays it)");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         latency: Duration::from_millis(15),
         ..EmulatorConfig::default()
     })
     .await;
-    let node = Node {
-        dir: tempfile::tempdir().expect("temp dir"),
-    };
-    std::fs::create_dir_all(node.dir.path().join("data")).expect("data dir");
-    node.write_config(&emu.endpoint_url());
+    let node = node(&emu.endpoint_url());
 
     let mut version = 0u64;
     let mut latest: Vec<String> = PROBES
@@ -198,7 +163,7 @@ async fn a_hundred_sigkills_lose_nothing() {
             }
         }
         let at_start = emu.stats();
-        let mut child = node.command(&["run"]).spawn().expect("spawn the daemon");
+        let mut child = command(&node, &["run"]).spawn().expect("spawn the daemon");
         let lifetime = Duration::from_millis(rng.random_range(30..300));
         // Sometimes the content changes while it runs, too.
         if rng.random_bool(0.5) {
@@ -246,7 +211,7 @@ async fn a_hundred_sigkills_lose_nothing() {
     // A final clean run.
     let out = tokio::time::timeout(
         Duration::from_secs(60),
-        node.command(&["once"]).stderr(Stdio::piped()).output(),
+        command(&node, &["once"]).stderr(Stdio::piped()).output(),
     )
     .await
     .expect("once finishes")

@@ -1,17 +1,17 @@
-//! `ssm-inventoryd run` as systemd would run it, against the emulator: delivery, change
-//! tracking, idleness, reloads, graceful stop and systemd notifications.
+//! `ssm-inventoryd run` as systemd would run it, against the emulator: what only the process
+//! shows. SIGHUP, SIGTERM during a push, the exit code, systemd's notifications and the
+//! `reload` command's handshake. (The event loop's behaviour, on a paused clock in this
+//! process, is in `daemon_loop.rs`.)
 
 mod common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, INSTANCE, REGION, hermetic_env, signal, stage, stop, wait_for};
-use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
+use common::{BIN, INSTANCE, Node, signal, stage, stop, wait_for};
+use ssm_inventoryd::emulator::EmulatorConfig;
 use tokio::io::AsyncReadExt;
-use tokio::process::Child;
 use tokio::time::Instant;
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -19,122 +19,20 @@ const MIN_PUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Room for process start-up and a loaded machine; not a speed target.
 const SLACK: Duration = Duration::from_secs(10);
 
-struct Node {
-    dir: tempfile::TempDir,
-    endpoint: String,
-}
-
-impl Node {
-    fn new(emu: &Emulator) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("etc/probes.d")).unwrap();
-        std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        Node {
-            dir,
-            endpoint: emu.endpoint_url(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn config_path(&self) -> PathBuf {
-        self.path("etc/config.toml")
-    }
-    fn write_config(&self, probes: &[(&str, &str)]) {
-        self.write_config_with(probes, "");
-    }
-    fn write_config_with(&self, probes: &[(&str, &str)], agent_extra: &str) {
-        let mut text = format!(
-            "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"{REGION}\"\nendpoint_url = \"{}\"\n\
-             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"{}s\"\nretry_base = \"50ms\"\nretry_cap = \"500ms\"\n{agent_extra}\n",
-            self.endpoint,
-            self.path("state").display(),
-            MIN_PUSH_INTERVAL.as_secs()
-        );
-        for (name, type_name) in probes {
-            text += &self.probe_toml(name, type_name);
-        }
-        std::fs::write(self.config_path(), text).unwrap();
-    }
-    fn probe_toml(&self, name: &str, type_name: &str) -> String {
-        self.probe_toml_every(name, type_name, INTERVAL)
-    }
-    fn probe_toml_every(&self, name: &str, type_name: &str, interval: Duration) -> String {
-        format!(
-            "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
-             command = [\"/bin/cat\", \"{}\"]\ninterval = \"{}s\"\ntimeout = \"1s\"\n",
-            self.path(&format!("data/{name}.json")).display(),
-            interval.as_secs()
-        )
-    }
-    fn set_output(&self, name: &str, json: &str) {
-        std::fs::write(self.path(&format!("data/{name}.json")), json).unwrap();
-    }
-    fn spawn(&self, extra_env: &[(&str, &str)]) -> Child {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("--config").arg(self.config_path()).arg("run");
-        hermetic_env(&mut cmd, self.dir.path());
-        cmd.envs(extra_env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd.spawn().expect("start the daemon")
-    }
-}
-
-#[tokio::test]
-async fn items_arrive_changes_follow_and_an_idle_node_sends_nothing() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
-    node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.set_output("owner", r#"{"Stage":"platform"}"#);
-    node.write_config(&[("stage", "Custom:Stage"), ("owner", "Custom:Owner")]);
-    let daemon = node.spawn(&[]);
-
-    wait_for(SLACK, "first items", || {
-        stage(&emu, "Custom:Stage").is_some() && stage(&emu, "Custom:Owner").is_some()
-    })
-    .await;
-
-    node.set_output("stage", r#"{"Stage":"B"}"#);
-    let took = wait_for(INTERVAL + MIN_PUSH_INTERVAL + SLACK, "the change", || {
-        stage(&emu, "Custom:Stage").as_deref() == Some("B")
-    })
-    .await;
-    eprintln!(
-        "change arrived after {took:?} (interval {INTERVAL:?} + min_push_interval {MIN_PUSH_INTERVAL:?})"
-    );
-
-    // Let any push still in flight finish, then watch several intervals of nothing.
-    tokio::time::sleep(MIN_PUSH_INTERVAL * 2).await;
-    let before = emu.stats();
-    tokio::time::sleep(INTERVAL * 5).await;
-    let after = emu.stats();
-    assert_eq!(
-        after.put_inventory_requests, before.put_inventory_requests,
-        "an idle node sends nothing"
-    );
-    assert_eq!(stage(&emu, "Custom:Owner").as_deref(), Some("platform"));
-
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
-}
-
 #[tokio::test]
 async fn sighup_adds_a_probe_and_an_invalid_config_keeps_the_old_one() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let mut node = Node::daemon(&emu);
     node.set_output("stage", r#"{"Stage":"A"}"#);
     node.set_output("extra", r#"{"Stage":"X"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
+    node.set_probes(&[("stage", "Custom:Stage")]);
     let daemon = node.spawn(&[]);
     wait_for(SLACK, "first item", || {
         stage(&emu, "Custom:Stage").is_some()
     })
     .await;
 
-    node.write_config(&[("stage", "Custom:Stage"), ("extra", "Custom:Extra")]);
+    node.set_probes(&[("stage", "Custom:Stage"), ("extra", "Custom:Extra")]);
     signal(&daemon, libc::SIGHUP);
     wait_for(SLACK, "the added probe's item", || {
         stage(&emu, "Custom:Extra").is_some()
@@ -167,98 +65,16 @@ async fn sighup_adds_a_probe_and_an_invalid_config_keeps_the_old_one() {
 }
 
 #[tokio::test]
-async fn a_new_drop_in_file_is_picked_up_without_a_signal() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
-    node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.set_output("dropin", r#"{"Stage":"D"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
-    let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || {
-        stage(&emu, "Custom:Stage").is_some()
-    })
-    .await;
-
-    std::fs::write(
-        node.path("etc/probes.d/dropin.toml"),
-        node.probe_toml("dropin", "Custom:DropIn"),
-    )
-    .unwrap();
-    wait_for(SLACK, "the drop-in's item", || {
-        stage(&emu, "Custom:DropIn").as_deref() == Some("D")
-    })
-    .await;
-
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains("SIGHUP"), "{stderr}");
-    assert!(stderr.contains("configuration reloaded"), "{stderr}");
-}
-
-/// The drop-in folder is watched even when it is created after start, and when a reload
-/// moves `probes_dir` elsewhere, the new folder is the one watched.
-#[tokio::test]
-async fn drop_in_folders_created_later_or_moved_by_a_reload_are_watched() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
-    std::fs::remove_dir(node.path("etc/probes.d")).unwrap();
-    node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.set_output("early", r#"{"Stage":"E"}"#);
-    node.set_output("moved", r#"{"Stage":"M"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
-    let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || {
-        stage(&emu, "Custom:Stage").is_some()
-    })
-    .await;
-
-    // Created after start, then a drop-in written into it.
-    std::fs::create_dir(node.path("etc/probes.d")).unwrap();
-    std::fs::write(
-        node.path("etc/probes.d/early.toml"),
-        node.probe_toml("early", "Custom:Early"),
-    )
-    .unwrap();
-    wait_for(
-        SLACK,
-        "the drop-in in the folder created after start",
-        || stage(&emu, "Custom:Early").as_deref() == Some("E"),
-    )
-    .await;
-
-    // A reload moves probes_dir; a drop-in in the new folder is then seen without a signal.
-    std::fs::create_dir(node.path("other.d")).unwrap();
-    node.write_config_with(
-        &[("stage", "Custom:Stage")],
-        &format!("probes_dir = \"{}\"", node.path("other.d").display()),
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    std::fs::write(
-        node.path("other.d/moved.toml"),
-        node.probe_toml("moved", "Custom:Moved"),
-    )
-    .unwrap();
-    wait_for(SLACK, "the drop-in in the folder a reload moved to", || {
-        stage(&emu, "Custom:Moved").as_deref() == Some("M")
-    })
-    .await;
-
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains("SIGHUP"), "{stderr}");
-}
-
-#[tokio::test]
 async fn sigterm_during_a_slow_push_exits_zero_with_state_saved() {
     let latency = Duration::from_secs(3);
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         latency,
         ..EmulatorConfig::default()
     })
     .await;
-    let node = Node::new(&emu);
+    let mut node = Node::daemon(&emu);
     node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
+    node.set_probes(&[("stage", "Custom:Stage")]);
     let mut daemon = node.spawn(&[]);
 
     // The push starts as soon as the probe has run; stop the daemon while it is in flight.
@@ -314,10 +130,10 @@ fn notifications(socket: &UnixDatagram, until: Instant, want: &[&str]) -> Vec<St
 
 #[tokio::test]
 async fn systemd_sees_ready_status_and_watchdog() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let mut node = Node::daemon(&emu);
     node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
+    node.set_probes(&[("stage", "Custom:Stage")]);
     let socket_path: PathBuf = node.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
@@ -358,13 +174,13 @@ async fn systemd_sees_ready_status_and_watchdog() {
 /// in STATUS that items are pending.
 #[tokio::test]
 async fn ready_does_not_wait_for_delivery() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut node = Node::new(&emu);
+    let mut node = Node::daemon(&emu);
     node.endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
+    node.set_probes(&[("stage", "Custom:Stage")]);
     let socket_path: PathBuf = node.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
@@ -390,10 +206,10 @@ async fn ready_does_not_wait_for_delivery() {
 /// 0 with what was applied, or 1 with why the new configuration was refused.
 #[tokio::test]
 async fn reload_command_waits_for_the_daemons_answer() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let mut node = Node::daemon(&emu);
     node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
+    node.set_probes(&[("stage", "Custom:Stage")]);
     let run_dir = node.path("run");
     std::fs::create_dir_all(&run_dir).unwrap();
     let daemon = node.spawn(&[("RUNTIME_DIRECTORY", run_dir.to_str().unwrap())]);
@@ -443,84 +259,4 @@ async fn reload_command_waits_for_the_daemons_answer() {
     );
     let (code, log) = stop(daemon).await;
     assert_eq!(code, Some(0), "{log}");
-}
-
-#[tokio::test]
-async fn a_file_renamed_into_a_watched_folder_is_pushed_within_seconds() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
-    let folder = node.path("custom.d");
-    std::fs::create_dir_all(&folder).unwrap();
-    node.set_output("stage", r#"{"Stage":"A"}"#);
-    node.write_config(&[("stage", "Custom:Stage")]);
-    // An hour-long interval: only the folder watch can make this probe run again soon.
-    let files_probe = format!(
-        "\n[[probe]]\nname = \"agent-files\"\nkind = \"files\"\npath = \"{}\"\ninterval = \"1h\"\n",
-        folder.display()
-    );
-    let mut text = std::fs::read_to_string(node.config_path()).unwrap();
-    text += &files_probe;
-    std::fs::write(node.config_path(), text).unwrap();
-    let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || {
-        stage(&emu, "Custom:Stage").is_some()
-    })
-    .await;
-
-    // Written elsewhere, then renamed in: how tools publish files atomically.
-    let staging = node.path("rack.json.partial");
-    std::fs::write(
-        &staging,
-        r#"{"SchemaVersion":"1.0","TypeName":"Custom:RackInfo","Content":{"Stage":"Bay B"}}"#,
-    )
-    .unwrap();
-    std::fs::rename(&staging, folder.join("rack.json")).unwrap();
-    let took = wait_for(Duration::from_secs(5), "the renamed file's item", || {
-        stage(&emu, "Custom:RackInfo").as_deref() == Some("Bay B")
-    })
-    .await;
-    eprintln!("file renamed into the folder was stored after {took:?}");
-
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
-}
-
-#[tokio::test]
-async fn content_let_go_after_acknowledgement_is_collected_again_when_the_service_loses_it() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu);
-    node.set_output("stage", r#"{"Stage":"A"}"#);
-    // An hour-long interval: only the daemon's request for content makes the probe run again.
-    node.write_config_with(&[], "refresh_interval = \"2s\"");
-    let mut text = std::fs::read_to_string(node.config_path()).unwrap();
-    text += &node.probe_toml_every("stage", "Custom:Stage", Duration::from_secs(3600));
-    std::fs::write(node.config_path(), text).unwrap();
-    let daemon = node.spawn(&[]);
-    wait_for(SLACK, "first item", || {
-        stage(&emu, "Custom:Stage").is_some()
-    })
-    .await;
-
-    // The service forgets everything; the next hash-only refresh is answered with a
-    // mismatch, and the daemon no longer holds the content.
-    emu.clear_store();
-    wait_for(SLACK, "the item stored again", || {
-        stage(&emu, "Custom:Stage").as_deref() == Some("A")
-    })
-    .await;
-    let stats = emu.stats();
-    assert!(
-        stats
-            .errors
-            .get("ItemContentMismatchException")
-            .copied()
-            .unwrap_or(0)
-            >= 1,
-        "{stats:?}"
-    );
-
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
-    // It came back through the probe, not from memory.
-    assert!(stderr.contains("pending=1"), "{stderr}");
 }

@@ -72,7 +72,7 @@ fn expected(type_name: &str, json: &str) -> Item {
     .unwrap()
 }
 
-async fn wait_for(emu: &Emulator, child: &mut Child, done: impl Fn(&Stats) -> bool) -> bool {
+async fn run_until(emu: &Emulator, child: &mut Child, done: impl Fn(&Stats) -> bool) -> bool {
     // Generous: the point is reached within a second on an idle machine, but others may be
     // compiling on this one.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -90,7 +90,7 @@ async fn wait_for(emu: &Emulator, child: &mut Child, done: impl Fn(&Stats) -> bo
 
 #[tokio::test]
 async fn killed_anywhere_in_a_push_the_next_completed_run_converges() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         latency: Duration::from_millis(250),
         ..EmulatorConfig::default()
     })
@@ -123,19 +123,19 @@ async fn killed_anywhere_in_a_push_the_next_completed_run_converges() {
         let reached = match point {
             KillAt::Start => true,
             KillAt::RequestInFlight => {
-                wait_for(&emu, &mut child, |s| {
+                run_until(&emu, &mut child, |s| {
                     s.put_inventory_requests > base.put_inventory_requests
                 })
                 .await
             }
             KillAt::AfterAccepted => {
-                wait_for(&emu, &mut child, |s| {
+                run_until(&emu, &mut child, |s| {
                     s.put_inventory_accepted > base.put_inventory_accepted
                 })
                 .await
             }
             KillAt::SecondRequest => {
-                wait_for(&emu, &mut child, |s| {
+                run_until(&emu, &mut child, |s| {
                     s.put_inventory_requests >= base.put_inventory_requests + 2
                 })
                 .await
@@ -181,7 +181,7 @@ async fn killed_anywhere_in_a_push_the_next_completed_run_converges() {
 
 #[tokio::test]
 async fn a_corrupt_state_file_is_set_aside_and_everything_resent() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     for (name, type_name, json) in outputs(0) {
         node.probe(name, type_name, &json);

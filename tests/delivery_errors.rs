@@ -38,7 +38,7 @@ fn sorted_names(list: &[String]) -> Vec<&str> {
 
 #[tokio::test]
 async fn throttling_is_retried_with_backoff_until_it_passes() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let mut p = Pusher::new();
     emu.throttle_next(2);
@@ -55,7 +55,7 @@ async fn throttling_is_retried_with_backoff_until_it_passes() {
 
 #[tokio::test]
 async fn throttling_that_outlasts_the_attempts_leaves_items_pending_and_unrecorded() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let mut p = Pusher::new();
     emu.throttle_next(100);
@@ -82,7 +82,7 @@ async fn throttling_that_outlasts_the_attempts_leaves_items_pending_and_unrecord
 
 #[tokio::test]
 async fn server_errors_keep_items_pending() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         refuse: vec![Refusal::unnamed("Custom:B", ErrorCode::InternalServerError)],
         ..EmulatorConfig::default()
     })
@@ -107,7 +107,7 @@ async fn server_errors_keep_items_pending() {
 
 #[tokio::test]
 async fn dropped_connections_keep_items_pending() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         drop_rate: 1.0,
         ..EmulatorConfig::default()
     })
@@ -125,7 +125,7 @@ async fn dropped_connections_keep_items_pending() {
 
 #[tokio::test]
 async fn hash_mismatch_leads_to_a_full_resend() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let mut p = Pusher::new();
     let items: Vec<Item> = (0..12)
@@ -160,7 +160,7 @@ async fn hash_mismatch_leads_to_a_full_resend() {
 
 #[tokio::test]
 async fn one_lost_item_is_resent_alone() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let mut p = Pusher::new();
     let items = three();
@@ -192,7 +192,7 @@ async fn one_lost_item_is_resent_alone() {
 #[tokio::test]
 async fn invalid_content_on_a_hash_only_item_resends_it_in_full() {
     for named in [true, false] {
-        let emu = emulator(EmulatorConfig::default()).await;
+        let emu = emulator::start(EmulatorConfig::default()).await;
         let client = client(&emu).await;
         let mut p = Pusher::new();
         assert!(p.push(&client, &three()).await.complete());
@@ -222,7 +222,7 @@ async fn invalid_content_on_a_hash_only_item_resends_it_in_full() {
 #[tokio::test]
 async fn invalid_content_on_a_full_item_quarantines_it_and_sends_the_rest() {
     for named in [true, false] {
-        let emu = emulator(EmulatorConfig {
+        let emu = emulator::start(EmulatorConfig {
             refuse: vec![Refusal {
                 type_name: "Custom:B".into(),
                 error: ErrorCode::InvalidItemContent,
@@ -275,7 +275,7 @@ async fn invalid_content_on_a_full_item_quarantines_it_and_sends_the_rest() {
 
 #[tokio::test]
 async fn an_item_over_the_size_limit_is_quarantined_and_the_rest_sent() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         max_item_bytes: 2_000,
         ..EmulatorConfig::default()
     })
@@ -309,7 +309,7 @@ async fn each_item_refusal_isolates_the_culprit() {
         ErrorCode::InvalidInventoryItemContext,
         ErrorCode::SubTypeCountLimitExceeded,
     ] {
-        let emu = emulator(EmulatorConfig {
+        let emu = emulator::start(EmulatorConfig {
             // Named where the model allows (only UnsupportedInventoryItemContext of these).
             refuse: vec![Refusal::named("Custom:T3", code)],
             ..EmulatorConfig::default()
@@ -343,7 +343,7 @@ async fn each_item_refusal_isolates_the_culprit() {
 
 #[tokio::test]
 async fn at_the_custom_type_limit_known_types_go_through_and_new_ones_are_quarantined() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         max_custom_types: 3,
         ..EmulatorConfig::default()
     })
@@ -397,7 +397,7 @@ async fn at_the_custom_type_limit_known_types_go_through_and_new_ones_are_quaran
 
 #[tokio::test]
 async fn a_fresh_node_stores_the_types_its_fleet_created_and_quarantines_only_the_extra_ones() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         max_custom_types: 20,
         ..EmulatorConfig::default()
     })
@@ -449,7 +449,7 @@ async fn over_the_node_total_the_items_that_fit_go_and_the_rest_are_quarantined(
     let items: Vec<Item> = (0..5).map(|i| sized(&format!("Custom:S{i}"), 20)).collect();
     // What the emulator counts per item: its compact JSON with Content.
     let each = ssm_inventoryd::wire::item_bytes(&items[0], ssm_inventoryd::wire::Payload::Full);
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         max_node_bytes: 3 * each + 10,
         ..EmulatorConfig::default()
     })
@@ -485,7 +485,7 @@ async fn over_the_node_total_the_items_that_fit_go_and_the_rest_are_quarantined(
 
 #[tokio::test]
 async fn an_unknown_instance_stops_the_push_and_keeps_everything_pending() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         known_instances: Some(vec!["mi-0123456789abcdef0".into()]),
         ..EmulatorConfig::default()
     })
@@ -509,7 +509,7 @@ async fn an_unknown_instance_stops_the_push_and_keeps_everything_pending() {
 
 #[tokio::test]
 async fn once_on_an_unknown_instance_exits_1_with_the_likely_causes() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         known_instances: Some(vec!["mi-0123456789abcdef0".into()]),
         ..EmulatorConfig::default()
     })
@@ -538,7 +538,7 @@ async fn once_on_an_unknown_instance_exits_1_with_the_likely_causes() {
 
 #[tokio::test]
 async fn refused_credentials_keep_items_pending_and_retry() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut p = Pusher::new();
     for (key, secret, expect) in [
         (
@@ -571,7 +571,7 @@ async fn refused_credentials_keep_items_pending_and_retry() {
 
 #[tokio::test]
 async fn once_with_bad_or_missing_credentials_exits_1_and_keeps_items_pending() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.probe("stage", "Custom:StageInfo", r#"{"Stage":"PreProd"}"#);
 

@@ -19,7 +19,7 @@ fn thirty() -> Vec<Item> {
 /// cost, after checking that every other item was stored and the culprits quarantined.
 async fn extra_requests(refusals: Vec<Refusal>) -> usize {
     let culprits: Vec<String> = refusals.iter().map(|r| r.type_name.clone()).collect();
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         refuse: refusals,
         max_custom_types: 100,
         ..EmulatorConfig::default()
@@ -97,7 +97,7 @@ async fn two_unnamed_poisons_are_both_found_and_the_other_28_stored() {
 
 #[tokio::test]
 async fn only_the_request_holding_the_poison_is_split() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         refuse: vec![Refusal::unnamed("Custom:U45", ErrorCode::InvalidTypeName)],
         max_custom_types: 100,
         ..EmulatorConfig::default()

@@ -45,7 +45,7 @@ fn assert_store_whole(emu: &ssm_inventoryd::emulator::Emulator) {
 
 #[tokio::test]
 async fn unchanged_items_are_refreshed_hash_only_after_the_interval() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let node = setup(&emu);
     node.once_ok().await;
     let first = emu.stats();
@@ -96,7 +96,7 @@ async fn unchanged_items_are_refreshed_hash_only_after_the_interval() {
 
 #[tokio::test]
 async fn a_tiny_refresh_interval_refreshes_on_the_real_clock() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = setup(&emu);
     node.agent_extra = "refresh_interval = \"1s\"".into();
     node.write_config();
@@ -111,7 +111,7 @@ async fn a_tiny_refresh_interval_refreshes_on_the_real_clock() {
 
 #[tokio::test]
 async fn after_the_store_is_wiped_the_mismatch_answer_leads_to_a_full_resend() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let node = setup(&emu);
     node.once_ok().await;
     let first = emu.stats();

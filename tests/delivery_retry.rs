@@ -37,7 +37,7 @@ fn outgoing(items: &[Item]) -> Vec<Outgoing<'_>> {
 
 #[tokio::test]
 async fn an_outage_that_ends_is_ridden_out_with_growing_capped_backoff() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let items = items(5);
     let deliverer = Deliverer {
@@ -96,7 +96,7 @@ async fn an_outage_that_ends_is_ridden_out_with_growing_capped_backoff() {
 
 #[tokio::test]
 async fn each_request_of_a_delivery_backs_off_on_its_own() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         max_custom_types: 100,
         ..EmulatorConfig::default()
     })
@@ -133,7 +133,7 @@ async fn each_request_of_a_delivery_backs_off_on_its_own() {
 
 #[tokio::test]
 async fn a_cancelled_delivery_leaves_items_pending_without_waiting_out_the_backoff() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let items = items(3);
     let deliverer = Deliverer {
@@ -170,7 +170,7 @@ async fn a_cancelled_delivery_leaves_items_pending_without_waiting_out_the_backo
 
 #[tokio::test]
 async fn once_rides_out_a_short_outage_and_reports_a_long_one() {
-    let emu = emulator(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         throttle_first: 4,
         ..EmulatorConfig::default()
     })

@@ -173,7 +173,7 @@ async fn compare(emu: &Emulator, items: &[Item], payload: Payload, budget: Budge
 
 #[tokio::test]
 async fn the_size_estimate_matches_what_the_sdk_sent() {
-    let emu = emulator(roomy()).await;
+    let emu = emulator::start(roomy()).await;
     let items = awkward();
     // A 256 KiB budget: several requests, and the 10,000-row item (over the budget) alone.
     let budget = Budget::new(256 * 1024);
@@ -218,7 +218,7 @@ async fn the_size_estimate_matches_what_the_sdk_sent() {
 
 #[tokio::test]
 async fn dry_run_prints_bodies_the_size_of_what_once_sends() {
-    let emu = emulator(roomy()).await;
+    let emu = emulator::start(roomy()).await;
     let mut node = Node::new(&emu);
     node.probe(
         "awkward",

@@ -13,7 +13,7 @@ fn stage(value: &str) -> String {
 
 #[tokio::test]
 async fn unchanged_probes_send_nothing_and_a_change_sends_exactly_that_item() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.probe("stage", "Custom:StageInfo", &stage("PreProd"));
     node.probe(
@@ -96,7 +96,7 @@ async fn unchanged_probes_send_nothing_and_a_change_sends_exactly_that_item() {
 
 #[tokio::test]
 async fn a_removed_probe_is_cleared_once_then_no_longer_mentioned() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.probe("stage", "Custom:StageInfo", &stage("PreProd"));
     node.probe("shells", "Custom:Shells", &rows_json("Shell", &["/bin/sh"]));
@@ -144,7 +144,7 @@ async fn a_removed_probe_is_cleared_once_then_no_longer_mentioned() {
 
 #[tokio::test]
 async fn on_removed_keep_forgets_without_clearing() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.agent_extra = "on_removed = \"keep\"".into();
     node.probe("stage", "Custom:StageInfo", &stage("PreProd"));
@@ -174,7 +174,7 @@ async fn on_removed_keep_forgets_without_clearing() {
 
 #[tokio::test]
 async fn force_sends_everything_in_full() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.probe("stage", "Custom:StageInfo", &stage("PreProd"));
     node.probe("shells", "Custom:Shells", &rows_json("Shell", &["/bin/sh"]));
@@ -190,7 +190,7 @@ async fn force_sends_everything_in_full() {
 #[tokio::test]
 async fn a_refused_clear_waits_out_its_quarantine_and_a_refused_type_is_forgotten_when_removed() {
     use ssm_inventoryd::emulator::{ErrorCode, Refusal};
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let client = client(&emu).await;
     let mut p = Pusher::new();
     let keep = small("Custom:Keep", "k");

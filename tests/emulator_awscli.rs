@@ -4,16 +4,15 @@
 //! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
-mod awscli_common;
-mod emulator_common;
+mod common;
 
-use awscli_common::{aws, find_aws_or_skip, show};
-use emulator_common::*;
+use common::awscli::{aws, find_aws_or_skip, show};
+use common::emulator::*;
 use ssm_inventoryd::emulator::DEMO_SECRET_ACCESS_KEY;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_puts_and_reads_back_and_is_refused_with_a_wrong_secret() {
-    let Some(aws_bin) = find_aws_or_skip("emulator_awscli") else {
+    let Some(aws_bin) = find_aws_or_skip() else {
         return;
     };
     let emu = start_default().await;

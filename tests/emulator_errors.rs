@@ -2,7 +2,7 @@
 //! modelled errors must arrive as their typed `PutInventoryError` variant (with `type_name()`
 //! where the model has one), the others by `code()`.
 
-mod emulator_common;
+mod common;
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_sdk_ssm::types::InventoryItem;
-use emulator_common::*;
+use common::emulator::*;
 use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, EmulatorConfig};
 
 fn stage() -> InventoryItem {

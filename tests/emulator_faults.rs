@@ -1,13 +1,13 @@
 //! Fault injection as the real SDK experiences it: throttling by token bucket, injected 5xx,
 //! latency, and connections closed without an answer. Each is also counted in the stats.
 
-mod emulator_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
-use emulator_common::*;
+use common::emulator::*;
 use ssm_inventoryd::emulator::EmulatorConfig;
 use tokio::task::JoinSet;
 

@@ -2,11 +2,11 @@
 //! it waits for a request's headers and body, so a few stalled connections cannot hold it (or
 //! the bodies it buffers) for ever. Raw TCP throughout: no real client stalls on purpose.
 
-mod emulator_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use emulator_common::*;
+use common::emulator::*;
 use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -2,13 +2,13 @@
 //! via ListInventoryEntries, ContentHash semantics, the custom type limit, byte limits, the
 //! Context rule, statistics, and graceful shutdown.
 
-mod emulator_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
 use aws_sdk_ssm::types::InventoryItem;
-use emulator_common::*;
+use common::emulator::*;
 use ssm_inventoryd::emulator::EmulatorConfig;
 
 #[tokio::test]

@@ -5,15 +5,14 @@
 //! Needs `aws` on PATH. Without it the test prints a skip line and passes, unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
-mod awscli_common;
 mod common;
-mod fleet_common;
 
 use std::path::Path;
 use std::process::Output;
 
-use awscli_common::{find_aws_or_skip, show};
-use fleet_common::*;
+use common::awscli::{find_aws_or_skip, show};
+use common::fleet::*;
+use common::{Node, stage, stop, wait_for};
 use ssm_inventoryd::emulator::{DEMO_SECRET_ACCESS_KEY, EmulatorConfig};
 
 /// Runs `aws ssm ARGS` against `endpoint` with the demo keys and nothing else to reach.
@@ -28,7 +27,7 @@ async fn aws_ssm(aws: &Path, endpoint: &str, args: &[&str]) -> Output {
         "json",
     ];
     all.extend_from_slice(args);
-    awscli_common::aws(aws, DEMO_SECRET_ACCESS_KEY, &all).await
+    common::awscli::aws(aws, DEMO_SECRET_ACCESS_KEY, &all).await
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -38,15 +37,15 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_put_parameter_drives_a_running_daemon() {
-    let Some(aws) = find_aws_or_skip("fleet_awscli") else {
+    let Some(aws) = find_aws_or_skip() else {
         return;
     };
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let endpoint = emu.endpoint_url();
-    let node = Node::new(&endpoint);
-    node.set_output("web", "from-cli");
-    node.set_output("web2", "second");
-    node.write_config("");
+    let node = Node::fleet(&endpoint);
+    node.set_stage("web", "from-cli");
+    node.set_stage("web2", "second");
+    node.write_config_with("");
     let daemon = node.spawn(&[]);
 
     // The parameter does not exist yet: the CLI sees ParameterNotFound as the daemon does.
@@ -60,7 +59,7 @@ async fn aws_cli_put_parameter_drives_a_running_daemon() {
 
     // Version 1, from a file, as an operator would put it.
     let probes = node.path("probes.toml");
-    std::fs::write(&probes, node.probe("web", "Custom:Web")).unwrap();
+    std::fs::write(&probes, node.probe_toml("web", "Custom:Web")).unwrap();
     let value = format!("file://{}", probes.display());
     let put = json(
         &aws_ssm(
@@ -98,7 +97,7 @@ async fn aws_cli_put_parameter_drives_a_running_daemon() {
     assert_eq!(p["Name"], PARAM);
     assert_eq!(p["Type"], "SecureString");
     assert_eq!(p["Version"], 1);
-    assert_eq!(p["Value"], node.probe("web", "Custom:Web").as_str());
+    assert_eq!(p["Value"], node.probe_toml("web", "Custom:Web").as_str());
     assert_eq!(
         p["ARN"],
         format!("arn:aws:ssm:us-east-1:123456789012:parameter{PARAM}")
@@ -112,8 +111,8 @@ async fn aws_cli_put_parameter_drives_a_running_daemon() {
         &probes,
         format!(
             "{}{}",
-            node.probe("web", "Custom:Web"),
-            node.probe("web2", "Custom:Web2")
+            node.probe_toml("web", "Custom:Web"),
+            node.probe_toml("web2", "Custom:Web2")
         ),
     )
     .unwrap();

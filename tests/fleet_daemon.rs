@@ -1,55 +1,65 @@
-//! Fleet configuration from Parameter Store, end to end: the real daemon polls the emulator's
+//! Fleet configuration from Parameter Store, end to end: the daemon polls the emulator's
 //! GetParameter, applies good versions like a reload, refuses bad ones while the last good one
 //! keeps delivering, starts offline from its stored copy, and enforces the fleet policy.
+//!
+//! Polling, applying and refusing run in this process on a paused clock (`common::daemon`),
+//! with `files` probes. Three tests run the binary on the real clock: STATUS notifications
+//! are the process's; the emulator that comes up later on a fixed port is not one the harness
+//! starts with; and a TypeName claimed twice needs exec probes, which declare theirs (a child
+//! process runs on real time, which a paused clock would leap over).
 
 mod common;
-mod fleet_common;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use common::INSTANCE;
-use fleet_common::*;
+use common::daemon::{Daemon, run_blocking};
+use common::fleet::*;
+use common::{Node, stage, stop, wait_for};
 use ssm_inventoryd::emulator::EmulatorConfig;
 use tokio::time::Instant;
 
-#[tokio::test]
+/// On the paused clock, in this process (`common::daemon`): the poll interval and the pushes
+/// take virtual time. The probes are `files` probes, which a parameter may describe.
+#[tokio::test(start_paused = true)]
 async fn a_new_version_is_applied_within_one_poll_and_its_probes_deliver() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    node.set_output("local", "L");
-    node.set_output("web", "W1");
-    node.set_output("web2", "W2");
-    node.write_config(&node.probe("local", "Custom:Local"));
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let node = Node::fleet(&emu);
+    node.set_document("local", "Custom:Local", "L");
+    node.set_document("web", "Custom:Web", "W1");
+    node.set_document("web2", "Custom:Web2", "W2");
+    node.write_config_with(&node.files_probe_toml("local", "1s"));
     assert_eq!(
-        emu.put_parameter(PARAM, "SecureString", &node.probe("web", "Custom:Web")),
+        emu.put_parameter(PARAM, "SecureString", &node.files_probe_toml("web", "1s")),
         1
     );
-    let daemon = node.spawn(&[]);
+    let daemon = Daemon::start(emu, &node);
+    let emu = &daemon.emu;
 
     wait_for(SLACK, "the local and the fleet probe's items", || {
-        stage(&emu, "Custom:Local").as_deref() == Some("L")
-            && stage(&emu, "Custom:Web").as_deref() == Some("W1")
+        stage(emu, "Custom:Local").as_deref() == Some("L")
+            && stage(emu, "Custom:Web").as_deref() == Some("W1")
     })
     .await;
     assert_eq!(node.stored_version(), Some(1));
 
     // Version 2 adds a probe: it runs and delivers within a poll interval, plus the time to
-    // run it and push (min_push_interval 1s) and slack for a loaded machine.
+    // run it and push (min_push_interval 1s).
     let v2 = format!(
         "{}{}",
-        node.probe("web", "Custom:Web"),
-        node.probe("web2", "Custom:Web2")
+        node.files_probe_toml("web", "1s"),
+        node.files_probe_toml("web2", "1s")
     );
     assert_eq!(emu.put_parameter(PARAM, "SecureString", &v2), 2);
     let applied = wait_for(SLACK, "version 2 stored", || {
         node.stored_version() == Some(2)
     })
     .await;
-    // One poll interval (the splay is 0s here), plus room for a loaded machine.
+    // One poll interval (the splay is 0s here), plus room for the steps in between.
     assert!(applied < POLL + Duration::from_secs(4), "took {applied:?}");
     let took = wait_for(SLACK, "the new version's item", || {
-        stage(&emu, "Custom:Web2").as_deref() == Some("W2")
+        stage(emu, "Custom:Web2").as_deref() == Some("W2")
     })
     .await;
     assert!(
@@ -58,23 +68,23 @@ async fn a_new_version_is_applied_within_one_poll_and_its_probes_deliver() {
     );
     assert_eq!(node.stored_version(), Some(2));
 
-    let (code, stdout, stderr) = node.command(&["status"]).await;
-    assert_eq!(code, Some(0), "{stderr}");
+    let out = run_blocking(node.command(&["status"])).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
     assert!(
         stdout.contains(&format!("parameter {PARAM}: version 2 applied, fetched ")),
         "{stdout}"
     );
 
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
+    let log = daemon.stop().await;
     assert_eq!(
         lines_with(
-            &stderr,
+            &log,
             &[&format!("parameter {PARAM} version 2 passed validation")]
         )
         .len(),
         1,
-        "{stderr}"
+        "{log}"
     );
     // The stored copy of a SecureString is for the daemon's user only.
     let stored = node.path("state/fleet/%2Fssm-inventoryd%2Fweb.json");
@@ -85,11 +95,11 @@ async fn a_new_version_is_applied_within_one_poll_and_its_probes_deliver() {
 
 #[tokio::test]
 async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    node.set_output("web", "A");
-    node.write_config("");
-    emu.put_parameter(PARAM, "String", &node.probe("web", "Custom:Web"));
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let node = Node::fleet(&emu);
+    node.set_stage("web", "A");
+    node.write_config_with("");
+    emu.put_parameter(PARAM, "String", &node.probe_toml("web", "Custom:Web"));
     let socket_path = node.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
@@ -119,7 +129,7 @@ async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
     assert_eq!(node.stored_version(), Some(1));
 
     // Version 1's probe still runs and delivers.
-    node.set_output("web", "B");
+    node.set_stage("web", "B");
     wait_for(SLACK, "a change from the last good version's probe", || {
         stage(&emu, "Custom:Web").as_deref() == Some("B")
     })
@@ -151,7 +161,7 @@ async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
             && m.contains(&format!("fleet: parameter {PARAM} version 2 refused"))),
         "{seen:?}"
     );
-    let (code, stdout, _) = node.command(&["status"]).await;
+    let (code, stdout, _) = node.output(&["status"]).await;
     assert_eq!(code, Some(0));
     assert!(
         stdout.contains(&format!(
@@ -159,15 +169,15 @@ async fn a_broken_version_is_refused_and_the_last_good_one_keeps_delivering() {
         )) && stdout.contains("REFUSED version 2: parameter /ssm-inventoryd/web version 2, line 3: key `intervall`"),
         "{stdout}"
     );
-    let (code, json, _) = node.command(&["status", "--json"]).await;
+    let (code, json, _) = node.output(&["status", "--json"]).await;
     assert_eq!(code, Some(0));
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["fleet"][0]["applied_version"], 1);
     assert_eq!(json["fleet"][0]["refused"]["version"], 2);
 
     // A fixed version is applied and clears the refusal.
-    node.set_output("web3", "C");
-    emu.put_parameter(PARAM, "String", &node.probe("web3", "Custom:Web3"));
+    node.set_stage("web3", "C");
+    emu.put_parameter(PARAM, "String", &node.probe_toml("web3", "Custom:Web3"));
     wait_for(SLACK, "version 3's item", || {
         stage(&emu, "Custom:Web3").as_deref() == Some("C")
     })
@@ -194,15 +204,15 @@ async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version
         .unwrap()
         .port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let node = Node::new(&endpoint);
-    node.set_output("web", "stored");
-    node.write_config("");
+    let node = Node::fleet(&endpoint);
+    node.set_stage("web", "stored");
+    node.write_config_with("");
     ssm_inventoryd::fleet::store::save(
         &node.state_dir(),
         &ssm_inventoryd::fleet::store::Stored {
             name: PARAM.into(),
             version: 4,
-            text: node.probe("web", "Custom:Web"),
+            text: node.probe_toml("web", "Custom:Web"),
             parameter_type: "String".into(),
             fetched_at: time::OffsetDateTime::now_utc(),
         },
@@ -213,7 +223,7 @@ async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version
 
     // The endpoint comes up without the parameter (GetParameter: ParameterNotFound): the
     // stored version is all the node has, and its probe's item is delivered.
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
         ..EmulatorConfig::default()
     })
@@ -241,27 +251,28 @@ async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version
     let _ = INSTANCE;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_exec_probe_outside_the_allowed_directories_is_refused_with_one_clear_line() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    node.set_output("local", "L");
-    node.write_config(&node.probe("local", "Custom:Local"));
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let node = Node::fleet(&emu);
+    node.set_document("local", "Custom:Local", "L");
+    node.write_config_with(&node.files_probe_toml("local", "1s"));
     emu.put_parameter(
         PARAM,
         "String",
         "[[probe]]\nname = \"env\"\nkind = \"exec\"\ntype_name = \"Custom:Env\"\ncommand = [\"/usr/bin/env\"]\n",
     );
-    let daemon = node.spawn(&[]);
+    let daemon = Daemon::start(emu, &node);
+    let emu = &daemon.emu;
     // A node that never fetched a good version runs its local files alone.
     wait_for(SLACK, "the local probe's item", || {
-        stage(&emu, "Custom:Local").as_deref() == Some("L")
+        stage(emu, "Custom:Local").as_deref() == Some("L")
     })
     .await;
     wait_for(SLACK, "the refusal", || node.refused().is_some()).await;
     tokio::time::sleep(POLL * 2).await;
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
+    assert!(emu.stored(INSTANCE, "Custom:Env").is_none());
+    let stderr = daemon.stop().await;
     let lines = lines_with(&stderr, &["ERROR", "outside `[agent] fleet_exec_dirs`"]);
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
@@ -271,36 +282,36 @@ async fn an_exec_probe_outside_the_allowed_directories_is_refused_with_one_clear
         "{}",
         lines[0]
     );
-    assert!(emu.stored(INSTANCE, "Custom:Env").is_none());
     assert_eq!(node.stored_version(), None);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_get_parameter_permission_one_line_names_it_and_local_probes_keep_running() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     emu.deny_parameter(PARAM);
-    let node = Node::new(&emu.endpoint_url());
-    node.set_output("local", "L");
-    node.write_config(&node.probe("local", "Custom:Local"));
-    let daemon = node.spawn(&[]);
+    let node = Node::fleet(&emu);
+    node.set_document("local", "Custom:Local", "L");
+    node.write_config_with(&node.files_probe_toml("local", "1s"));
+    let daemon = Daemon::start(emu, &node);
+    let emu = &daemon.emu;
     wait_for(SLACK, "the local probe's item", || {
-        stage(&emu, "Custom:Local").as_deref() == Some("L")
+        stage(emu, "Custom:Local").as_deref() == Some("L")
     })
     .await;
     wait_for(SLACK, "several polls", || emu.parameter_gets() >= 3).await;
-    node.set_output("local", "L2");
+    node.set_document("local", "Custom:Local", "L2");
     wait_for(SLACK, "the local probe's change", || {
-        stage(&emu, "Custom:Local").as_deref() == Some("L2")
+        stage(emu, "Custom:Local").as_deref() == Some("L2")
     })
     .await;
-    let (code, stdout, _) = node.command(&["status"]).await;
-    assert_eq!(code, Some(0));
+    let out = run_blocking(node.command(&["status"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("PROBLEM: parameter /ssm-inventoryd/web: access denied"),
         "{stdout}"
     );
-    let (code, stderr) = stop(daemon).await;
-    assert_eq!(code, Some(0), "{stderr}");
+    let stderr = daemon.stop().await;
     let lines = lines_with(&stderr, &["ERROR", "access denied (AccessDeniedException)"]);
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
@@ -314,13 +325,13 @@ async fn without_get_parameter_permission_one_line_names_it_and_local_probes_kee
 
 #[tokio::test]
 async fn a_stored_version_that_no_longer_fits_the_local_files_is_left_out_and_reported() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    node.set_output("local", "L");
-    node.set_output("web", "W");
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let node = Node::fleet(&emu);
+    node.set_stage("local", "L");
+    node.set_stage("web", "W");
     // While the daemon was stopped, a local probe took the TypeName of the stored version.
-    node.write_config(&node.probe("local", "Custom:Web"));
-    let clashing = node.probe("web", "Custom:Web");
+    node.write_config_with(&node.probe_toml("local", "Custom:Web"));
+    let clashing = node.probe_toml("web", "Custom:Web");
     assert_eq!(emu.put_parameter(PARAM, "String", &clashing), 1);
     ssm_inventoryd::fleet::store::save(
         &node.state_dir(),
@@ -361,8 +372,8 @@ async fn a_stored_version_that_no_longer_fits_the_local_files_is_left_out_and_re
     );
 
     // A version that fits is applied and the problem goes away.
-    node.set_output("web2", "W2");
-    emu.put_parameter(PARAM, "String", &node.probe("web2", "Custom:Web2"));
+    node.set_stage("web2", "W2");
+    emu.put_parameter(PARAM, "String", &node.probe_toml("web2", "Custom:Web2"));
     wait_for(SLACK, "version 2's item", || {
         stage(&emu, "Custom:Web2").as_deref() == Some("W2")
     })

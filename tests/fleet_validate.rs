@@ -3,20 +3,20 @@
 //! checks them, with the parameter and version named in every error.
 
 mod common;
-mod fleet_common;
 
-use fleet_common::*;
+use common::Node;
+use common::fleet::*;
 use ssm_inventoryd::emulator::EmulatorConfig;
 use ssm_inventoryd::fleet::store::{self, Stored};
 
 #[tokio::test]
 async fn validate_fleet_fetches_and_checks_the_newest_versions() {
-    let emu = common::emulator(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    node.write_config(&node.probe("local", "Custom:Local"));
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let node = Node::fleet(&emu);
+    node.write_config_with(&node.probe_toml("local", "Custom:Local"));
 
     // Nothing stored, nothing fetched: the local files alone.
-    let (code, stdout, stderr) = node.command(&["validate"]).await;
+    let (code, stdout, stderr) = node.output(&["validate"]).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stdout.contains("valid; 1 probes (1 exec, 0 files, 0 system)"),
@@ -28,7 +28,7 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
     );
 
     // --fleet without the parameter: one line naming it, exit 1 (it may exist later).
-    let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
+    let (code, _, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -37,8 +37,8 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
         "{stderr}"
     );
 
-    emu.put_parameter(PARAM, "SecureString", &node.probe("web", "Custom:Web"));
-    let (code, stdout, stderr) = node.command(&["validate", "--fleet"]).await;
+    emu.put_parameter(PARAM, "SecureString", &node.probe_toml("web", "Custom:Web"));
+    let (code, stdout, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stdout.contains(&format!(
@@ -56,8 +56,8 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
     assert_eq!(node.stored_version(), None);
 
     // A version claiming the local probe's TypeName: exit 2, both places named.
-    emu.put_parameter(PARAM, "String", &node.probe("web", "Custom:Local"));
-    let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
+    emu.put_parameter(PARAM, "String", &node.probe_toml("web", "Custom:Local"));
+    let (code, _, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -69,7 +69,7 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
 
     // A StringList is not probe definitions.
     emu.put_parameter(PARAM, "StringList", "a,b");
-    let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
+    let (code, _, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -80,7 +80,7 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
 
     // Denied: exit 1 naming the permission.
     emu.deny_parameter(PARAM);
-    let (code, _, stderr) = node.command(&["validate", "--fleet"]).await;
+    let (code, _, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("the node's identity needs ssm:GetParameter on /ssm-inventoryd/web"),
@@ -90,8 +90,8 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
 
 #[tokio::test]
 async fn validate_checks_the_stored_copies_with_the_local_files() {
-    let node = Node::new("http://127.0.0.1:9");
-    node.write_config(&node.probe("local", "Custom:Local"));
+    let node = Node::fleet("http://127.0.0.1:9");
+    node.write_config_with(&node.probe_toml("local", "Custom:Local"));
     let stored = |text: String| Stored {
         name: PARAM.into(),
         version: 5,
@@ -99,8 +99,12 @@ async fn validate_checks_the_stored_copies_with_the_local_files() {
         parameter_type: "String".into(),
         fetched_at: time::macros::datetime!(2026-12-02 21:00:00 UTC),
     };
-    store::save(&node.state_dir(), &stored(node.probe("web", "Custom:Web"))).unwrap();
-    let (code, stdout, stderr) = node.command(&["validate"]).await;
+    store::save(
+        &node.state_dir(),
+        &stored(node.probe_toml("web", "Custom:Web")),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = node.output(&["validate"]).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("valid; 2 probes"), "{stdout}");
     assert!(
@@ -113,10 +117,10 @@ async fn validate_checks_the_stored_copies_with_the_local_files() {
     // The local files changed since: the stored copy no longer passes with them.
     store::save(
         &node.state_dir(),
-        &stored(node.probe("local", "Custom:Other")),
+        &stored(node.probe_toml("local", "Custom:Other")),
     )
     .unwrap();
-    let (code, _, stderr) = node.command(&["validate"]).await;
+    let (code, _, stderr) = node.output(&["validate"]).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(

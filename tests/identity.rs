@@ -164,6 +164,7 @@ fn no_files(dir: &std::path::Path) -> Sources {
         identity_runtime_config: dir.join("runtimeconfig/identity_config.json"),
         env_credentials: false,
         env_region: None,
+        static_credentials: None,
     }
 }
 
@@ -404,7 +405,7 @@ async fn an_oversized_registration_is_not_read_whole() {
 
 #[tokio::test]
 async fn once_without_identity_exits_2_with_one_line() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.instance_id = "auto".into();
     node.probe("stage", "Custom:StageInfo", r#"{"Stage":"PreProd"}"#);
@@ -426,7 +427,7 @@ async fn once_without_identity_exits_2_with_one_line() {
 #[tokio::test]
 async fn once_finds_an_ec2_identity_through_the_metadata_endpoint_variable() {
     let imds = FakeImds::start("eu-central-1").await;
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.instance_id = "auto".into();
     node.probe("stage", "Custom:StageInfo", r#"{"Stage":"PreProd"}"#);
@@ -458,7 +459,7 @@ async fn once_finds_an_ec2_identity_through_the_metadata_endpoint_variable() {
 /// installed elsewhere; these tests): its registration gives the node's identity.
 #[tokio::test]
 async fn once_reads_the_agent_directory_the_environment_names() {
-    let emu = emulator(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let mut node = Node::new(&emu);
     node.instance_id = "auto".into();
     node.probe("stage", "Custom:StageInfo", r#"{"Stage":"PreProd"}"#);

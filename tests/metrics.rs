@@ -42,22 +42,20 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).expect("parser output")
 }
 
-/// Whether Python's `prometheus_client` is there. Without it the test says so and passes,
-/// unless `SSM_INVENTORYD_REQUIRE_PROMETHEUS_PARSER` is set (CI sets it).
+/// Whether Python's `prometheus_client` is there. Without it the test skips, unless
+/// `SSM_INVENTORYD_REQUIRE_PROMETHEUS_PARSER=1` (CI sets it).
 fn parser_available() -> bool {
     let found = std::process::Command::new("python3")
         .args(["-c", "import prometheus_client"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("SSM_INVENTORYD_REQUIRE_PROMETHEUS_PARSER").is_none(),
-            "python3 -m pip install prometheus_client: the metrics check needs it"
-        );
-        println!("skipped: no Python prometheus_client to parse the metrics file with");
-    }
-    found
+    common::skip::can_run(
+        found,
+        common::skip::PROMETHEUS_PARSER,
+        "no Python prometheus_client to parse the metrics file with \
+         (python3 -m pip install prometheus_client)",
+    )
 }
 
 #[tokio::test]
@@ -65,7 +63,7 @@ async fn the_metrics_file_parses_and_matches_what_the_emulator_saw() {
     if !parser_available() {
         return;
     }
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         refuse: vec![Refusal::named("Custom:Bad", ErrorCode::InvalidTypeName)],
         ..EmulatorConfig::default()
     })

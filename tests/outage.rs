@@ -11,11 +11,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, INSTANCE, REGION, hermetic_env};
+use common::{INSTANCE, Node, wait_for};
 use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
 use tokio::time::Instant;
 
@@ -35,38 +34,15 @@ fn outage_length() -> Duration {
     Duration::from_secs(secs)
 }
 
-struct Node {
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn set_output(&self, name: &str, json: &str) {
-        let temp = self.path(&format!("data/.{name}.tmp"));
-        std::fs::write(&temp, json).expect("write output");
-        std::fs::rename(&temp, self.path(&format!("data/{name}.json"))).expect("rename");
-    }
-
-    fn write_config(&self, endpoint: &str) {
-        let mut text = format!(
-            "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n\
-             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"100ms\"\n\
-             retry_base = \"100ms\"\nretry_cap = \"{}ms\"\n",
-            self.path("state").display(),
-            RETRY_CAP.as_millis()
-        );
-        for (name, type_name) in [("stage", "Custom:StageInfo"), ("users", "Custom:Users")] {
-            text.push_str(&format!(
-                "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
-                 command = [\"/bin/cat\", \"{}\"]\ninterval = \"200ms\"\ntimeout = \"200ms\"\n",
-                self.path(&format!("data/{name}.json")).display()
-            ));
-        }
-        std::fs::write(self.path("config.toml"), text).expect("write config");
-    }
+/// The node: two exec probes every 200 ms, a backoff capped at [`RETRY_CAP`].
+fn node(endpoint: &str) -> Node {
+    let mut node = Node::daemon(endpoint);
+    node.set("min_push_interval", "\"100ms\"")
+        .set("retry_base", "\"100ms\"")
+        .set("retry_cap", &format!("\"{}ms\"", RETRY_CAP.as_millis()));
+    node.probe_interval = "200ms".into();
+    node.probe_timeout = "200ms".into();
+    node
 }
 
 fn users(version: usize) -> String {
@@ -99,18 +75,6 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    start.elapsed()
-}
-
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -119,24 +83,17 @@ fn median(mut v: Vec<u64>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_within_one_backoff_cap_after_an_outage_with_flat_memory() {
     let outage = outage_length();
-    let emu = common::emulator(EmulatorConfig::default()).await;
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
     let addr: SocketAddr = emu.local_addr();
-    let node = Node {
-        dir: tempfile::tempdir().expect("temp dir"),
-    };
-    std::fs::create_dir_all(node.path("data")).expect("data dir");
+    let mut node = node(&emu.endpoint_url());
     node.set_output("stage", r#"{"Stage":"before"}"#);
     node.set_output("users", &users(0));
-    node.write_config(&emu.endpoint_url());
+    node.set_probes(&[("stage", "Custom:StageInfo"), ("users", "Custom:Users")]);
 
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("--config").arg(node.path("config.toml")).arg("run");
-    hermetic_env(&mut cmd, node.dir.path());
+    let mut cmd = node.command(&["run"]);
     cmd.env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .stderr(Stdio::null());
     let mut daemon = cmd.spawn().expect("start the daemon");
     let pid = daemon.id().expect("running");
 
@@ -173,7 +130,7 @@ async fn delivers_within_one_backoff_cap_after_an_outage_with_flat_memory() {
     );
 
     // Back, on the same port, with an empty store.
-    let emu = common::emulator(EmulatorConfig {
+    let emu = common::emulator::start(EmulatorConfig {
         listen: addr,
         ..EmulatorConfig::default()
     })

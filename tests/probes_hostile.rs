@@ -6,6 +6,8 @@
 //! command line, and the processes it leaves behind (`sleep`) carry it in their arguments, so
 //! survivors can be found by scanning `/proc/*/cmdline`.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -503,8 +505,11 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
     /// shares the daemon's session, so it may) is still told apart by its run token.
     #[test]
     fn a_detached_process_in_the_daemons_group_ends_with_its_run() {
-        if !Path::new("/usr/bin/perl").exists() {
-            println!("skipped: needs /usr/bin/perl to call setpgid");
+        if !crate::common::skip::can_run(
+            Path::new("/usr/bin/perl").exists(),
+            crate::common::skip::ROOT,
+            "needs /usr/bin/perl to call setpgid",
+        ) {
             return;
         }
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -683,9 +688,8 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
     /// capability), with `setpriv` and a `nobody` user.
     #[test]
     fn a_user_probe_s_detached_process_is_stopped_without_cap_kill() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            println!("skipped: not root, so no probe can run as another user");
+        use crate::common::skip;
+        if !skip::as_root("needs root: no other user can run a probe as another user") {
             return;
         }
         let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
@@ -694,7 +698,7 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
         let has_nobody = fs::read_to_string("/etc/passwd")
             .is_ok_and(|p| p.lines().any(|l| l.starts_with("nobody:")));
         let (Some(setpriv), true) = (setpriv, has_nobody) else {
-            println!("skipped: needs setpriv and a `nobody` user");
+            skip::can_run(false, skip::ROOT, "needs setpriv and a `nobody` user");
             return;
         };
         let tmp = tempfile::tempdir().expect("temp dir");

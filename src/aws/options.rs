@@ -34,7 +34,7 @@ impl ClientOptions {
             endpoint_url: agent.endpoint_url.clone(),
             profile: agent.profile.clone(),
             credentials_file: agent.credentials_file.clone(),
-            static_credentials: None,
+            static_credentials: sources.static_credentials.clone(),
             agent_identity_config: Some(sources.identity_runtime_config.clone()),
             env_credentials: sources.env_credentials,
         }

@@ -179,8 +179,6 @@ fn drop_in_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 }
 
 #[cfg(test)]
-mod fleet_tests;
-#[cfg(test)]
 mod tests;
 
 /// The `[agent] log_level` of the main file, read before logging starts. Any problem with

@@ -146,3 +146,6 @@ impl<'a> PushPlan<'a> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,18 +1,30 @@
-//! Shared helpers of the `delivery_*` and `identity` integration tests.
+//! What the integration tests share, one copy of each. Every test file declares
+//! `mod common;` and uses what it needs:
 //!
-//! Two harnesses, both against the in-process emulator on loopback through the real
-//! `aws-sdk-ssm` client:
-//! * library level: [`client`], [`item`], [`push`] run `cycle::push` / `Deliverer` directly,
-//!   so a test can read the `PushReport` / `Report` the binary only summarises;
-//! * binary level: [`Node`] writes a configuration whose exec probes `cat` files the test
-//!   rewrites, and runs the real `ssm-inventoryd` with a hermetic environment (explicit demo
-//!   credentials, region and instance ID, instance metadata disabled, empty AWS config files,
-//!   no other `AWS_*` variable), so nothing can reach AWS.
-#![allow(dead_code)] // each test binary uses a different subset
+//! * here: the node's identity, the hermetic environment of the binary, waiting
+//!   ([`wait_for`]), and the library-level push ([`client`], [`item`], [`Pusher`]) that runs
+//!   `cycle::push` directly so a test can read the `PushReport` the binary only summarises;
+//! * [`node`]: a node's directory, configuration and probes, and the binary run on it;
+//! * [`daemon`]: the daemon in this process on a paused clock, against the emulator;
+//! * [`emulator`]: the emulator, and a plain SDK client for testing it;
+//! * [`fleet`]: a node whose probes come partly from Parameter Store;
+//! * [`awscli`]: the AWS CLI as a second, independent client;
+//! * [`skip`]: how a test that needs root or a tool skips, or fails where it is required.
+//!
+//! Everything talks to the emulator on 127.0.0.1, with explicit demo credentials, region and
+//! instance ID, and instance metadata off, so nothing can reach AWS.
+// Each test binary uses a different part of this shared module, its re-exports included.
+#![allow(dead_code, unused_imports)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+pub mod awscli;
+pub mod daemon;
+pub mod emulator;
+pub mod fleet;
+pub mod node;
+pub mod skip;
+
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use aws_sdk_ssm::Client;
@@ -20,9 +32,7 @@ use ssm_inventoryd::aws as sdk_client;
 use ssm_inventoryd::batch::Budget;
 use ssm_inventoryd::config::OnRemoved;
 use ssm_inventoryd::cycle::{self, Collected, PushOptions, PushReport};
-use ssm_inventoryd::emulator::{
-    DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
-};
+use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator};
 use ssm_inventoryd::inventory::{Item, RawItem, Row};
 use ssm_inventoryd::plan::Intervals;
 use ssm_inventoryd::sender::RetryPolicy;
@@ -30,20 +40,14 @@ use ssm_inventoryd::state::State;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
+pub use node::Node;
+
 pub const INSTANCE: &str = "i-0123456789abcdef0";
 pub const REGION: &str = "us-east-1";
 pub const CAPTURE_TIME: &str = "2026-11-27T10:00:00Z";
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
-
-pub async fn emulator(config: EmulatorConfig) -> Emulator {
-    assert!(
-        config.listen.ip().is_loopback(),
-        "tests only ever listen on loopback"
-    );
-    Emulator::start(config).await.expect("emulator starts")
-}
 
 /// The daemon's own client (SDK retries off, attempt timeouts on), with the demo keys and an
 /// explicit region: no credential chain, no instance metadata.
@@ -162,9 +166,7 @@ impl Pusher {
 
     /// What `state.json` on disk says (it must always parse).
     pub fn saved(&self) -> State {
-        let text =
-            std::fs::read_to_string(self.dir.path().join("state.json")).expect("state.json exists");
-        serde_json::from_str(&text).expect("state.json parses")
+        node::read_state(self.dir.path())
     }
 }
 
@@ -177,162 +179,6 @@ pub fn stored_rows(emu: &Emulator, type_name: &str) -> Option<Vec<Row>> {
 pub fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
     rows.sort();
     rows
-}
-
-/// One node as the binary sees it: a config directory, exec probes that `cat` files the test
-/// writes, and a state directory.
-pub struct Node {
-    pub dir: TempDir,
-    pub endpoint: String,
-    pub instance_id: String,
-    /// Extra `[agent]` lines (e.g. `refresh_interval = "1s"`).
-    pub agent_extra: String,
-    /// probe name → TypeName, in config order.
-    probes: BTreeMap<String, String>,
-}
-
-impl Node {
-    pub fn new(emu: &Emulator) -> Node {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        std::fs::write(dir.path().join("empty"), "").expect("empty AWS config file");
-        Node {
-            dir,
-            endpoint: emu.endpoint_url(),
-            instance_id: INSTANCE.into(),
-            agent_extra: String::new(),
-            probes: BTreeMap::new(),
-        }
-    }
-
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-
-    pub fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    pub fn state_path(&self) -> PathBuf {
-        self.state_dir().join("state.json")
-    }
-
-    fn data(&self, probe: &str) -> PathBuf {
-        self.dir.path().join("data").join(format!("{probe}.json"))
-    }
-
-    /// Adds (or keeps) an exec probe `name` producing `type_name` from `json`, and rewrites
-    /// the configuration.
-    pub fn probe(&mut self, name: &str, type_name: &str, json: &str) {
-        self.probes.insert(name.into(), type_name.into());
-        self.set_output(name, json);
-        self.write_config();
-    }
-
-    /// What probe `name` prints next time.
-    pub fn set_output(&self, name: &str, json: &str) {
-        std::fs::write(self.data(name), json).expect("write probe output");
-    }
-
-    pub fn remove_probe(&mut self, name: &str) {
-        self.probes.remove(name);
-        self.write_config();
-    }
-
-    pub fn write_config(&self) {
-        let mut text = format!(
-            "[agent]\n\
-             instance_id = \"{}\"\n\
-             region = \"{REGION}\"\n\
-             endpoint_url = \"{}\"\n\
-             state_dir = \"{}\"\n\
-             retry_base = \"5ms\"\n\
-             retry_cap = \"40ms\"\n\
-             {}\n",
-            self.instance_id,
-            self.endpoint,
-            self.state_dir().display(),
-            self.agent_extra,
-        );
-        for (name, type_name) in &self.probes {
-            text.push_str(&format!(
-                "\n[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"{type_name}\"\n\
-                 command = [\"/bin/cat\", \"{}\"]\ninterval = \"1h\"\ntimeout = \"10s\"\n",
-                self.data(name).display()
-            ));
-        }
-        std::fs::write(self.config_path(), text).expect("write config");
-    }
-
-    /// `ssm-inventoryd --config … <args>` with a hermetic environment.
-    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("--config").arg(self.config_path()).args(args);
-        hermetic_env(&mut cmd, self.dir.path());
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// `once` run to completion (with a generous bound so a hang fails instead of blocking).
-    pub async fn once(&self, args: &[&str]) -> Output {
-        let mut all = vec!["once"];
-        all.extend_from_slice(args);
-        let child = self.command(&all).spawn().expect("spawn ssm-inventoryd");
-        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("once finishes within a minute")
-            .expect("wait for ssm-inventoryd")
-    }
-
-    /// `once` that must succeed; returns its stdout.
-    pub async fn once_ok(&self) -> String {
-        let out = self.once(&[]).await;
-        assert!(out.status.success(), "once failed: {}", describe(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The state file, parsed (panics if it does not parse: it never may).
-    pub fn state(&self) -> State {
-        let text = std::fs::read_to_string(self.state_path()).expect("state.json exists");
-        serde_json::from_str(&text).expect("state.json parses")
-    }
-
-    /// Moves every acknowledgement in the state file `back` into the past, as if that much
-    /// time had passed since the service acknowledged them.
-    pub fn age_state(&self, back: Duration) {
-        let text = std::fs::read_to_string(self.state_path()).expect("state.json exists");
-        let mut value: serde_json::Value = serde_json::from_str(&text).expect("state parses");
-        let back = time::Duration::try_from(back).expect("duration fits");
-        for instance in value["instances"]
-            .as_object_mut()
-            .expect("instances")
-            .values_mut()
-        {
-            for ack in instance["types"]
-                .as_object_mut()
-                .expect("types")
-                .values_mut()
-            {
-                let at = time::OffsetDateTime::parse(
-                    ack["acknowledged_at"].as_str().expect("acknowledged_at"),
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .expect("RFC 3339");
-                let earlier = (at - back)
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .expect("format");
-                ack["acknowledged_at"] = serde_json::Value::String(earlier);
-            }
-        }
-        std::fs::write(
-            self.state_path(),
-            serde_json::to_vec_pretty(&value).expect("serialise"),
-        )
-        .expect("write state");
-    }
 }
 
 /// Clears the child's environment and sets only what it needs: the emulator's demo keys
@@ -394,7 +240,9 @@ pub fn stage(emu: &Emulator, type_name: &str) -> Option<String> {
         .and_then(|s| s.content.first().and_then(|r| r.get("Stage").cloned()))
 }
 
-/// Polls `check` until it holds or `within` passes; returns how long it took.
+/// Polls `check` until it holds or `within` passes; returns how long it took. On tokio's
+/// time: real time for a test on the real clock, virtual time for one on a paused clock
+/// ([`daemon`]), where each poll also gives real threads a moment (see [`daemon::settle`]).
 pub async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = tokio::time::Instant::now();
     while !check() {
@@ -402,7 +250,8 @@ pub async fn wait_for(within: Duration, what: &str, mut check: impl FnMut() -> b
             start.elapsed() < within,
             "timed out after {within:?} waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        daemon::settle().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     start.elapsed()
 }

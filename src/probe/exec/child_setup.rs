@@ -53,31 +53,4 @@ pub(super) fn keep_open_across_exec(command: &mut Command, fd: RawFd) {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::probe::exec::run;
-    use crate::probe::exec::tests::shell;
-    use crate::probe::user;
-
-    #[tokio::test]
-    async fn runs_as_another_user_when_root() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 || user::resolve("nobody").is_err() {
-            eprintln!("skipped: needs root and a `nobody` account");
-            return;
-        }
-        let nobody = user::resolve("nobody").unwrap();
-        let mut s = shell("id -u; id -g");
-        s.user = Some("nobody".into());
-        let out = run(&s).await.unwrap();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            format!("{}\n{}\n", nobody.uid, nobody.gid)
-        );
-        s.user = Some("no-such-user-ssm-inventoryd".into());
-        let e = run(&s).await.unwrap_err().to_string();
-        assert!(
-            e.contains("no-such-user-ssm-inventoryd") && e.contains("no such user"),
-            "{e}"
-        );
-    }
-}
+mod tests;

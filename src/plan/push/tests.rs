@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::Intervals;
-use super::push::{Policy, PushPlan};
+use super::{Policy, PushPlan};
 use crate::config::OnRemoved;
 use crate::inventory::{Item, RawItem};
 use crate::outbox::Collected;
+use crate::plan::Intervals;
 use crate::record::{NEEDS_CONTENT, record};
 use crate::sender::{Fate, Report};
 use crate::state::{Ack, InstanceState, Quarantine, State};

@@ -1,37 +1,28 @@
 //! Running the real AWS CLI against the emulator, for the tests that use it as a second,
 //! independent client.
 //!
-//! Needs `aws` on PATH. Without it a test prints a skip line and passes, unless
+//! Needs `aws` on PATH. Without it a test skips ([`crate::common::skip`]), unless
 //! `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use ssm_inventoryd::emulator::DEMO_ACCESS_KEY_ID;
 
-/// The `aws` on PATH; `None` (after a skip line naming `test`) when there is none and it is
-/// not required.
-pub fn find_aws_or_skip(test: &str) -> Option<PathBuf> {
+/// The `aws` on PATH; `None` (after a skip line) when there is none and it is not required.
+pub fn find_aws_or_skip() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("aws"))
             .find(|candidate| candidate.is_file())
     });
-    if found.is_none() {
-        if std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() == Ok("1") {
-            panic!(
-                "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
-            );
-        }
-        // Straight to the process's stderr, so the skip shows even though libtest captures
-        // eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP {test}: `aws` is not on PATH (pip install awscli to run this test)"
-        );
-    }
-    found
+    crate::common::skip::can_run(
+        found.is_some(),
+        crate::common::skip::AWSCLI,
+        "`aws` is not on PATH (pip install awscli to run this test)",
+    )
+    .then_some(found)
+    .flatten()
 }
 
 /// Runs `aws ARGS` with an environment that can only reach what ARGS name with the demo key

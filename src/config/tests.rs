@@ -1,9 +1,11 @@
 //! Whole-file tests: defaults, every error's line and key, drop-ins. One file per subject:
 //! [`agent`] the `[agent]` keys, [`probes`] the keys every probe has and the rules across
-//! probes, [`kinds`] the keys of each probe kind, [`drop_ins`] files beside the main one.
+//! probes, [`kinds`] the keys of each probe kind, [`drop_ins`] files beside the main one,
+//! [`fleet`] configurations with fleet parameters.
 
 mod agent;
 mod drop_ins;
+mod fleet;
 mod kinds;
 mod probes;
 

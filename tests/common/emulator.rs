@@ -1,7 +1,6 @@
-//! Shared helpers of the `emulator_*` integration tests: an emulator on a loopback port and a
-//! real `aws-sdk-ssm` client configured explicitly (no default credential chain, no instance
-//! metadata, no retries) pointed at it.
-#![allow(dead_code)] // each test binary uses a different subset
+//! The emulator on a loopback port, and a real `aws-sdk-ssm` client configured explicitly (no
+//! default credential chain, no instance metadata, no retries) pointed at it, for the tests
+//! of the emulator itself.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,10 +17,11 @@ use ssm_inventoryd::emulator::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const INSTANCE: &str = "i-0123456789abcdef0";
-pub const OTHER_INSTANCE: &str = "mi-0123456789abcdef0";
-pub const CAPTURE_TIME: &str = "2026-11-27T10:00:00Z";
+pub use super::{CAPTURE_TIME, INSTANCE};
 
+pub const OTHER_INSTANCE: &str = "mi-0123456789abcdef0";
+
+/// The emulator, on loopback only.
 pub async fn start(config: EmulatorConfig) -> Emulator {
     assert!(
         config.listen.ip().is_loopback(),

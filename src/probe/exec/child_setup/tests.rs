@@ -1,0 +1,30 @@
+use crate::probe::exec::run;
+use crate::probe::exec::tests::shell;
+use crate::probe::user;
+
+#[tokio::test]
+async fn runs_as_another_user_when_root() {
+    if !crate::skip::as_root("needs root to run a probe as another user")
+        || !crate::skip::can_run(
+            user::resolve("nobody").is_ok(),
+            crate::skip::ROOT,
+            "needs a `nobody` account",
+        )
+    {
+        return;
+    }
+    let nobody = user::resolve("nobody").unwrap();
+    let mut s = shell("id -u; id -g");
+    s.user = Some("nobody".into());
+    let out = run(&s).await.unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{}\n{}\n", nobody.uid, nobody.gid)
+    );
+    s.user = Some("no-such-user-ssm-inventoryd".into());
+    let e = run(&s).await.unwrap_err().to_string();
+    assert!(
+        e.contains("no-such-user-ssm-inventoryd") && e.contains("no such user"),
+        "{e}"
+    );
+}
