@@ -61,6 +61,12 @@ pub struct EmulatorArgs {
     #[arg(long, value_parser = parse_positive)]
     pub throttle_tps: Option<f64>,
 
+    /// Limit Parameter Store reads (GetParameter and GetParameters together) to this many
+    /// calls a second (and a burst of as many), answering ThrottlingException beyond it, as
+    /// the service meters them per account and region (its default: 40).
+    #[arg(long, value_parser = parse_positive, value_name = "N")]
+    pub parameter_tps: Option<f64>,
+
     /// Probability (0 to 1) of answering InternalServerError.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub fail_rate: f64,
@@ -210,6 +216,7 @@ impl EmulatorArgs {
             max_node_bytes: self.max_node_bytes,
             max_clock_skew: super::DEFAULT_MAX_CLOCK_SKEW,
             throttle_tps: self.throttle_tps,
+            parameter_tps: self.parameter_tps,
             fail_rate: self.fail_rate,
             latency: self.latency,
             drop_rate: self.drop_rate,
@@ -256,6 +263,7 @@ mod tests {
         assert_eq!(c.max_custom_types, 20);
         assert!(c.known_instances.is_none());
         assert!(c.throttle_tps.is_none());
+        assert!(c.parameter_tps.is_none());
         assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(
             c.header_read_timeout,
@@ -285,6 +293,8 @@ mod tests {
             "5000",
             "--throttle-tps",
             "2.5",
+            "--parameter-tps",
+            "40",
             "--fail-rate",
             "0.1",
             "--latency",
@@ -315,6 +325,7 @@ mod tests {
         assert_eq!(c.max_item_bytes, 1000);
         assert_eq!(c.max_node_bytes, 5000);
         assert_eq!(c.throttle_tps, Some(2.5));
+        assert_eq!(c.parameter_tps, Some(40.0));
         assert_eq!(c.fail_rate, 0.1);
         assert_eq!(c.latency, Duration::from_millis(200));
         assert_eq!(c.drop_rate, 0.2);
@@ -499,6 +510,7 @@ mod tests {
         assert!(parse(&["--fail-rate", "1.5"]).is_err());
         assert!(parse(&["--drop-rate", "-0.1"]).is_err());
         assert!(parse(&["--throttle-tps", "0"]).is_err());
+        assert!(parse(&["--parameter-tps", "-1"]).is_err());
         assert!(parse(&["--latency", "soon"]).is_err());
         assert!(parse(&["--refuse", "Custom:A=NotAnError"]).is_err());
         assert!(parse(&["--max-connections", "0"]).is_err());
