@@ -11,7 +11,7 @@ use std::path::Path;
 use super::{CommandError, once::resolve_identity};
 use crate::aws as client;
 use crate::config::{self, FleetSource, ProbeKind, Settings};
-use crate::fleet::fetch::{ParameterSource, SdkSource};
+use crate::fleet::fetch::{self, SdkSource};
 use crate::inventory::format_capture_time;
 
 pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
@@ -77,8 +77,8 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
     let source = SdkSource::new(client);
     let mut fetched = Vec::new();
     let mut errors = Vec::new();
-    for name in &settings.agent.fleet.parameters {
-        match source.get(name).await {
+    for (name, answer) in fetch::fetch_all(&source, &settings.agent.fleet.parameters).await {
+        match answer {
             Ok(f) => {
                 println!(
                     "parameter {name}: fetched version {} ({})",

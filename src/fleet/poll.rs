@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::decide::{Node, decide};
-use super::fetch::{FetchError, Fetched, ParameterSource};
+use super::fetch::{FetchError, Fetched, ParameterSource, fetch_all};
 use super::store;
 use crate::clock::Clock;
 use crate::config::ParameterVersion;
@@ -35,7 +35,7 @@ pub struct PollOptions {
     pub parameters: Vec<String>,
     pub interval: Duration,
     /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
-    /// GetParameter in the same second.
+    /// GetParameters in the same second.
     pub splay: Duration,
     /// Dates the stored versions and refusals: the daemon's clock.
     pub clock: Clock,
@@ -107,7 +107,7 @@ pub async fn run<S: ParameterSource + Clone>(
             Some(c) => c.source.clone(),
             None => continue,
         };
-        // A GetParameter attempt may take up to the client's attempt timeout; a poller that
+        // A GetParameters attempt may take up to the client's attempt timeout; a poller that
         // was replaced (a reload changed what it polls) must not report after it.
         let said = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -128,6 +128,8 @@ pub struct Poller {
     logged: HashMap<String, String>,
     /// The problems last sent, `None` before the first poll.
     problems: Option<BTreeMap<String, String>>,
+    /// Whether Parameter Store said it was overloaded (throttling, 5xx) during the last poll.
+    busy: bool,
 }
 
 impl Poller {
@@ -136,20 +138,28 @@ impl Poller {
             options,
             logged: HashMap::new(),
             problems: None,
+            busy: false,
         }
+    }
+
+    /// Whether Parameter Store throttled (or failed with a 5xx) any call of the last poll:
+    /// what lengthens the interval before the next one.
+    pub fn was_busy(&self) -> bool {
+        self.busy
     }
 
     /// One round: fetch every parameter, decide, log, and return what to tell the daemon.
     pub async fn poll<S: ParameterSource>(&mut self, source: &S) -> Vec<Event> {
         let mut fetched: Vec<Fetched> = Vec::new();
         let mut problems: BTreeMap<String, String> = BTreeMap::new();
-        let names = self.options.parameters.clone();
-        for name in &names {
-            match source.get(name).await {
+        self.busy = false;
+        for (name, answer) in fetch_all(source, &self.options.parameters).await {
+            match answer {
                 Ok(f) => fetched.push(f),
                 Err(e) => {
-                    self.log_fetch_error(name, &e);
-                    problems.insert(name.clone(), e.to_string());
+                    self.busy |= e.is_busy();
+                    self.log_fetch_error(&name, &e);
+                    problems.insert(name, e.to_string());
                 }
             }
         }
@@ -246,9 +256,9 @@ mod tests {
     /// What the fake answers for one name: a version and its text, or an error.
     type Answer = Result<(i64, String), FetchError>;
 
-    /// Parameter Store as a map the test rewrites.
+    /// Parameter Store as a map the test rewrites; it counts the calls and their sizes.
     #[derive(Clone, Default)]
-    struct Fake(Arc<Mutex<HashMap<String, Answer>>>);
+    struct Fake(Arc<Mutex<HashMap<String, Answer>>>, Arc<Mutex<Vec<usize>>>);
 
     impl Fake {
         fn put(&self, name: &str, version: i64, text: &str) {
@@ -263,19 +273,23 @@ mod tests {
     }
 
     impl ParameterSource for Fake {
-        async fn get(&self, name: &str) -> Result<Fetched, FetchError> {
-            let answer = self.0.lock().unwrap().get(name).cloned();
-            match answer {
-                Some(Ok((version, text))) => Ok(Fetched {
-                    name: name.into(),
-                    version,
-                    text,
-                    parameter_type: "String".into(),
-                    last_modified: None,
-                }),
-                Some(Err(e)) => Err(e),
-                None => Err(FetchError::NotFound { name: name.into() }),
-            }
+        async fn get_batch(&self, names: &[String]) -> Vec<Result<Fetched, FetchError>> {
+            self.1.lock().unwrap().push(names.len());
+            let map = self.0.lock().unwrap();
+            names
+                .iter()
+                .map(|name| match map.get(name).cloned() {
+                    Some(Ok((version, text))) => Ok(Fetched {
+                        name: name.clone(),
+                        version,
+                        text,
+                        parameter_type: "String".into(),
+                        last_modified: None,
+                    }),
+                    Some(Err(e)) => Err(e),
+                    None => Err(FetchError::NotFound { name: name.clone() }),
+                })
+                .collect()
         }
     }
 
@@ -393,14 +407,24 @@ mod tests {
             FetchError::AccessDenied {
                 name: "/a".into(),
                 code: "AccessDeniedException".into(),
-                message: "not authorized to perform: ssm:GetParameter".into(),
+                message: "not authorized to perform: ssm:GetParameters".into(),
             },
         );
         let events = poller.poll(&fake).await;
         let [Event::Problems(problems)] = events.as_slice() else {
             panic!("{events:?}");
         };
-        assert!(problems["/a"].contains("needs ssm:GetParameter on /a"));
+        assert!(problems["/a"].contains("needs ssm:GetParameters on /a"));
+        assert!(!poller.was_busy());
+        fake.fail(
+            "/b",
+            FetchError::Busy {
+                name: "/b".into(),
+                detail: "ThrottlingException: Rate exceeded".into(),
+            },
+        );
+        poller.poll(&fake).await;
+        assert!(poller.was_busy());
         assert_eq!(version(&options, "/a"), Some(1));
         let settings = crate::config::load_with_fleet(
             &options.config_path,
@@ -408,6 +432,23 @@ mod tests {
         )
         .unwrap();
         assert!(settings.probe("a").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_poll_is_one_call_per_ten_parameters() {
+        let (_tmp, mut options) = node("");
+        options.parameters = (0..11).map(|i| format!("/p{i}")).collect();
+        let fake = Fake::default();
+        let mut poller = Poller::new(options);
+        poller.poll(&fake).await;
+        assert_eq!(*fake.1.lock().unwrap(), vec![10, 1]);
+        // Every missing one is reported by name, as before.
+        let problems = poller.problems.clone().unwrap();
+        assert_eq!(problems.len(), 11);
+        assert_eq!(
+            problems["/p10"],
+            "parameter /p10: not found (ParameterNotFound); create it, or remove it from `[agent] fleet_config`"
+        );
     }
 
     #[tokio::test]
