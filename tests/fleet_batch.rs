@@ -102,3 +102,84 @@ async fn a_throttled_call_is_one_request_and_says_the_service_is_busy() {
     let reads = emu.stats().parameter_reads;
     assert_eq!((reads.get_parameters, reads.throttled), (2, 1));
 }
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
+
+/// `ssm-inventoryd ARGS` with nothing to reach but `endpoint`: explicit demo keys, region and
+/// instance ID, instance metadata off, empty AWS config files, no SSM Agent.
+async fn run_binary(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> std::process::Output {
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\ninstance_id = \"i-0123456789abcdef0\"\nregion = \"us-east-1\"\n\
+             endpoint_url = \"{endpoint}\"\nstate_dir = \"{}\"\n\
+             fleet_config = [\"/fleet/a\", \"/fleet/b\"]\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir)
+        .env(
+            ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
+            dir.join("no-ssm-agent"),
+        )
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .output()
+        .await
+        .expect("run the binary")
+}
+
+#[tokio::test]
+async fn validate_fleet_tries_once_and_says_so_in_one_line_when_throttled() {
+    let emu = start(EmulatorConfig {
+        throttle_first: 1,
+        ..Default::default()
+    })
+    .await;
+    emu.put_parameter("/fleet/a", "String", "# a\n");
+    emu.put_parameter("/fleet/b", "String", "# b\n");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_binary(dir.path(), &emu.endpoint_url(), &["validate", "--fleet"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors,
+        [
+            "error: Parameter Store did not answer the read of /fleet/a, /fleet/b (ThrottlingException: Rate exceeded); not tried again, since its read throughput is shared with every application of the account: try again in a minute"
+        ],
+        "{stderr}"
+    );
+    assert_eq!(emu.stats().parameter_reads.get_parameters, 1);
+
+    // The throttling is over: the same command fetches both in one call.
+    let out = run_binary(dir.path(), &emu.endpoint_url(), &["validate", "--fleet"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("parameter /fleet/b: fetched version 1 (String)"),
+        "{stdout}"
+    );
+    assert_eq!(emu.stats().parameter_reads.get_parameters, 2);
+}

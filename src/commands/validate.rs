@@ -4,14 +4,15 @@
 //! in the state directory, since that is what the daemon would run. With `--fleet`, the
 //! parameters are also fetched (which needs the node's identity, credentials and endpoint,
 //! like `once`) and their newest versions checked together with the local files, so an
-//! operator can try a version on one node before the fleet polls it.
+//! operator can try a version on one node before the fleet polls it. That fetch is one try: a
+//! throttled one fails with one line rather than adding to the account's shared read budget.
 
 use std::path::Path;
 
 use super::{CommandError, once::resolve_identity};
 use crate::aws as client;
 use crate::config::{self, FleetSource, ProbeKind, Settings};
-use crate::fleet::fetch::{self, SdkSource};
+use crate::fleet::fetch::{self, FetchError, SdkSource};
 use crate::inventory::format_capture_time;
 
 pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
@@ -77,7 +78,11 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
     let source = SdkSource::new(client);
     let mut fetched = Vec::new();
     let mut errors = Vec::new();
-    for (name, answer) in fetch::fetch_all(&source, &settings.agent.fleet.parameters).await {
+    let answers = fetch::fetch_all(&source, &settings.agent.fleet.parameters).await;
+    if let Some(line) = throttled_line(&answers) {
+        return Err(CommandError::Runtime(line));
+    }
+    for (name, answer) in answers {
         match answer {
             Ok(f) => {
                 println!(
@@ -97,6 +102,28 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
         return Err(CommandError::Runtime(errors.join("\nerror: ")));
     }
     Ok(fetched)
+}
+
+/// One line for a fetch Parameter Store throttled (or failed with a 5xx): it is not tried
+/// again, since its read budget is shared with every application of the account.
+fn throttled_line(answers: &[(String, Result<fetch::Fetched, FetchError>)]) -> Option<String> {
+    let busy: Vec<(&str, &FetchError)> = answers
+        .iter()
+        .filter_map(|(name, answer)| match answer {
+            Err(e) if e.is_busy() => Some((name.as_str(), e)),
+            _ => None,
+        })
+        .collect();
+    let (_, first) = busy.first()?;
+    let FetchError::Busy { detail, .. } = first else {
+        return None;
+    };
+    let names: Vec<&str> = busy.iter().map(|(name, _)| *name).collect();
+    Some(format!(
+        "Parameter Store did not answer the read of {} ({detail}); not tried again, since its read \
+         throughput is shared with every application of the account: try again in a minute",
+        names.join(", ")
+    ))
 }
 
 async fn blocking<T: Send + 'static>(

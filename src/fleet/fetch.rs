@@ -12,6 +12,10 @@
 //! wrong type), what says the service is overloaded (throttling, 5xx: the poller backs off)
 //! and what passes by itself (the network), because the first deserve one clear line naming
 //! the permission, the second a longer wait, and the third only a retry.
+//!
+//! The client is the push client, built with the SDK's retries off (`aws::client`): a
+//! throttled GetParameters is one request, never three, and the poller backs off instead
+//! (`fleet::interval`).
 
 use std::future::Future;
 

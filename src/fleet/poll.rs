@@ -1,6 +1,7 @@
-//! The poller: fetches every parameter each `fleet_poll_interval` (plus the node's splay),
-//! validates what is new together with the local files, stores what passes and asks for it
-//! to be applied, and records what does not.
+//! The poller: fetches every parameter each `fleet_poll_interval` (plus the node's splay, and
+//! longer while Parameter Store throttles: see [`super::interval`]), validates what is new
+//! together with the local files, stores what passes and asks for it to be applied, and
+//! records what does not.
 //!
 //! It decides and stores, but does not apply: applying is a reload, which only the daemon
 //! does (it owns the probes). So a new version is written to the store first and the daemon
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decide::{Node, decide};
 use super::fetch::{FetchError, Fetched, ParameterSource, fetch_all};
+use super::interval::PollInterval;
 use super::store;
 use crate::clock::Clock;
 use crate::config::ParameterVersion;
@@ -78,7 +80,9 @@ pub async fn run<S: ParameterSource + Clone>(
     cancel: CancellationToken,
 ) {
     let mut poller = Poller::new(options.clone());
-    let mut first = true;
+    let mut interval = PollInterval::new(options.interval);
+    // Before the first poll, only the splay.
+    let mut next_wait = Duration::ZERO;
     loop {
         let current = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -91,13 +95,7 @@ pub async fn run<S: ParameterSource + Clone>(
         let Some(current) = current else {
             continue;
         };
-        let splay = crate::splay::fleet_splay(&current.instance_id, options.splay);
-        let wait = if first {
-            splay
-        } else {
-            options.interval + splay
-        };
-        first = false;
+        let wait = next_wait + crate::splay::fleet_splay(&current.instance_id, options.splay);
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -113,11 +111,35 @@ pub async fn run<S: ParameterSource + Clone>(
             _ = cancel.cancelled() => return,
             said = poller.poll(&source) => said,
         };
+        let was_backed_off = interval.backed_off();
+        next_wait = interval.after_poll(poller.was_busy(), rand::random::<f64>());
+        if poller.was_busy() {
+            tracing::warn!(
+                "fleet: Parameter Store is throttling or failing; the next poll is in {} \
+                 (the interval is lengthened up to {} until polls go through again)",
+                humantime::format_duration(round_to_seconds(next_wait)),
+                humantime::format_duration(interval.cap())
+            );
+        } else if was_backed_off && !interval.backed_off() {
+            tracing::info!(
+                "fleet: polls go through again; back to the configured interval of {}",
+                humantime::format_duration(options.interval)
+            );
+        }
         for event in said {
             if events.send(event).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+/// A wait as an operator reads it: whole seconds, once it is longer than one.
+fn round_to_seconds(wait: Duration) -> Duration {
+    if wait < Duration::from_secs(1) {
+        wait
+    } else {
+        Duration::from_secs(wait.as_secs())
     }
 }
 
@@ -449,6 +471,95 @@ mod tests {
             problems["/p10"],
             "parameter /p10: not found (ParameterNotFound); create it, or remove it from `[agent] fleet_config`"
         );
+    }
+
+    /// A source that answers `busy` for its first calls, then like [`Fake`], noting when it
+    /// was called.
+    #[derive(Clone)]
+    struct Throttling {
+        inner: Fake,
+        busy_calls: Arc<Mutex<u32>>,
+        calls: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl ParameterSource for Throttling {
+        async fn get_batch(&self, names: &[String]) -> Vec<Result<Fetched, FetchError>> {
+            self.calls.lock().unwrap().push(tokio::time::Instant::now());
+            let busy = {
+                let mut left = self.busy_calls.lock().unwrap();
+                let busy = *left > 0;
+                *left = left.saturating_sub(1);
+                busy
+            };
+            if busy {
+                return names
+                    .iter()
+                    .map(|name| {
+                        Err(FetchError::Busy {
+                            name: name.clone(),
+                            detail: "ThrottlingException: Rate exceeded".into(),
+                        })
+                    })
+                    .collect();
+            }
+            self.inner.get_batch(names).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_polls_wait_longer_and_polls_that_go_through_come_back() {
+        let (_tmp, mut options) = node("");
+        options.interval = Duration::from_secs(10);
+        let fake = Fake::default();
+        fake.put("/a", 1, "# none\n");
+        fake.put("/b", 1, "# none\n");
+        let source = Throttling {
+            inner: fake,
+            busy_calls: Arc::new(Mutex::new(2)),
+            calls: Arc::default(),
+        };
+        let (connect, connection) = watch::channel(Some(Connection {
+            source: source.clone(),
+            instance_id: "i-0123456789abcdef0".into(),
+        }));
+        let (tx, mut events) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(options, connection, tx, cancel.clone()));
+        // Deciding runs on the blocking pool, which the paused clock does not wait for: let
+        // virtual time pass in small steps so every poll is seen when it happens.
+        let start = tokio::time::Instant::now();
+        while source.calls.lock().unwrap().len() < 8 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            while events.try_recv().is_ok() {}
+            assert!(start.elapsed() < Duration::from_secs(3600), "too slow");
+        }
+        cancel.cancel();
+        task.await.unwrap();
+        drop(connect);
+        let calls = source.calls.lock().unwrap().clone();
+        let gaps: Vec<f64> = calls
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        // Two throttled polls: 40 s (from 25), then 160 s (from 85); then back by a quarter a
+        // poll that went through: 120 s, 90 s, 67.5 s, 50.6 s, 38 s (each in the upper half of
+        // its lengthened part), never under the configured 10 s.
+        let bounds = [
+            (25.0, 40.0),
+            (85.0, 160.0),
+            (65.0, 120.0),
+            (50.0, 90.0),
+            (38.75, 67.5),
+            (30.3, 50.7),
+            (24.0, 38.0),
+        ];
+        assert_eq!(gaps.len(), bounds.len(), "{gaps:?}");
+        for (gap, (low, high)) in gaps.iter().zip(bounds) {
+            assert!(
+                *gap >= low - 0.01 && *gap <= high + 0.2,
+                "{gap} not in [{low}, {high}]: {gaps:?}"
+            );
+        }
     }
 
     #[tokio::test]

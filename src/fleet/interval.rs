@@ -1,0 +1,140 @@
+//! How long a node waits between two polls of its fleet parameters: the configured
+//! `fleet_poll_interval`, lengthened while Parameter Store says it is overloaded.
+//!
+//! Parameter Store's read throughput (40 calls a second per account and region by default)
+//! is shared by every application of the account that reads its configuration there. An
+//! inventory agent must never be the reason one of them cannot, so a throttled poll (or a
+//! 5xx) is not retried: the node waits [`BACKOFF_FACTOR`] times longer before the next one,
+//! up to [`PollInterval::cap`], and each poll that goes through brings the wait back by
+//! [`RECOVERY_FACTOR`] toward the configured interval, never below it.
+//!
+//! The factors are lopsided on purpose. A fleet that asks for more than the account can spare
+//! settles where its polls are throttled about as often as the lengthening of one throttled
+//! poll is undone by the polls that went through: with a doubling undone by halving, half of
+//! them. Quadrupling undone by a quarter per success keeps that share under a tenth, so the
+//! fleet's calls, throttled ones included, stay under the limit (measured against the
+//! emulator, `tests/fleet_quota.rs` and `examples/fleet_quota.rs`), while a node throttled once
+//! is back at its configured interval after five polls that went through.
+//!
+//! The cap is [`CAP_FACTOR`] times the configured interval or [`CAP_FLOOR`], whichever is
+//! longer. Eight times lets a fleet up to eight times larger than its interval was sized for
+//! fall back under the budget, while a node at the default interval (20 minutes) is never
+//! more than 160 minutes behind a change; the floor of an hour lets a node configured with a
+//! short interval (seconds, on a test bench) back off far enough to matter.
+//!
+//! Pure logic on durations, with the random draw passed in, so it is tested without a clock
+//! and the fleet simulation uses exactly this policy.
+
+use std::time::Duration;
+
+/// A busy poll multiplies the interval by this.
+pub const BACKOFF_FACTOR: f64 = 4.0;
+/// A poll that went through multiplies a lengthened interval by this (never below the
+/// configured one).
+pub const RECOVERY_FACTOR: f64 = 0.75;
+/// The longest interval is this many times the configured one…
+pub const CAP_FACTOR: u32 = 8;
+/// …or this, whichever is longer.
+pub const CAP_FLOOR: Duration = Duration::from_secs(3600);
+
+/// The interval policy of one node: the configured interval and where it stands now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollInterval {
+    configured: Duration,
+    current: Duration,
+}
+
+impl PollInterval {
+    pub fn new(configured: Duration) -> PollInterval {
+        PollInterval {
+            configured,
+            current: configured,
+        }
+    }
+
+    pub fn configured(&self) -> Duration {
+        self.configured
+    }
+
+    /// The interval as it stands, before jitter.
+    pub fn current(&self) -> Duration {
+        self.current
+    }
+
+    /// The longest the interval gets: [`CAP_FACTOR`] × configured, at least [`CAP_FLOOR`].
+    pub fn cap(&self) -> Duration {
+        self.configured
+            .saturating_mul(CAP_FACTOR)
+            .max(CAP_FLOOR)
+            .max(self.configured)
+    }
+
+    /// Whether Parameter Store's throttling has lengthened the interval.
+    pub fn backed_off(&self) -> bool {
+        self.current > self.configured
+    }
+
+    /// Takes in how a poll went (`busy`: throttled, or a 5xx) and returns the wait before the
+    /// next one, not counting the splay. `unit`, in `[0, 1)`, draws the jitter: a lengthened
+    /// wait is spread over its upper half, `[(current + configured) / 2, current]`, so nodes
+    /// throttled in the same second do not come back in the same second; an unlengthened one
+    /// is the configured interval exactly (the splay spreads those).
+    pub fn after_poll(&mut self, busy: bool, unit: f64) -> Duration {
+        self.current = if busy {
+            self.current.mul_f64(BACKOFF_FACTOR).min(self.cap())
+        } else {
+            self.current.mul_f64(RECOVERY_FACTOR).max(self.configured)
+        };
+        let excess = self.current.saturating_sub(self.configured);
+        self.current - excess.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn busy_polls_lengthen_the_interval_up_to_the_cap() {
+        let mut p = PollInterval::new(20 * MIN);
+        assert_eq!(p.cap(), 160 * MIN);
+        assert_eq!(p.after_poll(true, 0.0), 80 * MIN);
+        assert!(p.backed_off());
+        assert_eq!(p.after_poll(true, 0.0), 160 * MIN);
+        assert_eq!(p.after_poll(true, 0.0), 160 * MIN);
+        // The jitter spreads the wait over the upper half of the lengthened part.
+        assert_eq!(p.after_poll(true, 0.999_999).as_secs(), 90 * 60);
+    }
+
+    #[test]
+    fn polls_that_go_through_bring_it_back_gradually_never_below_the_configured() {
+        let mut p = PollInterval::new(20 * MIN);
+        p.after_poll(true, 0.0);
+        let waits: Vec<u64> = (0..6).map(|_| p.after_poll(false, 0.0).as_secs()).collect();
+        assert_eq!(waits, [3600, 2700, 2025, 1518, 1200, 1200]);
+        assert!(!p.backed_off());
+        // Never faster than configured, whatever the draw.
+        for unit in [0.0, 0.5, 0.999, 7.0, -1.0] {
+            assert_eq!(p.after_poll(false, unit), 20 * MIN);
+        }
+    }
+
+    #[test]
+    fn short_intervals_may_back_off_up_to_an_hour() {
+        let mut p = PollInterval::new(Duration::from_secs(1));
+        assert_eq!(p.cap(), CAP_FLOOR);
+        for _ in 0..20 {
+            p.after_poll(true, 0.0);
+        }
+        assert_eq!(p.current(), CAP_FLOOR);
+        // A wait is never shorter than the configured interval.
+        for unit in [0.0, 0.3, 0.999] {
+            let mut q = PollInterval::new(Duration::from_secs(1));
+            assert!(q.after_poll(true, unit) >= Duration::from_secs(1));
+        }
+        let long = PollInterval::new(Duration::from_secs(365 * 24 * 3600));
+        assert_eq!(long.cap(), Duration::from_secs(8 * 365 * 24 * 3600));
+    }
+}
