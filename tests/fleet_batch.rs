@@ -109,6 +109,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
 /// `ssm-inventoryd ARGS` with nothing to reach but `endpoint`: explicit demo keys, region and
 /// instance ID, instance metadata off, empty AWS config files, no SSM Agent.
 async fn run_binary(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> std::process::Output {
+    run_with(dir, endpoint, "", args).await
+}
+
+/// [`run_binary`] with `extra` lines in `[agent]`.
+async fn run_with(
+    dir: &std::path::Path,
+    endpoint: &str,
+    extra: &str,
+    args: &[&str],
+) -> std::process::Output {
     let empty = dir.join("empty");
     std::fs::write(&empty, "").unwrap();
     let config = dir.join("config.toml");
@@ -117,7 +127,7 @@ async fn run_binary(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> std
         format!(
             "[agent]\ninstance_id = \"i-0123456789abcdef0\"\nregion = \"us-east-1\"\n\
              endpoint_url = \"{endpoint}\"\nstate_dir = \"{}\"\n\
-             fleet_config = [\"/fleet/a\", \"/fleet/b\"]\n",
+             fleet_config = [\"/fleet/a\", \"/fleet/b\"]\n{extra}\n",
             dir.join("state").display()
         ),
     )
@@ -182,4 +192,53 @@ async fn validate_fleet_tries_once_and_says_so_in_one_line_when_throttled() {
         "{stdout}"
     );
     assert_eq!(emu.stats().parameter_reads.get_parameters, 2);
+}
+
+#[tokio::test]
+async fn validate_tells_the_fleets_read_rate_and_warns_over_a_quarter_of_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing is fetched without --fleet: any endpoint will do, none is called.
+    let endpoint = "http://127.0.0.1:9";
+    let out = run_with(
+        dir.path(),
+        endpoint,
+        "fleet_size_hint = 10000",
+        &["validate"],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(
+            "fleet: 10000 nodes × 1 GetParameters call every 20m make 8.3 calls a second"
+        ),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    let out = run_with(
+        dir.path(),
+        endpoint,
+        "fleet_size_hint = 50000",
+        &["validate"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: fleet: 50000 nodes × 1 GetParameters call every 20m make 41.7 Parameter Store reads a second, over the fleet's budget of 10 (a quarter of the account's 40 a second, shared with every application that reads parameters); make fleet_poll_interval at least 1h 23m 20s"
+        ],
+        "{stderr}"
+    );
+
+    // Unknown size: nothing said.
+    let out = run_with(dir.path(), endpoint, "", &["validate"]).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("calls a second"));
 }

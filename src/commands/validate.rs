@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::{CommandError, once::resolve_identity};
 use crate::aws as client;
-use crate::config::{self, FleetSource, ProbeKind, Settings};
+use crate::config::{self, FleetSettings, FleetSource, ProbeKind, Settings};
 use crate::fleet::fetch::{self, FetchError, SdkSource};
 use crate::inventory::format_capture_time;
 
@@ -21,6 +21,7 @@ pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
     let stored = blocking(config_path, crate::fleet::check_stored).await?;
     let settings = config::load_with_fleet(config_path, &stored)?;
     summary(config_path, &settings, "");
+    read_rate(&settings);
     for name in &settings.agent.fleet.parameters {
         match crate::fleet::store::load(&stored_dir, name) {
             Ok(Some(s)) => println!(
@@ -102,6 +103,34 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
         return Err(CommandError::Runtime(errors.join("\nerror: ")));
     }
     Ok(fetched)
+}
+
+/// With `fleet_size_hint`, the fleet's expected Parameter Store read rate, and one warning
+/// line when it is over the fleet's share of the account's budget.
+fn read_rate(settings: &Settings) {
+    let fleet = &settings.agent.fleet;
+    let Some(rate) = fleet.expected_read_rate() else {
+        return;
+    };
+    let calls = crate::fleet::fetch::calls_per_poll(fleet.parameters.len());
+    let what = format!(
+        "{} nodes × {calls} GetParameters call{} every {}",
+        fleet.size_hint,
+        if calls == 1 { "" } else { "s" },
+        humantime::format_duration(fleet.poll_interval)
+    );
+    println!("fleet: {what} make {rate:.1} calls a second");
+    let budget = FleetSettings::read_budget();
+    if rate > budget {
+        let needed = (fleet.size_hint as f64 * calls as f64 / budget).ceil() as u64;
+        eprintln!(
+            "warning: fleet: {what} make {rate:.1} Parameter Store reads a second, over the \
+             fleet's budget of {budget} (a quarter of the account's {} a second, shared with \
+             every application that reads parameters); make fleet_poll_interval at least {}",
+            crate::config::defaults::PARAMETER_STORE_READ_TPS,
+            humantime::format_duration(std::time::Duration::from_secs(needed))
+        );
+    }
 }
 
 /// One line for a fetch Parameter Store throttled (or failed with a 5xx): it is not tried
