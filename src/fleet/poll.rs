@@ -69,14 +69,40 @@ pub enum Event {
     /// The parameters that cannot be used right now, each with one line saying why (a refused
     /// version, a missing permission, …); sent whenever this changes, empty when all is well.
     Problems(BTreeMap<String, String>),
+    /// The answer to a [`PollNow`], sent after the poll's own events.
+    PolledNow { started_ns: u64, answer: PolledNow },
+}
+
+/// `reload --fleet`: poll now rather than at the next deadline. The daemon's monotonic time
+/// when it was asked comes back with the answer, for the reload handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollNow {
+    pub started_ns: u64,
+}
+
+/// The answer to a [`PollNow`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolledNow {
+    /// Not polled, and why (the node's identity is not known yet, or Parameter Store's
+    /// throttling has lengthened the interval and polling now would add to it).
+    NotPolled(String),
+    /// Polled: the versions it stored for the daemon to apply (sent as [`Event::Apply`]
+    /// before this), and what keeps any parameter from being used, empty when nothing does.
+    Polled {
+        applied: Vec<ParameterVersion>,
+        problems: BTreeMap<String, String>,
+    },
 }
 
 /// Fetches, decides and reports until `cancel` fires. Waits for a connection first (the node
-/// may not know its identity yet); the first poll comes after the node's splay only.
+/// may not know its identity yet); the first poll comes after the node's splay only. A
+/// [`PollNow`] polls at once, unless throttling has lengthened the interval: it is a poll
+/// like any other for the interval, so it may not be used to poll faster than the backoff.
 pub async fn run<S: ParameterSource + Clone>(
     options: PollOptions,
     mut connection: watch::Receiver<Option<Connection<S>>>,
     events: mpsc::Sender<Event>,
+    mut requests: mpsc::Receiver<PollNow>,
     cancel: CancellationToken,
 ) {
     let mut poller = Poller::new(options.clone());
@@ -84,22 +110,55 @@ pub async fn run<S: ParameterSource + Clone>(
     // Before the first poll, only the splay.
     let mut next_wait = Duration::ZERO;
     loop {
-        let current = tokio::select! {
-            _ = cancel.cancelled() => return,
-            ready = connection.wait_for(Option::is_some) => match ready {
-                Ok(current) => current.clone(),
-                // The daemon is gone.
-                Err(_) => return,
-            },
+        let current = loop {
+            // The connection is cloned inside `select!`: its guard may not live across the
+            // await of an answer.
+            let request = tokio::select! {
+                _ = cancel.cancelled() => return,
+                ready = connection.wait_for(Option::is_some) => {
+                    match ready.map(|current| current.clone()) {
+                        Ok(current) => break current,
+                        // The daemon is gone.
+                        Err(_) => return,
+                    }
+                }
+                Some(request) = requests.recv() => request,
+            };
+            let answer = PolledNow::NotPolled(
+                "not fetched: the node's identity is not known yet".to_owned(),
+            );
+            if !answer_request(&events, request, answer).await {
+                return;
+            }
         };
         let Some(current) = current else {
             continue;
         };
         let wait = next_wait + crate::splay::fleet_splay(&current.instance_id, options.splay);
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
+        let deadline = tokio::time::Instant::now() + wait;
+        let asked = loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(deadline) => break None,
+                Some(request) = requests.recv() => {
+                    if !interval.backed_off() {
+                        break Some(request);
+                    }
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let answer = PolledNow::NotPolled(format!(
+                        "not fetched: Parameter Store throttled this node's recent polls, so its \
+                         poll interval is lengthened to {} (configured {}); the next poll is in \
+                         {}, and polling sooner would add to the throttling",
+                        humantime::format_duration(round_to_seconds(interval.current())),
+                        humantime::format_duration(options.interval),
+                        humantime::format_duration(round_to_seconds(left)),
+                    ));
+                    if !answer_request(&events, request, answer).await {
+                        return;
+                    }
+                }
+            }
+        };
         // The newest connection: a reload may have changed the identity while waiting.
         let source = match connection.borrow().as_ref() {
             Some(c) => c.source.clone(),
@@ -126,12 +185,39 @@ pub async fn run<S: ParameterSource + Clone>(
                 humantime::format_duration(options.interval)
             );
         }
+        let applied = said
+            .iter()
+            .find_map(|event| match event {
+                Event::Apply { versions } => Some(versions.clone()),
+                Event::Problems(_) | Event::PolledNow { .. } => None,
+            })
+            .unwrap_or_default();
         for event in said {
             if events.send(event).await.is_err() {
                 return;
             }
         }
+        if let Some(request) = asked {
+            let answer = PolledNow::Polled {
+                applied,
+                problems: poller.problems.clone().unwrap_or_default(),
+            };
+            if !answer_request(&events, request, answer).await {
+                return;
+            }
+        }
     }
+}
+
+/// Sends the answer to `request`; `false` when the daemon is gone.
+async fn answer_request(events: &mpsc::Sender<Event>, request: PollNow, answer: PolledNow) -> bool {
+    events
+        .send(Event::PolledNow {
+            started_ns: request.started_ns,
+            answer,
+        })
+        .await
+        .is_ok()
 }
 
 /// A wait as an operator reads it: whole seconds, once it is longer than one.
@@ -524,7 +610,8 @@ mod tests {
         }));
         let (tx, mut events) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(run(options, connection, tx, cancel.clone()));
+        let (_ask, requests) = mpsc::channel(1);
+        let task = tokio::spawn(run(options, connection, tx, requests, cancel.clone()));
         // Deciding runs on the blocking pool, which the paused clock does not wait for: let
         // virtual time pass in small steps so every poll is seen when it happens.
         let start = tokio::time::Instant::now();
@@ -572,7 +659,14 @@ mod tests {
         let (connect, connection) = watch::channel(None);
         let (tx, mut events) = mpsc::channel(8);
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(run(options.clone(), connection, tx, cancel.clone()));
+        let (_ask, requests) = mpsc::channel(1);
+        let task = tokio::spawn(run(
+            options.clone(),
+            connection,
+            tx,
+            requests,
+            cancel.clone(),
+        ));
         // Not connected yet: nothing is fetched.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(events.try_recv().is_err());
