@@ -272,3 +272,25 @@ async fn a_node_whose_polls_were_throttled_does_not_fetch_sooner() {
     let (code, log) = stop(daemon).await;
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// Both packages install the document, and the Distributor output carries it beside the
+/// manifest, where the README's `create-document` finds it.
+#[test]
+fn the_packages_ship_the_document() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let shipped = "packaging/ssm-inventoryd-ApplyFleetConfig.json";
+    assert_eq!(
+        cargo.lines().filter(|l| l.contains(shipped)).count(),
+        2,
+        "Cargo.toml: {shipped} must be in both assets lists, the .deb's and the .rpm's"
+    );
+    assert!(
+        cargo.contains("dest = \"/usr/share/ssm-inventoryd/ssm-inventoryd-ApplyFleetConfig.json\"")
+    );
+    let distributor = std::fs::read_to_string(root.join("packaging/distributor")).unwrap();
+    assert!(
+        distributor.contains(&format!("shutil.copy(\"{shipped}\", tmp)")),
+        "packaging/distributor copies the document beside the manifest"
+    );
+}
