@@ -262,7 +262,7 @@ async fn a_node_whose_polls_were_throttled_does_not_fetch_sooner() {
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains(
-            "not fetched: Parameter Store throttled this node's recent polls, so its poll interval is lengthened to 4h (configured 1h); the next poll is in "
+            "not fetched: Parameter Store throttled this node's recent polls, so its poll interval is lengthened to 2h (configured 1h); the next poll is in "
         ),
         "{stderr}"
     );

@@ -628,17 +628,17 @@ mod tests {
             .windows(2)
             .map(|w| (w[1] - w[0]).as_secs_f64())
             .collect();
-        // Two throttled polls: 40 s (from 25), then 160 s (from 85); then back by a quarter a
-        // poll that went through: 120 s, 90 s, 67.5 s, 50.6 s, 38 s (each in the upper half of
-        // its lengthened part), never under the configured 10 s.
+        // Two throttled polls: 20 s (from 15), then 40 s (from 25); then back by a quarter a
+        // poll that went through: 30 s, 22.5 s, 16.9 s, 12.7 s, then the configured 10 s (each
+        // in the upper half of its lengthened part), never under it.
         let bounds = [
+            (15.0, 20.0),
             (25.0, 40.0),
-            (85.0, 160.0),
-            (65.0, 120.0),
-            (50.0, 90.0),
-            (38.75, 67.5),
-            (30.3, 50.7),
-            (24.0, 38.0),
+            (20.0, 30.0),
+            (16.25, 22.5),
+            (13.4, 16.9),
+            (11.3, 12.7),
+            (10.0, 10.0),
         ];
         assert_eq!(gaps.len(), bounds.len(), "{gaps:?}");
         for (gap, (low, high)) in gaps.iter().zip(bounds) {
