@@ -71,6 +71,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use self::error::ErrorCode;
+pub use self::faults::TokenBucket;
 pub use self::parameters::MAX_NAMES_PER_GET;
 pub use self::refuse::{Refusal, RefuseWhen};
 pub use self::server::MAX_REQUEST_BODY_BYTES;
