@@ -64,9 +64,15 @@ enum Command {
     /// Make the running daemon re-read its configuration, and wait until it has: exits 0 when
     /// the new configuration is in use, 1 when it was refused (the old one keeps running).
     Reload {
-        /// The daemon's process ID (systemd's `$MAINPID`).
+        /// The daemon's process ID (systemd's `$MAINPID`) [default: the one the daemon
+        /// leaves in its runtime directory].
         #[arg(long, env = "MAINPID")]
-        pid: u32,
+        pid: Option<u32>,
+        /// Also fetch the fleet parameters now, instead of at the next poll, and wait until
+        /// their new versions are applied (exit 0) or refused (exit 1). Refused without a
+        /// fetch while Parameter Store's throttling has lengthened the node's poll interval.
+        #[arg(long)]
+        fleet: bool,
         /// Where the daemon reports the outcome: its runtime directory.
         #[arg(long, env = "RUNTIME_DIRECTORY", default_value = "/run/ssm-inventoryd")]
         runtime_dir: PathBuf,
@@ -141,9 +147,10 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Run => runtime.block_on(commands::run::run(&cli.config)),
         Command::Reload {
             pid,
+            fleet,
             runtime_dir,
             timeout,
-        } => commands::reload::run(pid, &runtime_dir, timeout),
+        } => commands::reload::run(pid, &runtime_dir, timeout, fleet),
         Command::Status { json } => commands::status::run(&cli.config, json),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(*args)),

@@ -9,6 +9,13 @@
 //! outcome of that process that began after its signal, and exits 0 only if it was applied.
 //! systemd 253's `Type=notify-reload` does the same with a notification, but 252 is still
 //! what many fleets run.
+//!
+//! `reload --fleet` extends the same handshake: before the signal, the command leaves
+//! [`FLEET_REQUEST_FILE`] in the runtime directory; the daemon, on that SIGHUP, also fetches
+//! its fleet parameters at once (a poll like any other, so it does not bypass the throttle
+//! backoff) and writes a second outcome, marked `fleet`, once the new versions are applied or
+//! refused. The command waits for that one. Outside systemd's `ExecReload` there is no
+//! `$MAINPID`, so the daemon also leaves its process ID in [`PID_FILE`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +24,10 @@ use serde::{Deserialize, Serialize};
 
 /// The file in the runtime directory (`RuntimeDirectory=` of the unit).
 pub const OUTCOME_FILE: &str = "reload.json";
+/// Left by `reload --fleet` for the daemon to find on the SIGHUP that follows.
+pub const FLEET_REQUEST_FILE: &str = "fleet-request";
+/// The running daemon's process ID, for a `reload` run without `$MAINPID`.
+pub const PID_FILE: &str = "ssm-inventoryd.pid";
 
 /// How the last reload ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +39,10 @@ pub struct Outcome {
     pub applied: bool,
     /// What changed, or why the new configuration was refused.
     pub message: String,
+    /// The answer to `reload --fleet`: the fleet parameters were fetched and their new
+    /// versions applied (or refused). Absent in outcomes of older daemons.
+    #[serde(default)]
+    pub fleet: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +63,16 @@ pub enum ReloadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "cannot tell which process is ssm-inventoryd: no --pid (or $MAINPID), and {} cannot be read ({source}); is the daemon running?",
+        path.display()
+    )]
+    NoPid {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} does not hold a process ID: {text:?}", path.display())]
+    BadPid { path: PathBuf, text: String },
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the same clock in every process of the machine, and
@@ -78,8 +103,58 @@ pub fn record(dir: &Path, outcome: &Outcome) -> Result<(), ReloadError> {
     })
 }
 
+/// The daemon's side: leaves its process ID in `dir` for a `reload` without `$MAINPID`.
+pub fn write_pid(dir: &Path) -> Result<(), ReloadError> {
+    let path = dir.join(PID_FILE);
+    let write = || -> std::io::Result<()> {
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut temp, format!("{}\n", std::process::id()).as_bytes())?;
+        temp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| ReloadError::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// The command's side: the daemon's process ID as it left it in `dir`.
+pub fn read_pid(dir: &Path) -> Result<u32, ReloadError> {
+    let path = dir.join(PID_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| ReloadError::NoPid {
+        path: path.clone(),
+        source,
+    })?;
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| ReloadError::BadPid { path, text })
+}
+
+/// The daemon's side, on SIGHUP: whether `reload --fleet` asked for a fetch, taking the
+/// request (so the next plain reload does not fetch again).
+pub fn take_fleet_request(dir: &Path) -> bool {
+    std::fs::remove_file(dir.join(FLEET_REQUEST_FILE)).is_ok()
+}
+
 /// The command's side: SIGHUP to `pid`, then wait for its outcome in `dir`.
 pub fn request(pid: u32, dir: &Path, timeout: Duration) -> Result<Outcome, ReloadError> {
+    signal_and_wait(pid, dir, timeout, false)
+}
+
+/// `reload --fleet`: asks `pid` to fetch its fleet parameters now, and waits until the new
+/// versions are applied or refused.
+pub fn request_fleet(pid: u32, dir: &Path, timeout: Duration) -> Result<Outcome, ReloadError> {
+    let path = dir.join(FLEET_REQUEST_FILE);
+    std::fs::write(&path, b"").map_err(|source| ReloadError::Write { path, source })?;
+    signal_and_wait(pid, dir, timeout, true)
+}
+
+fn signal_and_wait(
+    pid: u32,
+    dir: &Path,
+    timeout: Duration,
+    fleet: bool,
+) -> Result<Outcome, ReloadError> {
     let target = libc::pid_t::try_from(pid).map_err(|_| ReloadError::Gone { pid })?;
     let sent = monotonic_ns();
     // SAFETY: kill only sends a signal.
@@ -95,7 +170,7 @@ pub fn request(pid: u32, dir: &Path, timeout: Duration) -> Result<Outcome, Reloa
         let answer = std::fs::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Outcome>(&bytes).ok())
-            .filter(|o| o.pid == pid && o.started_ns >= sent);
+            .filter(|o| o.pid == pid && o.started_ns >= sent && o.fleet == fleet);
         if let Some(outcome) = answer {
             return if outcome.applied {
                 Ok(outcome)

@@ -1,5 +1,5 @@
 //! Fleet configuration from Parameter Store, end to end: the daemon polls the emulator's
-//! GetParameter, applies good versions like a reload, refuses bad ones while the last good one
+//! GetParameters, applies good versions like a reload, refuses bad ones while the last good one
 //! keeps delivering, starts offline from its stored copy, and enforces the fleet policy.
 //!
 //! Polling, applying and refusing run in this process on a paused clock (`common::daemon`),
@@ -221,7 +221,7 @@ async fn a_node_started_with_the_endpoint_unreachable_runs_its_last_good_version
     let daemon = node.spawn(&[]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // The endpoint comes up without the parameter (GetParameter: ParameterNotFound): the
+    // The endpoint comes up without the parameter (GetParameters: InvalidParameters): the
     // stored version is all the node has, and its probe's item is delivered.
     let emu = common::emulator::start(EmulatorConfig {
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
@@ -316,7 +316,7 @@ async fn without_get_parameter_permission_one_line_names_it_and_local_probes_kee
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
         lines[0].contains(&format!(
-            "parameter {PARAM}: access denied (AccessDeniedException): the node's identity needs ssm:GetParameter on {PARAM}"
+            "parameter {PARAM}: access denied (AccessDeniedException): the node's identity needs ssm:GetParameters on {PARAM}"
         )),
         "{}",
         lines[0]

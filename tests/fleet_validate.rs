@@ -83,7 +83,7 @@ async fn validate_fleet_fetches_and_checks_the_newest_versions() {
     let (code, _, stderr) = node.output(&["validate", "--fleet"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("the node's identity needs ssm:GetParameter on /ssm-inventoryd/web"),
+        stderr.contains("the node's identity needs ssm:GetParameters on /ssm-inventoryd/web"),
         "{stderr}"
     );
 }

@@ -4,14 +4,15 @@
 //! in the state directory, since that is what the daemon would run. With `--fleet`, the
 //! parameters are also fetched (which needs the node's identity, credentials and endpoint,
 //! like `once`) and their newest versions checked together with the local files, so an
-//! operator can try a version on one node before the fleet polls it.
+//! operator can try a version on one node before the fleet polls it. That fetch is one try: a
+//! throttled one fails with one line rather than adding to the account's shared read budget.
 
 use std::path::Path;
 
 use super::{CommandError, once::resolve_identity};
 use crate::aws as client;
-use crate::config::{self, FleetSource, ProbeKind, Settings};
-use crate::fleet::fetch::{ParameterSource, SdkSource};
+use crate::config::{self, FleetSettings, FleetSource, ProbeKind, Settings};
+use crate::fleet::fetch::{self, FetchError, SdkSource};
 use crate::inventory::format_capture_time;
 
 pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
@@ -20,6 +21,7 @@ pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
     let stored = blocking(config_path, crate::fleet::check_stored).await?;
     let settings = config::load_with_fleet(config_path, &stored)?;
     summary(config_path, &settings, "");
+    read_rate(&settings);
     for name in &settings.agent.fleet.parameters {
         match crate::fleet::store::load(&stored_dir, name) {
             Ok(Some(s)) => println!(
@@ -77,8 +79,12 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
     let source = SdkSource::new(client);
     let mut fetched = Vec::new();
     let mut errors = Vec::new();
-    for name in &settings.agent.fleet.parameters {
-        match source.get(name).await {
+    let answers = fetch::fetch_all(&source, &settings.agent.fleet.parameters).await;
+    if let Some(line) = throttled_line(&answers) {
+        return Err(CommandError::Runtime(line));
+    }
+    for (name, answer) in answers {
+        match answer {
             Ok(f) => {
                 println!(
                     "parameter {name}: fetched version {} ({})",
@@ -97,6 +103,56 @@ async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError
         return Err(CommandError::Runtime(errors.join("\nerror: ")));
     }
     Ok(fetched)
+}
+
+/// With `fleet_size_hint`, the fleet's expected Parameter Store read rate, and one warning
+/// line when it is over the fleet's share of the account's budget.
+fn read_rate(settings: &Settings) {
+    let fleet = &settings.agent.fleet;
+    let Some(rate) = fleet.expected_read_rate() else {
+        return;
+    };
+    let calls = crate::fleet::fetch::calls_per_poll(fleet.parameters.len());
+    let what = format!(
+        "{} nodes × {calls} GetParameters call{} every {}",
+        fleet.size_hint,
+        if calls == 1 { "" } else { "s" },
+        humantime::format_duration(fleet.poll_interval)
+    );
+    println!("fleet: {what} make {rate:.1} calls a second");
+    let budget = FleetSettings::read_budget();
+    if rate > budget {
+        let needed = (fleet.size_hint as f64 * calls as f64 / budget).ceil() as u64;
+        eprintln!(
+            "warning: fleet: {what} make {rate:.1} Parameter Store reads a second, over the \
+             fleet's budget of {budget} (a quarter of the account's {} a second, shared with \
+             every application that reads parameters); make fleet_poll_interval at least {}",
+            crate::config::defaults::PARAMETER_STORE_READ_TPS,
+            humantime::format_duration(std::time::Duration::from_secs(needed))
+        );
+    }
+}
+
+/// One line for a fetch Parameter Store throttled (or failed with a 5xx): it is not tried
+/// again, since its read budget is shared with every application of the account.
+fn throttled_line(answers: &[(String, Result<fetch::Fetched, FetchError>)]) -> Option<String> {
+    let busy: Vec<(&str, &FetchError)> = answers
+        .iter()
+        .filter_map(|(name, answer)| match answer {
+            Err(e) if e.is_busy() => Some((name.as_str(), e)),
+            _ => None,
+        })
+        .collect();
+    let (_, first) = busy.first()?;
+    let FetchError::Busy { detail, .. } = first else {
+        return None;
+    };
+    let names: Vec<&str> = busy.iter().map(|(name, _)| *name).collect();
+    Some(format!(
+        "Parameter Store did not answer the read of {} ({detail}); not tried again, since its read \
+         throughput is shared with every application of the account: try again in a minute",
+        names.join(", ")
+    ))
 }
 
 async fn blocking<T: Send + 'static>(

@@ -110,10 +110,25 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// The levels `log_level` takes.
 pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
-/// Fleet parameters are fetched this often (plus the node's splay): a change reaches the
-/// fleet within minutes, while 1,000 nodes reading two parameters stay near 7 GetParameter
-/// calls a second, well under Parameter Store's default throughput of 40 a second.
-pub const DEFAULT_FLEET_POLL_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Fleet parameters are fetched this often (plus the node's splay). Parameter Store's reads
+/// (40 a second per account and region by default) are shared with every application of the
+/// account that reads its configuration there, so the default keeps a fleet of 10,000 nodes
+/// with up to 10 parameters (one GetParameters call a poll) to a quarter of that budget:
+/// 10,000 calls per interval / interval ≤ 10 a second needs an interval of at least 1,000 s,
+/// and 20 minutes makes 8.3 a second. A change still reaches the fleet within two intervals
+/// by polling alone, and at once with the ApplyFleetConfig Command document.
+pub const DEFAULT_FLEET_POLL_INTERVAL: Duration = Duration::from_secs(20 * 60);
+
+/// How many nodes read the same parameters, as the operator tells `validate`; 0 is unknown.
+pub const DEFAULT_FLEET_SIZE_HINT: u64 = 0;
+
+/// Parameter Store's default read throughput per account and region (GetParameter,
+/// GetParameters and GetParametersByPath together).
+pub const PARAMETER_STORE_READ_TPS: f64 = 40.0;
+
+/// The share of [`PARAMETER_STORE_READ_TPS`] a fleet's polls may use, leaving the rest to the
+/// applications that read their configuration from Parameter Store.
+pub const FLEET_READ_BUDGET_SHARE: f64 = 0.25;
 
 /// A parameter's exec probe may not use a shell unless the node's own configuration says so.
 pub const DEFAULT_FLEET_ALLOW_SHELL: bool = false;

@@ -57,6 +57,8 @@ pub(super) struct RawAgent {
     pub metrics_file: Option<Spanned<String>>,
     pub fleet_config: Option<Spanned<Vec<Spanned<String>>>>,
     pub fleet_poll_interval: Option<Spanned<DurationValue>>,
+    /// Signed, so that a negative number gets the range message rather than a type error.
+    pub fleet_size_hint: Option<Spanned<i64>>,
     pub fleet_exec_dirs: Option<Spanned<Vec<Spanned<String>>>>,
     pub fleet_allow_shell: Option<Spanned<bool>>,
     pub fleet_allow_user: Option<Spanned<bool>>,

@@ -111,8 +111,12 @@ pub struct FleetSettings {
     /// this order. Default: empty (no fleet configuration).
     pub parameters: Vec<String>,
     /// Time between two fetches of the parameters, plus the node's splay. Default:
-    /// [`DEFAULT_FLEET_POLL_INTERVAL`](super::defaults::DEFAULT_FLEET_POLL_INTERVAL) (5 min).
+    /// [`DEFAULT_FLEET_POLL_INTERVAL`](super::defaults::DEFAULT_FLEET_POLL_INTERVAL) (20 min).
     pub poll_interval: Duration,
+    /// How many nodes poll the same parameters, so that `validate` can tell the fleet's
+    /// Parameter Store read rate against the account's budget. Default:
+    /// [`DEFAULT_FLEET_SIZE_HINT`](super::defaults::DEFAULT_FLEET_SIZE_HINT) (0, unknown).
+    pub size_hint: u64,
     /// Absolute directories an exec probe from a parameter may run a program from; the
     /// program must be named by an absolute path inside one of them. Default: empty (exec
     /// probes from parameters are refused).
@@ -126,11 +130,30 @@ pub struct FleetSettings {
     pub allow_user: bool,
 }
 
+impl FleetSettings {
+    /// GetParameters calls a second that `size_hint` nodes polling these parameters every
+    /// `poll_interval` make: nodes × ⌈parameters / 10⌉ / interval. `None` when the size or
+    /// the parameters are unknown.
+    pub fn expected_read_rate(&self) -> Option<f64> {
+        if self.size_hint == 0 || self.parameters.is_empty() {
+            return None;
+        }
+        let calls_per_poll = self.parameters.len().div_ceil(10) as f64;
+        Some(self.size_hint as f64 * calls_per_poll / self.poll_interval.as_secs_f64())
+    }
+
+    /// The read rate a fleet may use: a quarter of Parameter Store's default 40 a second.
+    pub fn read_budget() -> f64 {
+        super::defaults::PARAMETER_STORE_READ_TPS * super::defaults::FLEET_READ_BUDGET_SHARE
+    }
+}
+
 impl Default for FleetSettings {
     fn default() -> Self {
         FleetSettings {
             parameters: Vec::new(),
             poll_interval: super::defaults::DEFAULT_FLEET_POLL_INTERVAL,
+            size_hint: super::defaults::DEFAULT_FLEET_SIZE_HINT,
             exec_dirs: Vec::new(),
             allow_shell: super::defaults::DEFAULT_FLEET_ALLOW_SHELL,
             allow_user: super::defaults::DEFAULT_FLEET_ALLOW_USER,

@@ -105,7 +105,13 @@ pub async fn run(
         push_cancel: CancellationToken::new(),
         reload_due: None,
         report: Reporter::default(),
+        last_reload: None,
     };
+    if let Some(dir) = &daemon.options.runtime_dir
+        && let Err(e) = crate::reload::write_pid(dir)
+    {
+        tracing::warn!("{e}; `ssm-inventoryd reload` will need --pid");
+    }
     daemon.config_watch.arm(
         &daemon.options.config_path,
         &daemon.settings.agent.probes_dir,
@@ -203,6 +209,9 @@ struct Daemon {
     config_watch: ConfigWatch,
     report: Reporter,
     fleet: crate::fleet::Runner,
+    /// How the last reload ended (applied, and what it said), for the answer to
+    /// `reload --fleet` when the versions it fetched were applied by a reload.
+    last_reload: Option<(bool, String)>,
 }
 
 impl Daemon {
@@ -393,6 +402,12 @@ impl Daemon {
     /// Either way the outcome is reported to systemd and to `ssm-inventoryd reload`.
     async fn reload(&mut self) {
         let started_ns = crate::reload::monotonic_ns();
+        // `reload --fleet` left its request before the signal that brought us here.
+        let fleet_asked = self
+            .options
+            .runtime_dir
+            .as_deref()
+            .is_some_and(crate::reload::take_fleet_request);
         self.notifier.reloading(started_ns / 1000);
         let applied = self.apply_new_config();
         let line = self.report.status_line(self.acknowledged());
@@ -409,18 +424,31 @@ impl Daemon {
                 (false, message)
             }
         };
-        if let Some(dir) = self.options.runtime_dir.clone() {
-            let outcome = crate::reload::Outcome {
-                pid: std::process::id(),
-                started_ns,
-                applied,
-                message,
-            };
-            match tokio::task::spawn_blocking(move || crate::reload::record(&dir, &outcome)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!("{e}"),
-                Err(e) => tracing::warn!("recording the reload stopped unexpectedly: {e}"),
-            }
+        self.last_reload = Some((applied, message.clone()));
+        self.record_outcome(started_ns, applied, message, false)
+            .await;
+        if fleet_asked && let Err(why) = self.fleet.poll_now(started_ns) {
+            self.record_outcome(started_ns, false, why, true).await;
+        }
+    }
+
+    /// Writes how a reload (or, with `fleet`, a `reload --fleet` fetch) that began at
+    /// `started_ns` ended, for `ssm-inventoryd reload` to read.
+    async fn record_outcome(&self, started_ns: u64, applied: bool, message: String, fleet: bool) {
+        let Some(dir) = self.options.runtime_dir.clone() else {
+            return;
+        };
+        let outcome = crate::reload::Outcome {
+            pid: std::process::id(),
+            started_ns,
+            applied,
+            message,
+            fleet,
+        };
+        match tokio::task::spawn_blocking(move || crate::reload::record(&dir, &outcome)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("recording the reload stopped unexpectedly: {e}"),
         }
     }
 

@@ -61,6 +61,12 @@ pub struct EmulatorArgs {
     #[arg(long, value_parser = parse_positive)]
     pub throttle_tps: Option<f64>,
 
+    /// Limit Parameter Store reads (GetParameter and GetParameters together) to this many
+    /// calls a second (and a burst of as many), answering ThrottlingException beyond it, as
+    /// the service meters them per account and region (its default: 40).
+    #[arg(long, value_parser = parse_positive, value_name = "N")]
+    pub parameter_tps: Option<f64>,
+
     /// Probability (0 to 1) of answering InternalServerError.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub fail_rate: f64,
@@ -210,6 +216,7 @@ impl EmulatorArgs {
             max_node_bytes: self.max_node_bytes,
             max_clock_skew: super::DEFAULT_MAX_CLOCK_SKEW,
             throttle_tps: self.throttle_tps,
+            parameter_tps: self.parameter_tps,
             fail_rate: self.fail_rate,
             latency: self.latency,
             drop_rate: self.drop_rate,

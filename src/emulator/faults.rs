@@ -63,6 +63,9 @@ pub struct Faults {
     /// (set at start by `throttle_first`, at run time by `Emulator::throttle_next`), so a test
     /// can count the attempts a client needs to get through.
     throttle_next: AtomicU64,
+    /// Parameter Store reads' own limit, apart from `bucket`: the service meters
+    /// GetParameter and GetParameters together, per account and region.
+    parameter_bucket: Option<Mutex<TokenBucket>>,
 }
 
 impl Faults {
@@ -78,6 +81,26 @@ impl Faults {
             drop_rate,
             latency,
             throttle_next: AtomicU64::new(0),
+            parameter_bucket: None,
+        }
+    }
+
+    /// Limits Parameter Store reads to `tps` a second (and a burst of as many), on top of
+    /// whatever limits every call.
+    pub fn with_parameter_tps(mut self, tps: Option<f64>) -> Self {
+        self.parameter_bucket = tps.map(|tps| Mutex::new(TokenBucket::new(tps, Instant::now())));
+        self
+    }
+
+    /// Whether a Parameter Store read may go through now, taking its token if so.
+    pub fn parameter_read_allowed(&self, now: Instant) -> bool {
+        match &self.parameter_bucket {
+            // As in `decide`: a poisoned lock still holds a usable bucket.
+            Some(bucket) => bucket
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_take(now),
+            None => true,
         }
     }
 

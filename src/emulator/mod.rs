@@ -13,8 +13,9 @@
 //! layout the packaging and CI build from, for no one who needs it yet.
 //!
 //! Protocol: awsJson1.1 on `POST /` with `X-Amz-Target: AmazonSSM.PutInventory`,
-//! `AmazonSSM.ListInventoryEntries`, `AmazonSSM.GetParameter` or `AmazonSSM.PutParameter`
-//! (Parameter Store, for fleet configuration: see `parameters.rs` for what is modelled),
+//! `AmazonSSM.ListInventoryEntries`, `AmazonSSM.GetParameter`, `AmazonSSM.GetParameters` or
+//! `AmazonSSM.PutParameter` (Parameter Store, for fleet configuration: see `parameters.rs` for
+//! what is modelled),
 //! SigV4-signed for service `ssm` in any region with one of the configured key pairs.
 //! `GET /stats` returns [`Stats`] as JSON (unsigned: it is a local debugging aid, not an AWS
 //! API).
@@ -24,6 +25,12 @@
 //! `ItemSizeLimitExceededException` and `UnsupportedInventoryItemContextException` also carry
 //! `TypeName`, exactly the shapes that model it. `SubTypeCountLimitExceededException` is never
 //! produced by the rules (the emulator has no sub-types), only by a test [`Refusal`].
+//!
+//! Parameter Store's own throughput: [`EmulatorConfig::parameter_tps`] meters GetParameter and
+//! GetParameters together with a token bucket of their own (the service's default is 40 a
+//! second per account and region, shared by every reader), answering `ThrottlingException`
+//! `Rate exceeded` like the service; [`Stats::parameter_reads`] counts the calls and the
+//! throttled ones.
 //!
 //! Test-only fault injection besides the random faults: [`EmulatorConfig::throttle_first`] /
 //! [`Emulator::throttle_next`] for an outage that ends after a known number of calls,
@@ -64,10 +71,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use self::error::ErrorCode;
+pub use self::faults::TokenBucket;
+pub use self::parameters::MAX_NAMES_PER_GET;
 pub use self::refuse::{Refusal, RefuseWhen};
 pub use self::server::MAX_REQUEST_BODY_BYTES;
 pub use self::stats::{
-    FaultStats, InstanceStats, PutRecord, RECENT_BODY_SIZES, Stats, TimeoutStats,
+    FaultStats, InstanceStats, ParameterReadStats, PutRecord, RECENT_BODY_SIZES, Stats,
+    TimeoutStats,
 };
 pub use self::store::StoredItem;
 
@@ -115,6 +125,9 @@ pub struct EmulatorConfig {
     pub max_clock_skew: Duration,
     /// Token bucket (capacity = rate) in front of every API call; `None` for no throttling.
     pub throttle_tps: Option<f64>,
+    /// Token bucket (capacity = rate) in front of Parameter Store reads (GetParameter and
+    /// GetParameters together), besides `throttle_tps`; `None` for no limit of their own.
+    pub parameter_tps: Option<f64>,
     /// Probability (0..=1) of answering `InternalServerError` (HTTP 500).
     pub fail_rate: f64,
     /// Delay before every API answer.
@@ -155,6 +168,7 @@ impl Default for EmulatorConfig {
             max_node_bytes: DEFAULT_MAX_NODE_BYTES,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             throttle_tps: None,
+            parameter_tps: None,
             fail_rate: 0.0,
             latency: Duration::ZERO,
             drop_rate: 0.0,
@@ -189,6 +203,13 @@ impl EmulatorConfig {
             && !(tps.is_finite() && tps > 0.0)
         {
             return bad(format!("throttle_tps must be a positive number, not {tps}"));
+        }
+        if let Some(tps) = self.parameter_tps
+            && !(tps.is_finite() && tps > 0.0)
+        {
+            return bad(format!(
+                "parameter_tps must be a positive number, not {tps}"
+            ));
         }
         if self.max_connections == 0 {
             return bad("max_connections must be at least 1".into());
@@ -353,13 +374,14 @@ impl Emulator {
         }
     }
 
-    /// From now on GetParameter of `name` answers AccessDeniedException, as for a node whose
-    /// identity lacks `ssm:GetParameter` on it.
+    /// From now on GetParameter of `name`, and GetParameters naming it, answer
+    /// AccessDeniedException, as for a node whose identity lacks `ssm:GetParameter` on it.
     pub fn deny_parameter(&self, name: &str) {
         self.service.deny_parameter(name);
     }
 
-    /// GetParameter calls answered so far.
+    /// GetParameter and GetParameters calls answered so far (throttled ones are not: they are
+    /// in [`Stats::parameter_reads`]).
     pub fn parameter_gets(&self) -> u64 {
         self.service.parameter_gets()
     }

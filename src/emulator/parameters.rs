@@ -1,5 +1,6 @@
-//! Parameter Store's GetParameter and PutParameter, as the API reference describes them, so
-//! that fleet configuration can be exercised through the real SDK and the AWS CLI.
+//! Parameter Store's GetParameter, GetParameters and PutParameter, as the API reference
+//! describes them, so that fleet configuration can be exercised through the real SDK and the
+//! AWS CLI.
 //!
 //! What is modelled: versions counted per name from 1, `Overwrite` (without it an existing
 //! name answers `ParameterAlreadyExists`), `String`, `StringList` and `SecureString` (the
@@ -11,6 +12,11 @@
 //! key IDs (accepted and ignored), and the 100-version history limit. Access can be denied
 //! per name ([`Parameters::deny`]), as IAM would, to test what a node does without
 //! `ssm:GetParameter`.
+//!
+//! GetParameters reads 1 to 10 names in one call: the names it cannot find (or whose version
+//! selector names no version) come back in `InvalidParameters` while the others are answered,
+//! but one name the caller may not read refuses the whole call with AccessDeniedException, as
+//! IAM authorises a request against every resource it names.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +33,8 @@ const STANDARD_MAX_VALUE: usize = 4096;
 const ADVANCED_MAX_VALUE: usize = 8192;
 const MAX_NAME_CHARS: usize = 2048;
 const MAX_LEVELS: usize = 15;
+/// Names one GetParameters call may ask for.
+pub const MAX_NAMES_PER_GET: usize = 10;
 
 #[derive(Debug, Clone)]
 struct Version {
@@ -46,6 +54,14 @@ pub struct Parameters {
     by_name: HashMap<String, Parameter>,
     denied: HashSet<String>,
     gets: u64,
+}
+
+/// Why one name of a read could not be answered.
+enum Miss {
+    /// Not there, or no such version: `ParameterNotFound`, or `InvalidParameters` in a batch.
+    Invalid(ApiError),
+    /// Refuses the whole call.
+    Fatal(ApiError),
 }
 
 fn validation(message: impl Into<String>) -> ApiError {
@@ -132,7 +148,8 @@ impl Parameters {
         self.denied.insert(name.to_owned());
     }
 
-    /// GetParameter calls answered so far (any outcome).
+    /// GetParameter and GetParameters calls answered so far (any outcome but a throttled one,
+    /// which never reaches the store).
     pub fn gets(&self) -> u64 {
         self.gets
     }
@@ -239,44 +256,112 @@ impl Parameters {
             validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
         })?;
         let decrypt = bool_field(body, "WithDecryption")?;
+        match self.lookup(&requested, decrypt, region, "ssm:GetParameter") {
+            Ok(answer) => Ok(json!({ "Parameter": answer })),
+            Err(Miss::Invalid(e) | Miss::Fatal(e)) => Err(e),
+        }
+    }
+
+    /// GetParameters: 1 to [`MAX_NAMES_PER_GET`] names, answered in the order asked, the ones
+    /// that do not exist listed in `InvalidParameters`.
+    pub fn get_many(&mut self, body: &Value, region: &str) -> Result<Value, ApiError> {
+        self.gets += 1;
+        let names = match field(body, "Names") {
+            None => {
+                return Err(validation(
+                    "1 validation error detected: Value null at 'names' failed to satisfy constraint: Member must not be null",
+                ));
+            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::Serialization, "Names must be a list of strings")
+                })?,
+            Some(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::Serialization,
+                    "Names must be a list of strings",
+                ));
+            }
+        };
+        if names.is_empty() || names.len() > MAX_NAMES_PER_GET {
+            return Err(validation(format!(
+                "1 validation error detected: Value '[{}]' at 'names' failed to satisfy constraint: Member must have length less than or equal to {MAX_NAMES_PER_GET} and Member must have length greater than or equal to 1",
+                names.join(", ")
+            )));
+        }
+        let decrypt = bool_field(body, "WithDecryption")?;
+        let mut found = Vec::new();
+        let mut invalid: Vec<String> = Vec::new();
+        for requested in &names {
+            match self.lookup(requested, decrypt, region, "ssm:GetParameters") {
+                Ok(answer) => {
+                    if !found.contains(&answer) {
+                        found.push(answer);
+                    }
+                }
+                Err(Miss::Invalid(_)) => {
+                    if !invalid.contains(requested) {
+                        invalid.push(requested.clone());
+                    }
+                }
+                Err(Miss::Fatal(e)) => return Err(e),
+            }
+        }
+        Ok(json!({ "Parameters": found, "InvalidParameters": invalid }))
+    }
+
+    /// One name (with an optional `:version` selector) as GetParameter answers it.
+    fn lookup(
+        &self,
+        requested: &str,
+        decrypt: bool,
+        region: &str,
+        action: &str,
+    ) -> Result<Value, Miss> {
         let (name, selector) = match requested.rsplit_once(':') {
             Some((name, selector)) => (name.to_owned(), Some(selector.to_owned())),
-            None => (requested.clone(), None),
+            None => (requested.to_owned(), None),
         };
         let arn = format!(
             "arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{}{name}",
             if name.starts_with('/') { "" } else { "/" }
         );
         if self.denied.contains(&name) {
-            return Err(ApiError::new(
+            return Err(Miss::Fatal(ApiError::new(
                 ErrorCode::AccessDenied,
                 format!(
-                    "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator-node/i-emulator is not authorized to perform: ssm:GetParameter on resource: {arn} because no identity-based policy allows the ssm:GetParameter action"
+                    "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/emulator-node/i-emulator is not authorized to perform: {action} on resource: {arn} because no identity-based policy allows the {action} action"
                 ),
-            ));
+            )));
         }
         let Some(parameter) = self.by_name.get(&name) else {
-            return Err(ApiError::new(ErrorCode::ParameterNotFound, ""));
+            return Err(Miss::Invalid(ApiError::new(
+                ErrorCode::ParameterNotFound,
+                "",
+            )));
         };
         let (number, version) = match &selector {
             None => (parameter.versions.len(), parameter.versions.last()),
             Some(s) => match s.parse::<usize>() {
                 Ok(n) => (n, n.checked_sub(1).and_then(|i| parameter.versions.get(i))),
                 Err(_) => {
-                    return Err(ApiError::new(
+                    return Err(Miss::Invalid(ApiError::new(
                         ErrorCode::ParameterVersionLabelNotFound,
                         format!("The specified parameter version label {s} was not found."),
-                    ));
+                    )));
                 }
             },
         };
         let Some(version) = version else {
-            return Err(ApiError::new(
+            return Err(Miss::Invalid(ApiError::new(
                 ErrorCode::ParameterVersionNotFound,
                 format!(
                     "Systems Manager could not find version {number} of {name}. Verify the version and try again."
                 ),
-            ));
+            )));
         };
         let value = if version.parameter_type == "SecureString" && !decrypt {
             // Stands in for the KMS ciphertext the service would return.
@@ -297,7 +382,7 @@ impl Parameters {
         if let Some(s) = selector {
             answer["Selector"] = Value::String(format!(":{s}"));
         }
-        Ok(json!({ "Parameter": answer }))
+        Ok(answer)
     }
 }
 

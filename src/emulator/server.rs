@@ -184,7 +184,25 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
         tokio::time::sleep(latency).await;
     }
     let is_put = target == "AmazonSSM.PutInventory";
-    if let Some(fault) = service.faults.decide(Instant::now()) {
+    let parameter_read = match target {
+        "AmazonSSM.GetParameter" => Some(false),
+        "AmazonSSM.GetParameters" => Some(true),
+        _ => None,
+    };
+    if let Some(batch) = parameter_read {
+        service.stats.parameter_read(batch);
+    }
+    let mut fault = service.faults.decide(Instant::now());
+    if fault.is_none()
+        && parameter_read.is_some()
+        && !service.faults.parameter_read_allowed(Instant::now())
+    {
+        fault = Some(Fault::Throttle);
+    }
+    if parameter_read.is_some() && fault == Some(Fault::Throttle) {
+        service.stats.parameter_read_throttled();
+    }
+    if let Some(fault) = fault {
         service.stats.fault(fault);
         let err = match fault {
             Fault::Drop => {
@@ -209,6 +227,7 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
         "AmazonSSM.PutInventory" => service.put_inventory(&body),
         "AmazonSSM.ListInventoryEntries" => service.list_inventory_entries(&body),
         "AmazonSSM.GetParameter" => service.get_parameter(&body, &region),
+        "AmazonSSM.GetParameters" => service.get_parameters(&body, &region),
         "AmazonSSM.PutParameter" => service.put_parameter(&body),
         other => Err(ApiError::new(
             ErrorCode::UnknownOperation,

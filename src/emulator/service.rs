@@ -43,7 +43,8 @@ impl Service {
             config.fail_rate,
             config.drop_rate,
             config.latency,
-        );
+        )
+        .with_parameter_tps(config.parameter_tps);
         faults.throttle_next(config.throttle_first);
         let refusals = Mutex::new(config.refuse.clone());
         Self {
@@ -72,6 +73,11 @@ impl Service {
     pub fn get_parameter(&self, body: &[u8], region: &str) -> Result<Value, ApiError> {
         let body = parse_body(body)?;
         self.parameters().get(&body, region)
+    }
+
+    pub fn get_parameters(&self, body: &[u8], region: &str) -> Result<Value, ApiError> {
+        let body = parse_body(body)?;
+        self.parameters().get_many(&body, region)
     }
 
     pub fn deny_parameter(&self, name: &str) {

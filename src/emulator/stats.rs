@@ -39,6 +39,9 @@ pub struct Stats {
     pub errors: BTreeMap<String, u64>,
     pub faults: FaultStats,
     pub timeouts: TimeoutStats,
+    /// Parameter Store reads (GetParameter and GetParameters), the family the
+    /// `parameter_tps` limit applies to.
+    pub parameter_reads: ParameterReadStats,
     /// Per InstanceId named in PutInventory requests that got past auth and faults.
     pub instances: BTreeMap<String, InstanceStats>,
     /// Body sizes of the last [`RECENT_BODY_SIZES`] signed PutInventory requests, oldest first.
@@ -69,6 +72,17 @@ pub struct FaultStats {
     pub dropped: u64,
     /// Requests held back by the configured latency.
     pub delayed: u64,
+}
+
+/// Signed Parameter Store reads, whatever their answer: what a fleet costs the account's
+/// shared Parameter Store throughput.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ParameterReadStats {
+    pub get_parameter: u64,
+    pub get_parameters: u64,
+    /// Of those, the ones answered `ThrottlingException` (by `parameter_tps`, or by the
+    /// API-wide faults).
+    pub throttled: u64,
 }
 
 /// Connections the emulator gave up on because the client was too slow (see
@@ -152,6 +166,22 @@ impl Recorder {
 
     pub fn list_inventory_entries(&self) {
         self.with(|i| i.stats.list_inventory_entries_requests += 1);
+    }
+
+    /// A signed GetParameter (`batch` false) or GetParameters (`batch` true) call.
+    pub fn parameter_read(&self, batch: bool) {
+        self.with(|i| {
+            let reads = &mut i.stats.parameter_reads;
+            if batch {
+                reads.get_parameters += 1;
+            } else {
+                reads.get_parameter += 1;
+            }
+        });
+    }
+
+    pub fn parameter_read_throttled(&self) {
+        self.with(|i| i.stats.parameter_reads.throttled += 1);
     }
 
     pub fn instance_request(&self, instance_id: &str, body_len: usize) {

@@ -14,6 +14,11 @@ fn config_checks() {
     };
     assert!(c.check().is_err());
     let c = EmulatorConfig {
+        parameter_tps: Some(f64::NAN),
+        ..Default::default()
+    };
+    assert!(c.check().is_err());
+    let c = EmulatorConfig {
         credentials: vec![],
         ..Default::default()
     };

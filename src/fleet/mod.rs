@@ -7,8 +7,8 @@
 //! keeps running; the last good version of each parameter is kept in the state directory so
 //! that a node that starts without the network runs what it ran before.
 //!
-//! One job per file: [`fetch`] reads a parameter (through a trait, so the poller can be tested
-//! without the SDK), [`store`] keeps the last good versions and the [`Refusal`]s, [`decide`]
+//! One job per file: [`fetch`] reads the parameters (through a trait, so the poller can be
+//! tested without the SDK), [`interval`] decides how long to wait between two polls, [`store`] keeps the last good versions and the [`Refusal`]s, [`decide`]
 //! tries new versions with the local files, [`poll`] is the task that ties them together,
 //! [`load_with_stored`] builds the configuration a node runs from its files and the store, and
 //! [`Runner`] is the daemon's handle on the poller. What a parameter's probes may do (the fleet
@@ -16,6 +16,7 @@
 
 pub mod decide;
 pub mod fetch;
+pub mod interval;
 mod load;
 pub mod poll;
 mod runner;

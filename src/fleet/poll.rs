@@ -1,6 +1,7 @@
-//! The poller: fetches every parameter each `fleet_poll_interval` (plus the node's splay),
-//! validates what is new together with the local files, stores what passes and asks for it
-//! to be applied, and records what does not.
+//! The poller: fetches every parameter each `fleet_poll_interval` (plus the node's splay, and
+//! longer while Parameter Store throttles: see [`super::interval`]), validates what is new
+//! together with the local files, stores what passes and asks for it to be applied, and
+//! records what does not.
 //!
 //! It decides and stores, but does not apply: applying is a reload, which only the daemon
 //! does (it owns the probes). So a new version is written to the store first and the daemon
@@ -20,7 +21,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::decide::{Node, decide};
-use super::fetch::{FetchError, Fetched, ParameterSource};
+use super::fetch::{FetchError, Fetched, ParameterSource, fetch_all};
+use super::interval::PollInterval;
 use super::store;
 use crate::clock::Clock;
 use crate::config::ParameterVersion;
@@ -35,7 +37,7 @@ pub struct PollOptions {
     pub parameters: Vec<String>,
     pub interval: Duration,
     /// `[agent] splay`: the node's place in it delays every poll, so a fleet does not call
-    /// GetParameter in the same second.
+    /// GetParameters in the same second.
     pub splay: Duration,
     /// Dates the stored versions and refusals: the daemon's clock.
     pub clock: Clock,
@@ -67,57 +69,163 @@ pub enum Event {
     /// The parameters that cannot be used right now, each with one line saying why (a refused
     /// version, a missing permission, …); sent whenever this changes, empty when all is well.
     Problems(BTreeMap<String, String>),
+    /// The answer to a [`PollNow`], sent after the poll's own events.
+    PolledNow { started_ns: u64, answer: PolledNow },
+}
+
+/// `reload --fleet`: poll now rather than at the next deadline. The daemon's monotonic time
+/// when it was asked comes back with the answer, for the reload handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollNow {
+    pub started_ns: u64,
+}
+
+/// The answer to a [`PollNow`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolledNow {
+    /// Not polled, and why (the node's identity is not known yet, or Parameter Store's
+    /// throttling has lengthened the interval and polling now would add to it).
+    NotPolled(String),
+    /// Polled: the versions it stored for the daemon to apply (sent as [`Event::Apply`]
+    /// before this), and what keeps any parameter from being used, empty when nothing does.
+    Polled {
+        applied: Vec<ParameterVersion>,
+        problems: BTreeMap<String, String>,
+    },
 }
 
 /// Fetches, decides and reports until `cancel` fires. Waits for a connection first (the node
-/// may not know its identity yet); the first poll comes after the node's splay only.
+/// may not know its identity yet); the first poll comes after the node's splay only. A
+/// [`PollNow`] polls at once, unless throttling has lengthened the interval: it is a poll
+/// like any other for the interval, so it may not be used to poll faster than the backoff.
 pub async fn run<S: ParameterSource + Clone>(
     options: PollOptions,
     mut connection: watch::Receiver<Option<Connection<S>>>,
     events: mpsc::Sender<Event>,
+    mut requests: mpsc::Receiver<PollNow>,
     cancel: CancellationToken,
 ) {
     let mut poller = Poller::new(options.clone());
-    let mut first = true;
+    let mut interval = PollInterval::new(options.interval);
+    // Before the first poll, only the splay.
+    let mut next_wait = Duration::ZERO;
     loop {
-        let current = tokio::select! {
-            _ = cancel.cancelled() => return,
-            ready = connection.wait_for(Option::is_some) => match ready {
-                Ok(current) => current.clone(),
-                // The daemon is gone.
-                Err(_) => return,
-            },
+        let current = loop {
+            // The connection is cloned inside `select!`: its guard may not live across the
+            // await of an answer.
+            let request = tokio::select! {
+                _ = cancel.cancelled() => return,
+                ready = connection.wait_for(Option::is_some) => {
+                    match ready.map(|current| current.clone()) {
+                        Ok(current) => break current,
+                        // The daemon is gone.
+                        Err(_) => return,
+                    }
+                }
+                Some(request) = requests.recv() => request,
+            };
+            let answer = PolledNow::NotPolled(
+                "not fetched: the node's identity is not known yet".to_owned(),
+            );
+            if !answer_request(&events, request, answer).await {
+                return;
+            }
         };
         let Some(current) = current else {
             continue;
         };
-        let splay = crate::splay::fleet_splay(&current.instance_id, options.splay);
-        let wait = if first {
-            splay
-        } else {
-            options.interval + splay
+        let wait = next_wait + crate::splay::fleet_splay(&current.instance_id, options.splay);
+        let deadline = tokio::time::Instant::now() + wait;
+        let asked = loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(deadline) => break None,
+                Some(request) = requests.recv() => {
+                    if !interval.backed_off() {
+                        break Some(request);
+                    }
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let answer = PolledNow::NotPolled(format!(
+                        "not fetched: Parameter Store throttled this node's recent polls, so its \
+                         poll interval is lengthened to {} (configured {}); the next poll is in \
+                         {}, and polling sooner would add to the throttling",
+                        humantime::format_duration(round_to_seconds(interval.current())),
+                        humantime::format_duration(options.interval),
+                        humantime::format_duration(round_to_seconds(left)),
+                    ));
+                    if !answer_request(&events, request, answer).await {
+                        return;
+                    }
+                }
+            }
         };
-        first = false;
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
         // The newest connection: a reload may have changed the identity while waiting.
         let source = match connection.borrow().as_ref() {
             Some(c) => c.source.clone(),
             None => continue,
         };
-        // A GetParameter attempt may take up to the client's attempt timeout; a poller that
+        // A GetParameters attempt may take up to the client's attempt timeout; a poller that
         // was replaced (a reload changed what it polls) must not report after it.
         let said = tokio::select! {
             _ = cancel.cancelled() => return,
             said = poller.poll(&source) => said,
         };
+        let was_backed_off = interval.backed_off();
+        next_wait = interval.after_poll(poller.was_busy(), rand::random::<f64>());
+        if poller.was_busy() {
+            tracing::warn!(
+                "fleet: Parameter Store is throttling or failing; the next poll is in {} \
+                 (the interval is lengthened up to {} until polls go through again)",
+                humantime::format_duration(round_to_seconds(next_wait)),
+                humantime::format_duration(interval.cap())
+            );
+        } else if was_backed_off && !interval.backed_off() {
+            tracing::info!(
+                "fleet: polls go through again; back to the configured interval of {}",
+                humantime::format_duration(options.interval)
+            );
+        }
+        let applied = said
+            .iter()
+            .find_map(|event| match event {
+                Event::Apply { versions } => Some(versions.clone()),
+                Event::Problems(_) | Event::PolledNow { .. } => None,
+            })
+            .unwrap_or_default();
         for event in said {
             if events.send(event).await.is_err() {
                 return;
             }
         }
+        if let Some(request) = asked {
+            let answer = PolledNow::Polled {
+                applied,
+                problems: poller.problems.clone().unwrap_or_default(),
+            };
+            if !answer_request(&events, request, answer).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Sends the answer to `request`; `false` when the daemon is gone.
+async fn answer_request(events: &mpsc::Sender<Event>, request: PollNow, answer: PolledNow) -> bool {
+    events
+        .send(Event::PolledNow {
+            started_ns: request.started_ns,
+            answer,
+        })
+        .await
+        .is_ok()
+}
+
+/// A wait as an operator reads it: whole seconds, once it is longer than one.
+fn round_to_seconds(wait: Duration) -> Duration {
+    if wait < Duration::from_secs(1) {
+        wait
+    } else {
+        Duration::from_secs(wait.as_secs())
     }
 }
 
@@ -128,6 +236,8 @@ pub struct Poller {
     logged: HashMap<String, String>,
     /// The problems last sent, `None` before the first poll.
     problems: Option<BTreeMap<String, String>>,
+    /// Whether Parameter Store said it was overloaded (throttling, 5xx) during the last poll.
+    busy: bool,
 }
 
 impl Poller {
@@ -136,20 +246,28 @@ impl Poller {
             options,
             logged: HashMap::new(),
             problems: None,
+            busy: false,
         }
+    }
+
+    /// Whether Parameter Store throttled (or failed with a 5xx) any call of the last poll:
+    /// what lengthens the interval before the next one.
+    pub fn was_busy(&self) -> bool {
+        self.busy
     }
 
     /// One round: fetch every parameter, decide, log, and return what to tell the daemon.
     pub async fn poll<S: ParameterSource>(&mut self, source: &S) -> Vec<Event> {
         let mut fetched: Vec<Fetched> = Vec::new();
         let mut problems: BTreeMap<String, String> = BTreeMap::new();
-        let names = self.options.parameters.clone();
-        for name in &names {
-            match source.get(name).await {
+        self.busy = false;
+        for (name, answer) in fetch_all(source, &self.options.parameters).await {
+            match answer {
                 Ok(f) => fetched.push(f),
                 Err(e) => {
-                    self.log_fetch_error(name, &e);
-                    problems.insert(name.clone(), e.to_string());
+                    self.busy |= e.is_busy();
+                    self.log_fetch_error(&name, &e);
+                    problems.insert(name, e.to_string());
                 }
             }
         }

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::fetch::SdkSource;
-use super::poll::{self, Connection, Event, PollOptions};
+use super::poll::{self, Connection, Event, PollNow, PollOptions};
 use crate::clock::Clock;
 use crate::config::Settings;
 
@@ -17,8 +17,9 @@ pub struct Runner {
     connection: watch::Sender<Option<Connection<SdkSource>>>,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
-    /// The running poller's options and its stop switch; `None` without fleet parameters.
-    running: Option<(PollOptions, CancellationToken)>,
+    /// The running poller's options, its stop switch and where to ask it to poll now; `None`
+    /// without fleet parameters.
+    running: Option<(PollOptions, CancellationToken, mpsc::Sender<PollNow>)>,
     problems: BTreeMap<String, String>,
     clock: Clock,
 }
@@ -58,7 +59,7 @@ impl Runner {
             clock: self.clock,
         });
         let same = match (&self.running, &wanted) {
-            (Some((running, _)), Some(wanted)) => {
+            (Some((running, _, _)), Some(wanted)) => {
                 running.config_path == wanted.config_path
                     && running.state_dir == wanted.state_dir
                     && running.parameters == wanted.parameters
@@ -75,10 +76,13 @@ impl Runner {
         self.problems.clear();
         if let Some(options) = wanted {
             let cancel = CancellationToken::new();
+            // One request at a time: a second `reload --fleet` while one is answered is told so.
+            let (ask, requests) = mpsc::channel(1);
             tokio::spawn(poll::run(
                 options.clone(),
                 self.connection.subscribe(),
                 self.events_tx.clone(),
+                requests,
                 cancel.clone(),
             ));
             tracing::info!(
@@ -86,7 +90,7 @@ impl Runner {
                 interval = %humantime::format_duration(options.interval),
                 "polling fleet parameters"
             );
-            self.running = Some((options, cancel));
+            self.running = Some((options, cancel, ask));
         }
     }
 
@@ -96,6 +100,21 @@ impl Runner {
             source: SdkSource::new(client.clone()),
             instance_id: instance_id.to_owned(),
         }));
+    }
+
+    /// Asks the poller to poll now (`reload --fleet`); its answer comes as
+    /// [`Event::PolledNow`]. An error says in one line why it cannot be asked.
+    pub fn poll_now(&self, started_ns: u64) -> Result<(), String> {
+        let Some((_, _, ask)) = &self.running else {
+            return Err(
+                "not fetched: the configuration names no fleet parameters (`[agent] fleet_config`)"
+                    .to_owned(),
+            );
+        };
+        ask.try_send(PollNow { started_ns }).map_err(|_| {
+            "not fetched: a fetch asked for by an earlier `reload --fleet` is still under way"
+                .to_owned()
+        })
     }
 
     /// The poller's next report; never ready while no poller runs.
@@ -116,6 +135,7 @@ impl Runner {
                 self.problems = problems;
                 false
             }
+            Event::PolledNow { .. } => false,
         }
     }
 
@@ -129,7 +149,7 @@ impl Runner {
     }
 
     pub fn stop(&mut self) {
-        if let Some((_, cancel)) = self.running.take() {
+        if let Some((_, cancel, _)) = self.running.take() {
             cancel.cancel();
         }
     }

@@ -14,6 +14,7 @@ fn an_outcome_from_before_the_signal_is_not_taken() {
             started_ns: monotonic_ns(),
             applied: true,
             message: "old".into(),
+            fleet: false,
         },
     )
     .unwrap();
@@ -28,6 +29,7 @@ fn an_outcome_from_before_the_signal_is_not_taken() {
                     started_ns: monotonic_ns(),
                     applied: false,
                     message: "bad key".into(),
+                    fleet: false,
                 },
             )
             .unwrap();
@@ -39,6 +41,24 @@ fn an_outcome_from_before_the_signal_is_not_taken() {
         Err(ReloadError::Refused(message)) => assert_eq!(message, "bad key"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn the_pid_file_names_the_daemon_and_a_fleet_request_is_taken_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = read_pid(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("is the daemon running?"), "{e}");
+    write_pid(dir.path()).unwrap();
+    assert_eq!(read_pid(dir.path()).unwrap(), std::process::id());
+    std::fs::write(dir.path().join(PID_FILE), "x\n").unwrap();
+    assert!(matches!(
+        read_pid(dir.path()),
+        Err(ReloadError::BadPid { .. })
+    ));
+    assert!(!take_fleet_request(dir.path()));
+    std::fs::write(dir.path().join(FLEET_REQUEST_FILE), "").unwrap();
+    assert!(take_fleet_request(dir.path()));
+    assert!(!take_fleet_request(dir.path()));
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn auto_means_none() {
 fn agent_errors() {
     assert_eq!(
         err("[agent]\nsplay = \"1s\"\nintervall = \"1s\"\n"),
-        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`, `log_level`, `metrics_file`, `fleet_config`, `fleet_poll_interval`, `fleet_exec_dirs`, `fleet_allow_shell`, `fleet_allow_user`"
+        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`, `log_level`, `metrics_file`, `fleet_config`, `fleet_poll_interval`, `fleet_size_hint`, `fleet_exec_dirs`, `fleet_allow_shell`, `fleet_allow_user`"
     );
     assert_eq!(
         err("[agent]\n\nregoin = \"x\"\n"),

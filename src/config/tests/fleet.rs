@@ -53,18 +53,29 @@ fn refused(node: &Node, fleet: &[FleetSource]) -> String {
 fn fleet_keys_have_defaults_and_are_checked() {
     let s = load_str(std::path::Path::new("c.toml"), "").unwrap();
     assert_eq!(s.agent.fleet, FleetSettings::default());
-    assert_eq!(s.agent.fleet.poll_interval, Duration::from_secs(300));
+    assert_eq!(s.agent.fleet.poll_interval, Duration::from_secs(1200));
+    assert_eq!(s.agent.fleet.size_hint, 0);
+    assert_eq!(s.agent.fleet.expected_read_rate(), None);
     assert!(!s.agent.fleet.allow_shell && !s.agent.fleet.allow_user);
     let s = load_str(
         std::path::Path::new("c.toml"),
-        &format!("[agent]\n{AGENT}\nfleet_poll_interval = \"1m\"\nfleet_allow_shell = true\n"),
+        &format!(
+            "[agent]\n{AGENT}\nfleet_poll_interval = \"1m\"\nfleet_allow_shell = true\nfleet_size_hint = 1200\n"
+        ),
     )
     .unwrap();
     assert_eq!(s.agent.fleet.parameters, ["/fleet/base", "/fleet/web"]);
     assert_eq!(s.agent.fleet.poll_interval, Duration::from_secs(60));
     assert_eq!(s.agent.fleet.exec_dirs, [PathBuf::from("/opt/probes")]);
     assert!(s.agent.fleet.allow_shell);
+    // 1,200 nodes, two parameters (one call), every minute: 20 calls a second.
+    assert_eq!(s.agent.fleet.expected_read_rate(), Some(20.0));
+    assert_eq!(FleetSettings::read_budget(), 10.0);
     for (text, line) in [
+        (
+            "fleet_size_hint = -1",
+            "c.toml:2: key `fleet_size_hint`: -1 is not a number of nodes: 0 (unknown) or more",
+        ),
         (
             "fleet_config = [\"/a\", \"/a\"]",
             "c.toml:2: key `fleet_config`: parameter /a is listed twice",
@@ -300,7 +311,8 @@ fn the_shipped_example_states_the_fleet_defaults() {
     let text = std::fs::read_to_string(&example).unwrap();
     for line in [
         "fleet_config = []",
-        "fleet_poll_interval = \"5m\"",
+        "fleet_poll_interval = \"20m\"",
+        "fleet_size_hint = 0",
         "fleet_exec_dirs = []",
         "fleet_allow_shell = false",
         "fleet_allow_user = false",
@@ -309,6 +321,9 @@ fn the_shipped_example_states_the_fleet_defaults() {
     }
     assert_eq!(
         defaults::DEFAULT_FLEET_POLL_INTERVAL,
-        Duration::from_secs(5 * 60)
+        Duration::from_secs(20 * 60)
     );
+    // The arithmetic of config/README.md: 10,000 nodes, one call a poll, within a quarter of
+    // Parameter Store's 40 reads a second.
+    assert!(10_000.0 / defaults::DEFAULT_FLEET_POLL_INTERVAL.as_secs_f64() <= 10.0);
 }

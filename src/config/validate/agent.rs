@@ -127,6 +127,7 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         super::fleet::RawFleet {
             parameters: raw.fleet_config,
             poll_interval: raw.fleet_poll_interval,
+            size_hint: raw.fleet_size_hint,
             exec_dirs: raw.fleet_exec_dirs,
             allow_shell: raw.fleet_allow_shell,
             allow_user: raw.fleet_allow_user,

@@ -16,6 +16,7 @@ use super::{Places, nonzero_duration_or};
 pub(super) struct RawFleet {
     pub parameters: Option<Spanned<Vec<Spanned<String>>>>,
     pub poll_interval: Option<Spanned<DurationValue>>,
+    pub size_hint: Option<Spanned<i64>>,
     pub exec_dirs: Option<Spanned<Vec<Spanned<String>>>>,
     pub allow_shell: Option<Spanned<bool>>,
     pub allow_user: Option<Spanned<bool>>,
@@ -42,6 +43,19 @@ pub(super) fn settings(src: &Source<'_>, raw: RawFleet) -> Result<FleetSettings,
         "fleet_poll_interval",
         DEFAULT_FLEET_POLL_INTERVAL,
     )?;
+    let size_hint = match raw.size_hint {
+        None => DEFAULT_FLEET_SIZE_HINT,
+        Some(n) => u64::try_from(*n.get_ref()).map_err(|_| {
+            src.invalid(
+                &n.span(),
+                "fleet_size_hint",
+                format!(
+                    "{} is not a number of nodes: 0 (unknown) or more",
+                    n.get_ref()
+                ),
+            )
+        })?,
+    };
     let mut exec_dirs: Vec<PathBuf> = Vec::new();
     for dir in raw.exec_dirs.map(Spanned::into_inner).unwrap_or_default() {
         let span = dir.span();
@@ -52,6 +66,7 @@ pub(super) fn settings(src: &Source<'_>, raw: RawFleet) -> Result<FleetSettings,
     Ok(FleetSettings {
         parameters,
         poll_interval,
+        size_hint,
         exec_dirs,
         allow_shell: raw
             .allow_shell

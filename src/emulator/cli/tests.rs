@@ -20,6 +20,7 @@ fn defaults() {
     assert_eq!(c.max_custom_types, 20);
     assert!(c.known_instances.is_none());
     assert!(c.throttle_tps.is_none());
+    assert!(c.parameter_tps.is_none());
     assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
     assert_eq!(
         c.header_read_timeout,
@@ -49,6 +50,8 @@ fn all_flags() {
         "5000",
         "--throttle-tps",
         "2.5",
+        "--parameter-tps",
+        "40",
         "--fail-rate",
         "0.1",
         "--latency",
@@ -79,6 +82,7 @@ fn all_flags() {
     assert_eq!(c.max_item_bytes, 1000);
     assert_eq!(c.max_node_bytes, 5000);
     assert_eq!(c.throttle_tps, Some(2.5));
+    assert_eq!(c.parameter_tps, Some(40.0));
     assert_eq!(c.fail_rate, 0.1);
     assert_eq!(c.latency, Duration::from_millis(200));
     assert_eq!(c.drop_rate, 0.2);
@@ -263,6 +267,7 @@ fn rejects_bad_values() {
     assert!(parse(&["--fail-rate", "1.5"]).is_err());
     assert!(parse(&["--drop-rate", "-0.1"]).is_err());
     assert!(parse(&["--throttle-tps", "0"]).is_err());
+    assert!(parse(&["--parameter-tps", "-1"]).is_err());
     assert!(parse(&["--latency", "soon"]).is_err());
     assert!(parse(&["--refuse", "Custom:A=NotAnError"]).is_err());
     assert!(parse(&["--max-connections", "0"]).is_err());

@@ -55,6 +55,18 @@ fn throttle_next_counts_down() {
 }
 
 #[test]
+fn parameter_reads_have_a_bucket_of_their_own() {
+    let f = Faults::new(None, 0.0, 0.0, Duration::ZERO).with_parameter_tps(Some(2.0));
+    let now = Instant::now();
+    let passed = (0..10).filter(|_| f.parameter_read_allowed(now)).count();
+    assert_eq!(passed, 2);
+    assert_eq!(f.decide(now), None, "other calls are not limited by it");
+    assert!(f.parameter_read_allowed(now + Duration::from_millis(500)));
+    let unlimited = Faults::new(None, 0.0, 0.0, Duration::ZERO);
+    assert!((0..100).all(|_| unlimited.parameter_read_allowed(now)));
+}
+
+#[test]
 fn half_rate_is_roughly_half() {
     let f = Faults::new(None, 0.5, 0.0, Duration::ZERO);
     let now = Instant::now();

@@ -58,6 +58,44 @@ fn versions_overwrite_and_types() {
 }
 
 #[test]
+fn get_many_answers_what_exists_and_lists_the_rest() {
+    let mut p = Parameters::default();
+    put(
+        &mut p,
+        json!({"Name": "/a", "Value": "x", "Type": "SecureString"}),
+    )
+    .unwrap();
+    put(
+        &mut p,
+        json!({"Name": "/b", "Value": "y", "Type": "String"}),
+    )
+    .unwrap();
+    let got = p
+        .get_many(
+            &json!({"Names": ["/a", "/missing", "/b", "/a:7"], "WithDecryption": true}),
+            "r",
+        )
+        .unwrap();
+    assert_eq!(got["Parameters"][0]["Value"], "x");
+    assert_eq!(got["Parameters"][1]["Name"], "/b");
+    assert_eq!(got["Parameters"].as_array().unwrap().len(), 2);
+    assert_eq!(got["InvalidParameters"], json!(["/missing", "/a:7"]));
+    let eleven: Vec<String> = (0..11).map(|i| format!("/n{i}")).collect();
+    let e = p.get_many(&json!({"Names": eleven}), "r").unwrap_err();
+    assert_eq!(e.code, ErrorCode::Validation);
+    assert_eq!(
+        p.get_many(&json!({"Names": []}), "r").unwrap_err().code,
+        ErrorCode::Validation
+    );
+    p.deny("/b");
+    let e = p
+        .get_many(&json!({"Names": ["/a", "/b"]}), "r")
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert!(e.message.contains("ssm:GetParameters"), "{}", e.message);
+}
+
+#[test]
 fn names_values_and_tiers_are_checked() {
     let mut p = Parameters::default();
     for bad in [

@@ -5,9 +5,9 @@ use super::*;
 /// What the fake answers for one name: a version and its text, or an error.
 type Answer = Result<(i64, String), FetchError>;
 
-/// Parameter Store as a map the test rewrites.
+/// Parameter Store as a map the test rewrites; it counts the calls and their sizes.
 #[derive(Clone, Default)]
-struct Fake(Arc<Mutex<HashMap<String, Answer>>>);
+struct Fake(Arc<Mutex<HashMap<String, Answer>>>, Arc<Mutex<Vec<usize>>>);
 
 impl Fake {
     fn put(&self, name: &str, version: i64, text: &str) {
@@ -22,19 +22,23 @@ impl Fake {
 }
 
 impl ParameterSource for Fake {
-    async fn get(&self, name: &str) -> Result<Fetched, FetchError> {
-        let answer = self.0.lock().unwrap().get(name).cloned();
-        match answer {
-            Some(Ok((version, text))) => Ok(Fetched {
-                name: name.into(),
-                version,
-                text,
-                parameter_type: "String".into(),
-                last_modified: None,
-            }),
-            Some(Err(e)) => Err(e),
-            None => Err(FetchError::NotFound { name: name.into() }),
-        }
+    async fn get_batch(&self, names: &[String]) -> Vec<Result<Fetched, FetchError>> {
+        self.1.lock().unwrap().push(names.len());
+        let map = self.0.lock().unwrap();
+        names
+            .iter()
+            .map(|name| match map.get(name).cloned() {
+                Some(Ok((version, text))) => Ok(Fetched {
+                    name: name.clone(),
+                    version,
+                    text,
+                    parameter_type: "String".into(),
+                    last_modified: None,
+                }),
+                Some(Err(e)) => Err(e),
+                None => Err(FetchError::NotFound { name: name.clone() }),
+            })
+            .collect()
     }
 }
 
@@ -152,14 +156,24 @@ async fn fetch_failures_are_problems_and_keep_the_last_good_version() {
         FetchError::AccessDenied {
             name: "/a".into(),
             code: "AccessDeniedException".into(),
-            message: "not authorized to perform: ssm:GetParameter".into(),
+            message: "not authorized to perform: ssm:GetParameters".into(),
         },
     );
     let events = poller.poll(&fake).await;
     let [Event::Problems(problems)] = events.as_slice() else {
         panic!("{events:?}");
     };
-    assert!(problems["/a"].contains("needs ssm:GetParameter on /a"));
+    assert!(problems["/a"].contains("needs ssm:GetParameters on /a"));
+    assert!(!poller.was_busy());
+    fake.fail(
+        "/b",
+        FetchError::Busy {
+            name: "/b".into(),
+            detail: "ThrottlingException: Rate exceeded".into(),
+        },
+    );
+    poller.poll(&fake).await;
+    assert!(poller.was_busy());
     assert_eq!(version(&options, "/a"), Some(1));
     let settings = crate::config::load_with_fleet(
         &options.config_path,
@@ -167,6 +181,113 @@ async fn fetch_failures_are_problems_and_keep_the_last_good_version() {
     )
     .unwrap();
     assert!(settings.probe("a").is_some());
+}
+
+#[tokio::test]
+async fn a_poll_is_one_call_per_ten_parameters() {
+    let (_tmp, mut options) = node("");
+    options.parameters = (0..11).map(|i| format!("/p{i}")).collect();
+    let fake = Fake::default();
+    let mut poller = Poller::new(options);
+    poller.poll(&fake).await;
+    assert_eq!(*fake.1.lock().unwrap(), vec![10, 1]);
+    // Every missing one is reported by name, as before.
+    let problems = poller.problems.clone().unwrap();
+    assert_eq!(problems.len(), 11);
+    assert_eq!(
+        problems["/p10"],
+        "parameter /p10: not found (ParameterNotFound); create it, or remove it from `[agent] fleet_config`"
+    );
+}
+
+/// A source that answers `busy` for its first calls, then like [`Fake`], noting when it
+/// was called.
+#[derive(Clone)]
+struct Throttling {
+    inner: Fake,
+    busy_calls: Arc<Mutex<u32>>,
+    calls: Arc<Mutex<Vec<tokio::time::Instant>>>,
+}
+
+impl ParameterSource for Throttling {
+    async fn get_batch(&self, names: &[String]) -> Vec<Result<Fetched, FetchError>> {
+        self.calls.lock().unwrap().push(tokio::time::Instant::now());
+        let busy = {
+            let mut left = self.busy_calls.lock().unwrap();
+            let busy = *left > 0;
+            *left = left.saturating_sub(1);
+            busy
+        };
+        if busy {
+            return names
+                .iter()
+                .map(|name| {
+                    Err(FetchError::Busy {
+                        name: name.clone(),
+                        detail: "ThrottlingException: Rate exceeded".into(),
+                    })
+                })
+                .collect();
+        }
+        self.inner.get_batch(names).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_polls_wait_longer_and_polls_that_go_through_come_back() {
+    let (_tmp, mut options) = node("");
+    options.interval = Duration::from_secs(10);
+    let fake = Fake::default();
+    fake.put("/a", 1, "# none\n");
+    fake.put("/b", 1, "# none\n");
+    let source = Throttling {
+        inner: fake,
+        busy_calls: Arc::new(Mutex::new(2)),
+        calls: Arc::default(),
+    };
+    let (connect, connection) = watch::channel(Some(Connection {
+        source: source.clone(),
+        instance_id: "i-0123456789abcdef0".into(),
+    }));
+    let (tx, mut events) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let (_ask, requests) = mpsc::channel(1);
+    let task = tokio::spawn(run(options, connection, tx, requests, cancel.clone()));
+    // Deciding runs on the blocking pool, which the paused clock does not wait for: let
+    // virtual time pass in small steps so every poll is seen when it happens.
+    let start = tokio::time::Instant::now();
+    while source.calls.lock().unwrap().len() < 8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while events.try_recv().is_ok() {}
+        assert!(start.elapsed() < Duration::from_secs(3600), "too slow");
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    drop(connect);
+    let calls = source.calls.lock().unwrap().clone();
+    let gaps: Vec<f64> = calls
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    // Two throttled polls: 20 s (from 15), then 40 s (from 25); then back by a quarter a
+    // poll that went through: 30 s, 22.5 s, 16.9 s, 12.7 s, then the configured 10 s (each
+    // in the upper half of its lengthened part), never under it.
+    let bounds = [
+        (15.0, 20.0),
+        (25.0, 40.0),
+        (20.0, 30.0),
+        (16.25, 22.5),
+        (13.4, 16.9),
+        (11.3, 12.7),
+        (10.0, 10.0),
+    ];
+    assert_eq!(gaps.len(), bounds.len(), "{gaps:?}");
+    for (gap, (low, high)) in gaps.iter().zip(bounds) {
+        assert!(
+            *gap >= low - 0.01 && *gap <= high + 0.2,
+            "{gap} not in [{low}, {high}]: {gaps:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -179,7 +300,14 @@ async fn the_task_polls_every_interval_once_connected_and_stops_when_cancelled()
     let (connect, connection) = watch::channel(None);
     let (tx, mut events) = mpsc::channel(8);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(run(options.clone(), connection, tx, cancel.clone()));
+    let (_ask, requests) = mpsc::channel(1);
+    let task = tokio::spawn(run(
+        options.clone(),
+        connection,
+        tx,
+        requests,
+        cancel.clone(),
+    ));
     // Not connected yet: nothing is fetched.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(events.try_recv().is_err());
