@@ -220,14 +220,17 @@ async fn discover(
     match client.get("/latest/meta-data/instance-id").await {
         Ok(id) => {
             let region = if want_region {
-                identity_document_region(&client, tried).await
+                identity_document_region(&client, imds_endpoint(sources), tried).await
             } else {
                 None
             };
             Some((String::from(id), region, IMDS_SOURCE.to_string()))
         }
         Err(e) => {
-            tried.push(format!("EC2 instance metadata: {e}"));
+            tried.push(format!(
+                "EC2 instance metadata: {}",
+                imds_failure(imds_endpoint(sources), &e)
+            ));
             None
         }
     }
@@ -277,13 +280,22 @@ fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config:
     Some(builder.build())
 }
 
+/// Where instance metadata is asked, for messages.
+fn imds_endpoint(sources: &Sources) -> &str {
+    sources
+        .imds_endpoint
+        .as_deref()
+        .unwrap_or("http://169.254.169.254")
+}
+
 async fn imds_region(sources: &Sources, tried: &mut Vec<String>) -> Option<String> {
     let client = imds_client(sources, tried)?;
-    identity_document_region(&client, tried).await
+    identity_document_region(&client, imds_endpoint(sources), tried).await
 }
 
 async fn identity_document_region(
     client: &aws_config::imds::Client,
+    endpoint: &str,
     tried: &mut Vec<String>,
 ) -> Option<String> {
     #[derive(Deserialize)]
@@ -302,9 +314,23 @@ async fn identity_document_region(
             }
         },
         Err(e) => {
-            tried.push(format!("instance identity document: {e}"));
+            tried.push(format!(
+                "instance identity document: {}",
+                imds_failure(endpoint, &e)
+            ));
             None
         }
+    }
+}
+
+/// An instance metadata failure in one sentence: an answer from the service as it said it,
+/// anything on the way there in the words of every other SDK failure (see `aws::error`).
+fn imds_failure(endpoint: &str, error: &aws_config::imds::client::error::ImdsError) -> String {
+    use aws_config::imds::client::error::ImdsError;
+    tracing::debug!(error = ?error, "instance metadata failed");
+    match error {
+        ImdsError::ErrorResponse(_) => error.to_string(),
+        _ => crate::aws::error::explain_chain(error, endpoint),
     }
 }
 

@@ -10,9 +10,12 @@
 use std::future::Future;
 
 use aws_sdk_ssm::Client;
+use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::types::ParameterType;
-use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::aws::error::{self, Endpoint};
 use time::OffsetDateTime;
 
 /// One version of a parameter, as the service answered.
@@ -90,14 +93,22 @@ impl SdkSource {
 
 impl ParameterSource for SdkSource {
     async fn get(&self, name: &str) -> Result<Fetched, FetchError> {
+        let endpoint = Endpoint::new();
         let out = self
             .client
             .get_parameter()
             .name(name)
             .with_decryption(true)
+            .customize()
+            .interceptor(endpoint.clone())
             .send()
             .await
-            .map_err(|e| classify(name, &e))?;
+            .map_err(|e| {
+                let endpoint =
+                    endpoint.or_region(self.client.config().region().map(|r| r.as_ref()));
+                tracing::debug!(%endpoint, error = ?e, "GetParameter failed");
+                classify(name, &e, &endpoint)
+            })?;
         let Some(parameter) = out.parameter else {
             return Err(FetchError::Transient {
                 name: name.to_owned(),
@@ -132,20 +143,13 @@ impl ParameterSource for SdkSource {
 
 /// Sorts an SDK failure. KMS refusals arrive as `AccessDeniedException` or a KMS error code;
 /// their message is what tells them apart from a refused `ssm:GetParameter`.
-fn classify<E, R>(name: &str, error: &SdkError<E, R>) -> FetchError
+fn classify<E>(name: &str, error: &SdkError<E, HttpResponse>, endpoint: &str) -> FetchError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + RequestId + std::error::Error + 'static,
 {
     let name = name.to_owned();
     let SdkError::ServiceError(service) = error else {
-        let detail = DisplayErrorContext(error)
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let detail = error::explain(error, endpoint);
         return FetchError::Transient { name, detail };
     };
     let err = service.err();
