@@ -262,7 +262,19 @@ fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config:
         tried.push("EC2 instance metadata: disabled (AWS_EC2_METADATA_DISABLED)".into());
         return None;
     }
-    let mut builder = aws_config::imds::Client::builder()
+    let mut builder = aws_config::imds::Client::builder();
+    // Plain HTTP, but through the daemon's own client: the SDK's default one reads the
+    // system's root certificates as it is built, and panics in a debug build without any.
+    match crate::aws::tls::http_client(None) {
+        Ok(http) => {
+            builder = builder.configure(
+                &aws_config::provider_config::ProviderConfig::without_region()
+                    .with_http_client(http),
+            );
+        }
+        Err(e) => tracing::debug!("{e}; instance metadata uses the SDK's default client"),
+    }
+    let mut builder = builder
         .max_attempts(2)
         .connect_timeout(Duration::from_secs(1))
         .read_timeout(Duration::from_secs(2));

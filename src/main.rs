@@ -105,6 +105,7 @@ fn main() -> ExitCode {
         format,
         ssm_inventoryd::config::peek_log_level(&cli.config).as_deref(),
     );
+    log_panics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -112,6 +113,20 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// A panic is a bug: it is logged as one error line, where the operator reads everything else
+/// (the journal), instead of the standard library's multi-line message on stderr. What
+/// happens next is docs/ARCHITECTURE.md, "Panics".
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        let message = message.lines().collect::<Vec<_>>().join(" ");
+        tracing::error!("internal error (a bug){location}: {message}");
+    }));
 }
 
 fn run(cli: Cli) -> Result<(), CommandError> {

@@ -147,7 +147,7 @@ pub async fn run(
                 daemon.resolve_identity().await;
             }
             _ = sleep_until(push_due.unwrap_or_else(far_future)), if push_due.is_some() => {
-                daemon.start_push();
+                daemon.start_push().await;
             }
             Some(joined) = join(&mut daemon.push_task) => {
                 daemon.push_task = None;
@@ -275,8 +275,26 @@ impl Daemon {
         self.connect_fleet();
     }
 
-    fn start_push(&mut self) {
+    async fn start_push(&mut self) {
         self.push.clear();
+        if self.identity.identity().is_some() && self.identity.client().is_none() {
+            let was = self.identity.client_error().map(str::to_owned);
+            self.identity.connect_again(&self.settings.agent).await;
+            match self.identity.client_error() {
+                Some(e) => {
+                    self.notifier.status(&format!("cannot push: {e}"));
+                    let now = self.clock.now();
+                    self.push.blocked(now, self.identity.instance_id());
+                    return;
+                }
+                None if was.is_some() => {
+                    self.notifier
+                        .status("root certificates found; pushing the inventory");
+                    self.connect_fleet();
+                }
+                None => {}
+            }
+        }
         let (Some(identity), Some(client)) =
             (self.identity.identity(), self.identity.client().cloned())
         else {
