@@ -79,6 +79,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Where the daemon writes its status while the state directory refuses writes.
+        #[arg(long, env = "RUNTIME_DIRECTORY", default_value = "/run/ssm-inventoryd")]
+        runtime_dir: PathBuf,
     },
     /// Run the local PutInventory emulator.
     // Boxed: its many flags would make every other command as large as it is.
@@ -159,7 +162,9 @@ fn run(cli: Cli) -> Result<(), CommandError> {
             runtime_dir,
             timeout,
         } => commands::reload::run(pid, &runtime_dir, timeout),
-        Command::Status { json } => commands::status::run(&cli.config, json),
+        Command::Status { json, runtime_dir } => {
+            commands::status::run(&cli.config, json, &runtime_dir)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(*args)),
         #[cfg(feature = "emulator")]

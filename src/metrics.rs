@@ -31,6 +31,8 @@ pub struct Metrics {
     quarantined: u64,
     pending: u64,
     last_acknowledged_push: Option<OffsetDateTime>,
+    state_persist_failing: bool,
+    state_write_failures: u64,
 }
 
 impl Metrics {
@@ -58,6 +60,12 @@ impl Metrics {
         if acknowledged {
             self.last_acknowledged_push = Some(now);
         }
+    }
+
+    /// Whether the state file cannot be written now, and how many writes failed so far.
+    pub fn record_persistence(&mut self, failing: bool, write_failures: u64) {
+        self.state_persist_failing = failing;
+        self.state_write_failures = write_failures;
     }
 
     /// Counts one run of `probe`, failed or not.
@@ -149,6 +157,18 @@ impl Metrics {
                 &mut self.probe_failures.iter().map(|(k, v)| (k.as_str(), *v)),
             ),
         );
+        metric(
+            "state_persist_failing",
+            "gauge",
+            "1 while the state file cannot be written (disk full, read-only, permissions): acknowledgements are kept in memory only.",
+            &plain(u64::from(self.state_persist_failing)),
+        );
+        metric(
+            "state_write_failures_total",
+            "counter",
+            "Writes of the state file that failed.",
+            &plain(self.state_write_failures),
+        );
         if let Some(at) = self.last_acknowledged_push {
             metric(
                 "last_acknowledged_push_timestamp_seconds",
@@ -209,6 +229,7 @@ mod tests {
         };
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         m.record_push(&report, 1, at);
+        m.record_persistence(true, 4);
         let text = m.render();
         for line in [
             "# TYPE ssm_inventoryd_pushes_total counter",
@@ -224,10 +245,12 @@ mod tests {
             "ssm_inventoryd_probe_failures_total{probe=\"kernel\"} 1",
             "ssm_inventoryd_probe_failures_total{probe=\"odd\\\"name\"} 0",
             "ssm_inventoryd_last_acknowledged_push_timestamp_seconds 1800000000",
+            "ssm_inventoryd_state_persist_failing 1",
+            "ssm_inventoryd_state_write_failures_total 4",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
-        assert_eq!(text.matches("# HELP ").count(), 10);
+        assert_eq!(text.matches("# HELP ").count(), 12);
     }
 
     #[test]
