@@ -112,6 +112,7 @@ pub async fn push(
         let snapshot = state.clone();
         let dir = state_dir.to_path_buf();
         let saved = tokio::task::spawn_blocking(move || snapshot.save(&dir)).await;
+        report.state_saved = matches!(saved, Ok(Ok(())));
         report.state_error = match saved {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),

@@ -225,14 +225,17 @@ async fn discover(
     match client.get("/latest/meta-data/instance-id").await {
         Ok(id) => {
             let region = if want_region {
-                identity_document_region(&client, tried).await
+                identity_document_region(&client, imds_endpoint(sources), tried).await
             } else {
                 None
             };
             Some((String::from(id), region, IMDS_SOURCE.to_string()))
         }
         Err(e) => {
-            tried.push(format!("EC2 instance metadata: {e}"));
+            tried.push(format!(
+                "EC2 instance metadata: {}",
+                imds_failure(imds_endpoint(sources), &e)
+            ));
             None
         }
     }
@@ -264,7 +267,19 @@ fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config:
         tried.push("EC2 instance metadata: disabled (AWS_EC2_METADATA_DISABLED)".into());
         return None;
     }
-    let mut builder = aws_config::imds::Client::builder()
+    let mut builder = aws_config::imds::Client::builder();
+    // Plain HTTP, but through the daemon's own client: the SDK's default one reads the
+    // system's root certificates as it is built, and panics in a debug build without any.
+    match crate::aws::tls::http_client(None) {
+        Ok(http) => {
+            builder = builder.configure(
+                &aws_config::provider_config::ProviderConfig::without_region()
+                    .with_http_client(http),
+            );
+        }
+        Err(e) => tracing::debug!("{e}; instance metadata uses the SDK's default client"),
+    }
+    let mut builder = builder
         .max_attempts(2)
         .connect_timeout(Duration::from_secs(1))
         .read_timeout(Duration::from_secs(2));
@@ -282,13 +297,22 @@ fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config:
     Some(builder.build())
 }
 
+/// Where instance metadata is asked, for messages.
+fn imds_endpoint(sources: &Sources) -> &str {
+    sources
+        .imds_endpoint
+        .as_deref()
+        .unwrap_or("http://169.254.169.254")
+}
+
 async fn imds_region(sources: &Sources, tried: &mut Vec<String>) -> Option<String> {
     let client = imds_client(sources, tried)?;
-    identity_document_region(&client, tried).await
+    identity_document_region(&client, imds_endpoint(sources), tried).await
 }
 
 async fn identity_document_region(
     client: &aws_config::imds::Client,
+    endpoint: &str,
     tried: &mut Vec<String>,
 ) -> Option<String> {
     #[derive(Deserialize)]
@@ -307,9 +331,23 @@ async fn identity_document_region(
             }
         },
         Err(e) => {
-            tried.push(format!("instance identity document: {e}"));
+            tried.push(format!(
+                "instance identity document: {}",
+                imds_failure(endpoint, &e)
+            ));
             None
         }
+    }
+}
+
+/// An instance metadata failure in one sentence: an answer from the service as it said it,
+/// anything on the way there in the words of every other SDK failure (see `aws::error`).
+fn imds_failure(endpoint: &str, error: &aws_config::imds::client::error::ImdsError) -> String {
+    use aws_config::imds::client::error::ImdsError;
+    tracing::debug!(error = ?error, "instance metadata failed");
+    match error {
+        ImdsError::ErrorResponse(_) => error.to_string(),
+        _ => crate::aws::error::explain_chain(error, endpoint),
     }
 }
 

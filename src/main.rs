@@ -85,6 +85,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Where the daemon writes its status while the state directory refuses writes.
+        #[arg(long, env = "RUNTIME_DIRECTORY", default_value = "/run/ssm-inventoryd")]
+        runtime_dir: PathBuf,
     },
     /// Run the local PutInventory emulator.
     // Boxed: its many flags would make every other command as large as it is.
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         format,
         ssm_inventoryd::config::peek_log_level(&cli.config).as_deref(),
     );
+    log_panics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -118,6 +122,20 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// A panic is a bug: it is logged as one error line, where the operator reads everything else
+/// (the journal), instead of the standard library's multi-line message on stderr. What
+/// happens next is docs/ARCHITECTURE.md, "Panics".
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        let message = message.lines().collect::<Vec<_>>().join(" ");
+        tracing::error!("internal error (a bug){location}: {message}");
+    }));
 }
 
 fn run(cli: Cli) -> Result<(), CommandError> {
@@ -151,7 +169,9 @@ fn run(cli: Cli) -> Result<(), CommandError> {
             runtime_dir,
             timeout,
         } => commands::reload::run(pid, &runtime_dir, timeout, fleet),
-        Command::Status { json } => commands::status::run(&cli.config, json),
+        Command::Status { json, runtime_dir } => {
+            commands::status::run(&cli.config, json, &runtime_dir)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => runtime.block_on(commands::emulator::run(*args)),
         #[cfg(feature = "emulator")]

@@ -31,6 +31,8 @@ pub struct Metrics {
     quarantined: u64,
     pending: u64,
     last_acknowledged_push: Option<OffsetDateTime>,
+    state_persist_failing: bool,
+    state_write_failures: u64,
 }
 
 impl Metrics {
@@ -58,6 +60,12 @@ impl Metrics {
         if acknowledged {
             self.last_acknowledged_push = Some(now);
         }
+    }
+
+    /// Whether the state file cannot be written now, and how many writes failed so far.
+    pub fn record_persistence(&mut self, failing: bool, write_failures: u64) {
+        self.state_persist_failing = failing;
+        self.state_write_failures = write_failures;
     }
 
     /// Counts one run of `probe`, failed or not.
@@ -148,6 +156,18 @@ impl Metrics {
                 "probe",
                 &mut self.probe_failures.iter().map(|(k, v)| (k.as_str(), *v)),
             ),
+        );
+        metric(
+            "state_persist_failing",
+            "gauge",
+            "1 while the state file cannot be written (disk full, read-only, permissions): acknowledgements are kept in memory only.",
+            &plain(u64::from(self.state_persist_failing)),
+        );
+        metric(
+            "state_write_failures_total",
+            "counter",
+            "Writes of the state file that failed.",
+            &plain(self.state_write_failures),
         );
         if let Some(at) = self.last_acknowledged_push {
             metric(

@@ -29,6 +29,8 @@ pub struct PushReport {
     /// Failed PutInventory requests by error code.
     pub errors: BTreeMap<String, u64>,
     pub state_error: Option<String>,
+    /// The state changed and was written (when it changed and could not be, `state_error`).
+    pub state_saved: bool,
     /// Types that must go in full but whose content was let go after an acknowledgement:
     /// their probes must run again (they are also listed as pending).
     pub recollect: Vec<String>,

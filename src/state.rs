@@ -20,10 +20,23 @@ const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot create state directory {}: {source}", path.display())]
+    #[error("cannot create state directory {}: {}", path.display(), io_cause(source))]
     CreateDir { path: PathBuf, source: io::Error },
-    #[error("cannot write state file {}: {source}", path.display())]
+    #[error("cannot write state file {}: {}", path.display(), io_cause(source))]
     Write { path: PathBuf, source: io::Error },
+}
+
+/// An I/O error as the operator reads it: `no storage space`, `read-only filesystem or
+/// storage medium`, `permission denied`, rather than the system's message with its
+/// `(os error 28)`.
+pub fn io_cause(error: &io::Error) -> String {
+    if error.raw_os_error().is_some() && error.kind() != io::ErrorKind::Other {
+        let kind = error.kind().to_string();
+        if kind != "uncategorized error" {
+            return kind;
+        }
+    }
+    error.to_string()
 }
 
 /// The service's acknowledgement of one type.
@@ -206,7 +219,12 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Stat
         fs::rename(&temp, &path)?;
         File::open(dir)?.sync_all()
     };
-    write().map_err(|source| StateError::Write { path, source })
+    write().map_err(|source| {
+        // A full disk leaves a partial temporary file: it would only hold on to the space
+        // the next attempt needs. The file itself is untouched until the rename.
+        let _ = fs::remove_file(&temp);
+        StateError::Write { path, source }
+    })
 }
 
 /// Renames an unusable state file to `state.json.corrupt-<unix time>` (with `-1`, `-2`, …

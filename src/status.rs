@@ -34,6 +34,10 @@ pub struct RuntimeStatus {
     pub instance_invalid: Option<String>,
     #[serde(default)]
     pub last_push: Option<PushSummary>,
+    /// Set while the state cannot be written (a full or read-only disk): what was
+    /// acknowledged since is held in memory only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist_failing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,5 +75,16 @@ impl RuntimeStatus {
     pub fn load(dir: &Path) -> Option<RuntimeStatus> {
         let bytes = std::fs::read(dir.join(STATUS_FILE)).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The newest of the status in the state directory and the one in the runtime
+    /// directory, where the daemon writes it while the state directory refuses writes.
+    pub fn load_newest(state_dir: &Path, runtime_dir: Option<&Path>) -> Option<RuntimeStatus> {
+        let in_state = RuntimeStatus::load(state_dir);
+        let in_runtime = runtime_dir.and_then(RuntimeStatus::load);
+        match (in_state, in_runtime) {
+            (Some(a), Some(b)) => Some(if b.updated_at > a.updated_at { b } else { a }),
+            (a, b) => a.or(b),
+        }
     }
 }

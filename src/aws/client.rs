@@ -17,10 +17,12 @@ use aws_credential_types::Credentials;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::Region;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::agent_credentials::AgentCredentials;
 use super::credentials::{CredentialsSource, credentials_source};
 use super::options::ClientOptions;
+use super::tls::{self, NoRootCertificates, TlsSetupError};
 
 /// Bound on one PutInventory attempt, connection included.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,10 +35,56 @@ fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// Builds a client. With static credentials nothing is looked up (no environment, no
-/// profile, no instance metadata); otherwise the SDK's default chain runs as for every AWS
-/// tool, with the region given explicitly.
+/// Why no client could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    NoRoots(#[from] NoRootCertificates),
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+}
+
+/// Whether requests go over HTTPS: the service's own endpoints always do; an `endpoint_url`
+/// of `http://` (the emulator on loopback) does not.
+pub fn needs_roots(options: &ClientOptions) -> bool {
+    options
+        .endpoint_url
+        .as_deref()
+        .is_none_or(|url| !url.trim().to_ascii_lowercase().starts_with("http://"))
+}
+
+/// Builds the client the node uses, refusing to when its endpoint needs TLS and the system
+/// has no root certificates: every request would fail with a handshake error, so the
+/// operator is told that instead, in one sentence. Reads the roots anew at each call, so a
+/// bundle installed since the last call is found.
+pub async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
+    let roots = match tls::load() {
+        Ok(roots) => Some(roots),
+        Err(e) if needs_roots(options) => return Err(e.into()),
+        Err(_) => None,
+    };
+    let http = tls::http_client(roots.as_ref())?;
+    Ok(assemble(options, Some(http)).await)
+}
+
+/// Builds a client whatever the roots: with the ones found, or with none, when HTTPS then
+/// fails at each request (`demo`, and tests against the emulator over HTTP).
 pub async fn build(options: &ClientOptions) -> Client {
+    let roots = tls::load().ok();
+    match tls::http_client(roots.as_ref()) {
+        Ok(http) => assemble(options, Some(http)).await,
+        Err(e) => {
+            tracing::warn!("{e}; using the SDK's default HTTPS client");
+            assemble(options, None).await
+        }
+    }
+}
+
+/// A client on `http` (see [`tls::http_client`]). With static credentials nothing is looked
+/// up (no environment, no profile, no instance metadata); otherwise the SDK's default chain
+/// runs as for every AWS tool, with the region given explicitly, and its own calls (STS,
+/// instance metadata) go through `http` too.
+async fn assemble(options: &ClientOptions, http: Option<SharedHttpClient>) -> Client {
     let region = Region::new(options.region.clone());
     if let Some((key, secret)) = &options.static_credentials {
         let mut builder = aws_sdk_ssm::Config::builder()
@@ -45,6 +93,9 @@ pub async fn build(options: &ClientOptions) -> Client {
             .credentials_provider(Credentials::new(key, secret, None, None, "static"))
             .retry_config(RetryConfig::disabled())
             .timeout_config(timeouts());
+        if let Some(http) = http {
+            builder = builder.http_client(http);
+        }
         if let Some(url) = &options.endpoint_url {
             builder = builder.endpoint_url(url);
         }
@@ -55,6 +106,9 @@ pub async fn build(options: &ClientOptions) -> Client {
         .region(region)
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts());
+    if let Some(http) = http {
+        loader = loader.http_client(http);
+    }
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }

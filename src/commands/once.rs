@@ -51,12 +51,13 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
         return dry_run(&settings, &identity, &state, &collected, options.force);
     }
 
-    let client = client::build(&client::ClientOptions::for_node(
+    let client = client::connect(&client::ClientOptions::for_node(
         &settings.agent,
         &identity.region,
         &identity::Sources::default(),
     ))
-    .await;
+    .await
+    .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let retry = RetryPolicy::of(&settings.agent)
         .capped(ONCE_BACKOFF_CAP)
         .at_most(ONCE_ATTEMPTS);

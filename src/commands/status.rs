@@ -13,9 +13,11 @@ use crate::inventory::format_capture_time;
 use crate::state::{InstanceState, State};
 use crate::status::{RuntimeStatus, TypeReason};
 
-pub fn run(config_path: &Path, as_json: bool) -> Result<(), CommandError> {
+/// `runtime_dir` is where the daemon writes its status while the state directory refuses
+/// writes.
+pub fn run(config_path: &Path, as_json: bool, runtime_dir: &Path) -> Result<(), CommandError> {
     let settings = load_settings(config_path)?;
-    let status = Status::read(&settings)?;
+    let status = Status::read(&settings, runtime_dir)?;
     if as_json {
         println!("{:#}", status.json());
     } else {
@@ -41,9 +43,9 @@ struct Status {
 }
 
 impl Status {
-    fn read(settings: &Settings) -> Result<Status, CommandError> {
+    fn read(settings: &Settings, runtime_dir: &Path) -> Result<Status, CommandError> {
         let dir = &settings.agent.state_dir;
-        let runtime = RuntimeStatus::load(dir);
+        let runtime = RuntimeStatus::load_newest(dir, Some(runtime_dir));
         // Reading must not move a damaged file aside: that is the daemon's decision.
         let state = match std::fs::read(dir.join(crate::state::STATE_FILE)) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes).map_err(|e| {
@@ -117,6 +119,7 @@ impl Status {
             "credentials_source": runtime.as_ref().map(|r| r.credentials_source.clone()),
             "updated_at": runtime.as_ref().and_then(|r| r.updated_at).map(format_capture_time),
             "instance_invalid": runtime.as_ref().and_then(|r| r.instance_invalid.clone()),
+            "state_persist_failing": runtime.as_ref().and_then(|r| r.persist_failing.clone()),
             "types": rows,
             "probe_errors": runtime.as_ref().map(|r| r.probe_errors.clone()).unwrap_or_default(),
             "last_push": runtime.as_ref().and_then(|r| r.last_push.clone()),
@@ -146,6 +149,11 @@ impl Status {
         }
         if let Some(reason) = runtime.as_ref().and_then(|r| r.instance_invalid.as_ref()) {
             lines.push(format!("NOT ACCEPTED: {reason}"));
+        }
+        if let Some(reason) = runtime.as_ref().and_then(|r| r.persist_failing.as_ref()) {
+            lines.push(format!(
+                "STATE NOT PERSISTED: {reason}; acknowledgements are held in memory until it can be written"
+            ));
         }
         if let Some(last) = runtime.as_ref().and_then(|r| r.last_push.as_ref()) {
             lines.push(format!(

@@ -70,12 +70,13 @@ pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
 /// Fetches every parameter; any failure fails the command (exit 1) with one line each.
 async fn fetch_all(settings: &Settings) -> Result<Vec<FleetSource>, CommandError> {
     let identity = resolve_identity(settings, None, true).await?;
-    let client = client::build(&client::ClientOptions::for_node(
+    let client = client::connect(&client::ClientOptions::for_node(
         &settings.agent,
         &identity.region,
         &crate::identity::Sources::default(),
     ))
-    .await;
+    .await
+    .map_err(|e| CommandError::Runtime(e.to_string()))?;
     let source = SdkSource::new(client);
     let mut fetched = Vec::new();
     let mut errors = Vec::new();

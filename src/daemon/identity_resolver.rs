@@ -26,6 +26,9 @@ pub struct IdentityResolver {
     /// identity.
     registration_stamp: Option<SystemTime>,
     client: Option<Client>,
+    /// Why there is no client although the identity is known (no root certificates), as
+    /// told to the operator; tried again at each push attempt.
+    client_error: Option<String>,
     /// Where `client` takes its credentials from, for logs and `status`.
     credentials_source: CredentialsSource,
 }
@@ -40,6 +43,7 @@ impl IdentityResolver {
             retry_at: Some(now),
             registration_stamp: None,
             client: None,
+            client_error: None,
             credentials_source: CredentialsSource::DefaultChain,
         }
     }
@@ -98,7 +102,7 @@ impl IdentityResolver {
                     "identity resolved"
                 );
                 let options = self.client_options(agent, &identity);
-                self.client = Some(aws::build(&options).await);
+                self.connect(&options).await;
                 self.credentials_source = aws::credentials_source(&options);
                 tracing::info!(credentials = %self.credentials_source, "credentials chosen");
                 self.failures = 0;
@@ -127,7 +131,7 @@ impl IdentityResolver {
         let source = aws::credentials_source(&options);
         if source != self.credentials_source {
             tracing::info!(credentials = %source, "credentials chosen anew");
-            self.client = Some(aws::build(&options).await);
+            self.connect(&options).await;
             self.credentials_source = source;
         }
     }
@@ -146,6 +150,45 @@ impl IdentityResolver {
             self.retry_at = Some(now);
         }
         self.registration_stamp = stamp;
+    }
+
+    /// Why there is no client for a known identity, if that is the case.
+    pub fn client_error(&self) -> Option<&str> {
+        self.client_error.as_deref()
+    }
+
+    /// Tries to build the client again when the identity is known but the client could not
+    /// be built (no root certificates): cheap while they are still missing, so it runs at
+    /// every push attempt, and a CA bundle installed since is used without a restart.
+    pub async fn connect_again(&mut self, agent: &AgentSettings) {
+        if self.client.is_some() {
+            return;
+        }
+        let Some(identity) = &self.identity else {
+            return;
+        };
+        let options = self.client_options(agent, identity);
+        self.connect(&options).await;
+    }
+
+    /// Builds the client; a failure is logged when it is new and kept for STATUS.
+    async fn connect(&mut self, options: &ClientOptions) {
+        match aws::connect(options).await {
+            Ok(client) => {
+                if self.client_error.take().is_some() {
+                    tracing::info!("root certificates found; pushing again");
+                }
+                self.client = Some(client);
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if self.client_error.as_deref() != Some(text.as_str()) {
+                    tracing::error!("{text}");
+                }
+                self.client = None;
+                self.client_error = Some(text);
+            }
+        }
     }
 
     fn client_options(&self, agent: &AgentSettings, identity: &Identity) -> ClientOptions {

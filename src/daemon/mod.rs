@@ -10,6 +10,7 @@
 //! * [`identity_resolver`] finds the node's identity and client, with retries;
 //! * [`push_controller`] decides when to push (coalescing, backoff, timed refreshes);
 //! * [`config_watch`] notices configuration changes;
+//! * [`persist`] keeps writing the state while the disk refuses it;
 //! * [`report`] writes the status file, STATUS line and metrics;
 //! * [`crate::fleet::Runner`] polls fleet parameters; what it stores is applied by reload.
 //!
@@ -21,6 +22,7 @@ mod allocator;
 mod config_watch;
 mod fleet;
 mod identity_resolver;
+mod persist;
 mod probes;
 mod push_controller;
 mod report;
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::config_watch::ConfigWatch;
 use self::identity_resolver::IdentityResolver;
+use self::persist::Persistence;
 use self::probes::ProbeRunner;
 use self::push_controller::{PushController, Timing, far_future};
 use self::report::Reporter;
@@ -89,6 +92,7 @@ pub async fn run(
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
     let (watch_tx, mut config_changes) = mpsc::channel::<()>(8);
     let clock = options.clock;
+    let runtime_dir = options.runtime_dir.clone();
     let mut daemon = Daemon {
         identity: IdentityResolver::new(options.identity_sources.clone(), clock.now()),
         push: PushController::new(Timing::of(&settings.agent)),
@@ -104,7 +108,8 @@ pub async fn run(
         push_task: None,
         push_cancel: CancellationToken::new(),
         reload_due: None,
-        report: Reporter::default(),
+        report: Reporter::new(runtime_dir),
+        persist: Persistence::default(),
         last_reload: None,
     };
     if let Some(dir) = &daemon.options.runtime_dir
@@ -146,6 +151,8 @@ pub async fn run(
         };
         let identity_retry = daemon.identity.retry_at();
         let push_due = daemon.push.due().filter(|_| daemon.push_task.is_none());
+        // While the push task holds the state it writes it itself.
+        let persist_retry = daemon.persist.retry_at().filter(|_| daemon.state.is_some());
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome).await,
@@ -153,7 +160,10 @@ pub async fn run(
                 daemon.resolve_identity().await;
             }
             _ = sleep_until(push_due.unwrap_or_else(far_future)), if push_due.is_some() => {
-                daemon.start_push();
+                daemon.start_push().await;
+            }
+            _ = sleep_until(persist_retry.unwrap_or_else(far_future)), if persist_retry.is_some() => {
+                daemon.persist_again().await;
             }
             Some(joined) = join(&mut daemon.push_task) => {
                 daemon.push_task = None;
@@ -208,6 +218,7 @@ struct Daemon {
     reload_due: Option<Instant>,
     config_watch: ConfigWatch,
     report: Reporter,
+    persist: Persistence,
     fleet: crate::fleet::Runner,
     /// How the last reload ended (applied, and what it said), for the answer to
     /// `reload --fleet` when the versions it fetched were applied by a reload.
@@ -284,8 +295,26 @@ impl Daemon {
         self.connect_fleet();
     }
 
-    fn start_push(&mut self) {
+    async fn start_push(&mut self) {
         self.push.clear();
+        if self.identity.identity().is_some() && self.identity.client().is_none() {
+            let was = self.identity.client_error().map(str::to_owned);
+            self.identity.connect_again(&self.settings.agent).await;
+            match self.identity.client_error() {
+                Some(e) => {
+                    self.notifier.status(&format!("cannot push: {e}"));
+                    let now = self.clock.now();
+                    self.push.blocked(now, self.identity.instance_id());
+                    return;
+                }
+                None if was.is_some() => {
+                    self.notifier
+                        .status("root certificates found; pushing the inventory");
+                    self.connect_fleet();
+                }
+                None => {}
+            }
+        }
         let (Some(identity), Some(client)) =
             (self.identity.identity(), self.identity.client().cloned())
         else {
@@ -331,8 +360,16 @@ impl Daemon {
             }
         };
         if let Some(e) = &report.state_error {
-            tracing::error!("{e}");
+            let backoff = self.persist_backoff();
+            self.persist.failed(e, self.clock.now(), backoff);
+        } else if report.state_saved {
+            self.persist.saved(&self.settings.agent.state_dir);
         }
+        self.report.persist_failing = self.persist.failing().map(str::to_owned);
+        self.report.metrics.record_persistence(
+            self.persist.failing().is_some(),
+            self.persist.write_failures,
+        );
         if report.credentials_refused {
             self.identity
                 .choose_credentials_again(&self.settings.agent)
@@ -379,6 +416,55 @@ impl Daemon {
         if first {
             tracing::info!("first cycle done: {line}");
         }
+        self.notifier.status(&line);
+    }
+
+    fn persist_backoff(&self) -> crate::backoff::Backoff {
+        let retry = RetryPolicy::of(&self.settings.agent);
+        crate::backoff::Backoff::new(retry.base, retry.cap)
+    }
+
+    /// Writes the state again after a failed write; on success everything acknowledged in the
+    /// meantime is on disk.
+    async fn persist_again(&mut self) {
+        let Some(state) = self.state.clone() else {
+            return;
+        };
+        let dir = self.settings.agent.state_dir.clone();
+        let saved = tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            move || state.save(&dir)
+        })
+        .await;
+        let now = self.clock.now();
+        match saved {
+            Ok(Ok(())) => self.persist.saved(&dir),
+            Ok(Err(e)) => {
+                let backoff = self.persist_backoff();
+                self.persist.failed(&e.to_string(), now, backoff);
+            }
+            Err(e) => {
+                let backoff = self.persist_backoff();
+                self.persist.failed(
+                    &format!("saving the state stopped unexpectedly: {e}"),
+                    now,
+                    backoff,
+                );
+            }
+        }
+        self.report.persist_failing = self.persist.failing().map(str::to_owned);
+        self.report.metrics.record_persistence(
+            self.persist.failing().is_some(),
+            self.persist.write_failures,
+        );
+        self.report
+            .write_metrics(self.settings.agent.metrics_file.clone())
+            .await;
+        if self.persist.failing().is_none() {
+            let (dir, now) = (self.settings.agent.state_dir.clone(), self.clock.now_utc());
+            self.report.rewrite_status(dir, now).await;
+        }
+        let line = self.report.status_line(self.acknowledged());
         self.notifier.status(&line);
     }
 

@@ -99,6 +99,14 @@ impl PushController {
         self.due = None;
     }
 
+    /// A push could not start (no client: no root certificates): try again with the
+    /// backoff of a failed push, so a fix is noticed within `retry_cap`.
+    pub fn blocked(&mut self, now: Instant, instance_id: &str) {
+        self.transient_failures += 1;
+        let wait = self.timing.retry.jittered(self.transient_failures);
+        self.request(now, wait, instance_id);
+    }
+
     /// The push task died (a bug): try again after the longest retry wait.
     pub fn crashed(&mut self, now: Instant, instance_id: &str) {
         self.last_end = Some(now);

@@ -19,9 +19,23 @@ pub struct Reporter {
     pub metrics: Metrics,
     /// What keeps fleet parameters from being used, for the end of the STATUS line.
     pub fleet: Option<String>,
+    /// Why the state cannot be written, while it cannot.
+    pub persist_failing: Option<String>,
+    /// Where the status file goes while the state directory refuses it (systemd's
+    /// `RUNTIME_DIRECTORY`), so that `status` still tells what is going on.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl Reporter {
+    /// A reporter that writes the status file in `runtime_dir` while the state directory
+    /// refuses it.
+    pub fn new(runtime_dir: Option<PathBuf>) -> Reporter {
+        Reporter {
+            runtime_dir,
+            ..Reporter::default()
+        }
+    }
+
     /// One line for systemd's STATUS: how much of the inventory is where.
     pub fn status_line(&self, acknowledged: Option<&InstanceState>) -> String {
         let (types, quarantined) =
@@ -30,6 +44,10 @@ impl Reporter {
             "{types} types acknowledged, {} pending, {quarantined} quarantined",
             self.last_status.pending.len()
         );
+        let line = match &self.persist_failing {
+            Some(why) => format!("{line}; state kept in memory only: {why}"),
+            None => line,
+        };
         match &self.fleet {
             Some(fleet) => format!("{line}; {fleet}"),
             None => line,
@@ -74,14 +92,50 @@ impl Reporter {
                 skipped: report.skipped.len(),
                 cleared: report.cleared.len(),
             }),
+            persist_failing: self.persist_failing.clone(),
         };
-        let to_save = status.clone();
-        match tokio::task::spawn_blocking(move || to_save.save(&state_dir)).await {
+        self.last_status = status;
+        self.save_status(state_dir).await;
+    }
+
+    /// Writes the last status again, as of `now` (the state became writable again).
+    pub async fn rewrite_status(&mut self, state_dir: PathBuf, now: OffsetDateTime) {
+        if self.last_status.updated_at.is_none() {
+            return;
+        }
+        self.last_status.updated_at = Some(now);
+        self.save_status(state_dir).await;
+    }
+
+    /// Saves the status in the state directory or, when that refuses it, in the runtime
+    /// directory. A refusal the state's own failure already explains is not told again.
+    async fn save_status(&mut self, state_dir: PathBuf) {
+        self.last_status.persist_failing = self.persist_failing.clone();
+        let status = self.last_status.clone();
+        let runtime_dir = self.runtime_dir.clone();
+        let explained = self.persist_failing.is_some();
+        let saved = tokio::task::spawn_blocking(move || {
+            let Err(e) = status.save(&state_dir) else {
+                if let Some(runtime_dir) = &runtime_dir {
+                    // An older copy there must not pass for the newer one.
+                    let _ = std::fs::remove_file(runtime_dir.join(crate::status::STATUS_FILE));
+                }
+                return Ok(());
+            };
+            match &runtime_dir {
+                Some(runtime_dir) => status
+                    .save(runtime_dir)
+                    .map_err(|again| format!("{e}; and in the runtime directory: {again}")),
+                None => Err(e.to_string()),
+            }
+        })
+        .await;
+        match saved {
             Ok(Ok(())) => {}
+            Ok(Err(e)) if explained => tracing::debug!("{e}"),
             Ok(Err(e)) => tracing::warn!("{e}"),
             Err(e) => tracing::warn!("writing the status stopped unexpectedly: {e}"),
         }
-        self.last_status = status;
     }
 
     /// Writes the metrics file, when one is configured. Awaited, so that two writes never race

@@ -111,6 +111,16 @@ pub struct EmulatorArgs {
     // Spelled out for clap; the `defaults` test holds it to DEFAULT_BODY_READ_TIMEOUT.
     #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub body_read_timeout: Duration,
+
+    /// Bytes of request bodies held in memory at once, across all connections; a request
+    /// past it is answered HTTP 503 SlowDown.
+    #[arg(
+        long,
+        default_value_t = super::DEFAULT_MAX_BUFFERED_BYTES,
+        value_name = "BYTES",
+        value_parser = parse_at_least_one
+    )]
+    pub max_buffered_bytes: usize,
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
@@ -225,6 +235,7 @@ impl EmulatorArgs {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout,
             body_read_timeout: self.body_read_timeout,
+            max_buffered_bytes: self.max_buffered_bytes,
         })
     }
 }

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     Validation,
     Throttling,
     InternalServerError,
+    /// The emulator's own: too many request bodies in memory at once (HTTP 503).
+    SlowDown,
     // PutInventory / ListInventoryEntries modelled errors.
     InvalidInstanceId,
     InvalidTypeName,
@@ -63,6 +65,7 @@ impl ErrorCode {
         Self::Validation,
         Self::Throttling,
         Self::InternalServerError,
+        Self::SlowDown,
         Self::InvalidInstanceId,
         Self::InvalidTypeName,
         Self::InvalidItemContent,
@@ -103,6 +106,7 @@ impl ErrorCode {
             Self::Validation => "ValidationException",
             Self::Throttling => "ThrottlingException",
             Self::InternalServerError => "InternalServerError",
+            Self::SlowDown => "SlowDown",
             Self::InvalidInstanceId => "InvalidInstanceId",
             Self::InvalidTypeName => "InvalidTypeNameException",
             Self::InvalidItemContent => "InvalidItemContentException",
@@ -129,6 +133,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::InternalServerError => 500,
+            Self::SlowDown => 503,
             Self::RequestEntityTooLarge => 413,
             _ => 400,
         }

@@ -48,7 +48,11 @@
 //! bounds the connections served at once, [`EmulatorConfig::header_read_timeout`] the wait for
 //! a request's headers (idle connections included) and [`EmulatorConfig::body_read_timeout`]
 //! the wait for its body; each timeout is counted in [`Stats::timeouts`].
+//! [`EmulatorConfig::max_buffered_bytes`] bounds the bodies held at once across all
+//! connections: past it a request is answered HTTP 503 `SlowDown` (counted in
+//! [`Stats::slowed_down`]; the most ever held is [`Stats::buffered_bytes_peak`]).
 
+mod budget;
 mod error;
 mod faults;
 mod parameters;
@@ -98,6 +102,8 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 /// client's pool); it also caps the bodies buffered at once, at this many times
 /// [`MAX_REQUEST_BODY_BYTES`] in the worst case.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default for [`EmulatorConfig::max_buffered_bytes`].
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
 /// Time a client has to send a request's header block, from the moment the emulator starts
 /// waiting for it (a new connection, or a kept-alive one after its previous answer). Long
 /// enough that a client's pooled connection is seldom closed just as it is reused (a daemon
@@ -152,6 +158,10 @@ pub struct EmulatorConfig {
     /// A request whose body has not fully arrived this long after its headers is answered
     /// HTTP 408 and its connection closed.
     pub body_read_timeout: Duration,
+    /// Bytes of request bodies held in memory at once, across all connections. A request
+    /// whose body does not fit is read to its end without being kept and answered HTTP 503
+    /// `SlowDown`; what a request holds is given back once it is answered.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -177,6 +187,7 @@ impl Default for EmulatorConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 }
@@ -213,6 +224,9 @@ impl EmulatorConfig {
         }
         if self.max_connections == 0 {
             return bad("max_connections must be at least 1".into());
+        }
+        if self.max_buffered_bytes == 0 {
+            return bad("max_buffered_bytes must be at least 1".into());
         }
         for (name, d) in [
             ("header_read_timeout", self.header_read_timeout),

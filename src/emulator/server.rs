@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Reservation;
 use super::error::{ApiError, ErrorCode};
 use super::faults::Fault;
 use super::service::Service;
@@ -117,22 +118,28 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
     }
 
     let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     // A deadline for the whole body, not for each read: a client trickling a byte at a time
     // would otherwise hold the connection and its buffer for as long as it likes.
     let body_read_timeout = service.config.body_read_timeout;
-    let collected = tokio::time::timeout(
+    let mut reservation = Reservation::new(&service.buffers);
+    let read = tokio::time::timeout(
         body_read_timeout,
-        Limited::new(body, MAX_REQUEST_BODY_BYTES).collect(),
+        read_body(body, declared, &mut reservation),
     )
     .await;
-    let Ok(collected) = collected else {
+    let Ok(read) = read else {
         service.stats.body_timeout();
         tracing::debug!(request_id, "emulator: request body timed out");
         return Ok(request_timeout_response(body_read_timeout, &request_id));
     };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => {
+    let body = match read {
+        Ok(Body::Kept(body)) => body,
+        Ok(Body::TooLarge) => {
             service.stats.request(MAX_REQUEST_BODY_BYTES);
             let err = ApiError::new(
                 ErrorCode::RequestEntityTooLarge,
@@ -140,7 +147,18 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
             );
             return Ok(error_response(&service, &err, &request_id));
         }
-        Err(e) => return Err(Abort::Body(e.to_string())),
+        Ok(Body::OverBudget) => {
+            service.stats.slowed_down();
+            let err = ApiError::new(
+                ErrorCode::SlowDown,
+                format!(
+                    "Please reduce your request rate: the emulator holds {} bytes of request bodies at most",
+                    service.buffers.max()
+                ),
+            );
+            return Ok(error_response(&service, &err, &request_id));
+        }
+        Err(e) => return Err(Abort::Body(e)),
     };
     service.stats.request(body.len());
 
@@ -241,6 +259,70 @@ async fn handle(service: Arc<Service>, req: Request<Incoming>) -> Result<HttpRes
     Ok(match result {
         Ok(out) => json_response(StatusCode::OK, &out, &request_id),
         Err(err) => error_response(&service, &err, &request_id),
+    })
+}
+
+/// What became of a request body.
+enum Body {
+    /// Read whole and held within the budget.
+    Kept(Bytes),
+    /// Over [`MAX_REQUEST_BODY_BYTES`]; reading stopped there.
+    TooLarge,
+    /// Read to its end but not kept: the budget had no room for it.
+    OverBudget,
+}
+
+/// Reads a request body, holding it only while `reservation` covers it: all of a declared
+/// length is reserved before the first byte, and room for what arrives beyond it as it
+/// arrives. A body that does not fit is read on and thrown away, so that the client gets its
+/// answer rather than a reset connection in the middle of its upload.
+async fn read_body(
+    mut body: Incoming,
+    declared: Option<usize>,
+    reservation: &mut Reservation,
+) -> Result<Body, String> {
+    let mut kept: Option<Vec<u8>> = Some(Vec::new());
+    let mut total = 0usize;
+    if let Some(n) = declared {
+        if n > MAX_REQUEST_BODY_BYTES {
+            return Ok(Body::TooLarge);
+        }
+        if reservation.cover(n) {
+            kept = Some(Vec::with_capacity(n));
+        } else {
+            kept = None;
+        }
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > MAX_REQUEST_BODY_BYTES {
+            return Ok(Body::TooLarge);
+        }
+        if let Some(buffer) = kept.as_mut() {
+            // The reservation covers the buffer's capacity, which is what is allocated: it
+            // grows here, by doubling, only once the budget has room for the new capacity.
+            let needed = buffer.len() + data.len();
+            let capacity = if needed <= buffer.capacity() {
+                buffer.capacity()
+            } else {
+                needed.max(buffer.capacity().saturating_mul(2))
+            };
+            if reservation.cover(capacity) {
+                buffer.reserve_exact(capacity - buffer.len());
+                buffer.extend_from_slice(&data);
+            } else {
+                kept = None;
+                reservation.release();
+            }
+        }
+    }
+    Ok(match kept {
+        Some(buffer) => Body::Kept(Bytes::from(buffer)),
+        None => Body::OverBudget,
     })
 }
 

@@ -4,11 +4,13 @@
 //! the HTTP layer only deals with transport, signing and faults.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
 use super::EmulatorConfig;
+use super::budget::Budget;
 use super::error::{ApiError, ErrorCode};
 use super::faults::Faults;
 use super::parameters::Parameters;
@@ -27,6 +29,8 @@ pub struct Service {
     pub credentials: HashMap<String, String>,
     pub stats: Recorder,
     pub faults: Faults,
+    /// Request bodies held in memory at once, across connections.
+    pub buffers: Arc<Budget>,
     store: Mutex<Store>,
     /// Starts as `config.refuse`; tests may change it while the emulator runs.
     refusals: Mutex<Vec<Refusal>>,
@@ -47,10 +51,12 @@ impl Service {
         .with_parameter_tps(config.parameter_tps);
         faults.throttle_next(config.throttle_first);
         let refusals = Mutex::new(config.refuse.clone());
+        let buffers = Budget::new(config.max_buffered_bytes);
         Self {
             config,
             credentials,
             stats: Recorder::default(),
+            buffers,
             faults,
             store: Mutex::new(Store::default()),
             refusals,
@@ -146,8 +152,12 @@ impl Service {
 
     pub fn stats(&self) -> Stats {
         let store = self.store();
-        self.stats
-            .snapshot(store.custom_type_count(), store.node_totals())
+        let mut stats = self
+            .stats
+            .snapshot(store.custom_type_count(), store.node_totals());
+        stats.buffered_bytes_peak = self.buffers.peak() as u64;
+        stats.max_buffered_bytes = self.buffers.max() as u64;
+        stats
     }
 
     pub fn put_inventory(&self, body: &[u8]) -> Result<Value, ApiError> {

@@ -48,6 +48,13 @@ pub struct Stats {
     pub recent_put_body_sizes: Vec<u64>,
     /// Distinct custom types stored in the account.
     pub custom_types: u64,
+    /// The most bytes of request bodies held in memory at once (see `max_buffered_bytes`).
+    pub buffered_bytes_peak: u64,
+    /// The budget for them.
+    pub max_buffered_bytes: u64,
+    /// Requests answered 503 `SlowDown` because their body did not fit in the budget (not
+    /// counted in `requests`: their body was not kept).
+    pub slowed_down: u64,
 }
 
 /// One signed PutInventory request as the emulator saw it and answered it, so a test can
@@ -221,6 +228,10 @@ impl Recorder {
 
     pub fn delayed(&self) {
         self.with(|i| i.stats.faults.delayed += 1);
+    }
+
+    pub fn slowed_down(&self) {
+        self.with(|i| i.stats.slowed_down += 1);
     }
 
     pub fn header_timeout(&self) {

@@ -22,8 +22,10 @@ use std::future::Future;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::types::{Parameter, ParameterType};
-use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::aws::error::{self, Endpoint};
 use time::OffsetDateTime;
 
 /// Names one GetParameters call may carry: the service's limit.
@@ -146,17 +148,28 @@ impl SdkSource {
 
 impl ParameterSource for SdkSource {
     async fn get_batch(&self, names: &[String]) -> Vec<Result<Fetched, FetchError>> {
+        let endpoint = Endpoint::new();
         let answer = self
             .client
             .get_parameters()
             .set_names(Some(names.to_vec()))
             .with_decryption(true)
+            .customize()
+            .interceptor(endpoint.clone())
             .send()
             .await;
         let out = match answer {
             Ok(out) => out,
             // The whole call failed: every name it asked for says so, by name.
-            Err(e) => return names.iter().map(|name| Err(classify(name, &e))).collect(),
+            Err(e) => {
+                let endpoint =
+                    endpoint.or_region(self.client.config().region().map(|r| r.as_ref()));
+                tracing::debug!(%endpoint, error = ?e, "GetParameters failed");
+                return names
+                    .iter()
+                    .map(|name| Err(classify(name, &e, &endpoint)))
+                    .collect();
+            }
         };
         names
             .iter()
@@ -207,19 +220,13 @@ fn fetched(name: &str, parameter: &Parameter) -> Result<Fetched, FetchError> {
 
 /// Sorts an SDK failure. KMS refusals arrive as `AccessDeniedException` or a KMS error code;
 /// their message is what tells them apart from a refused `ssm:GetParameters`.
-fn classify<E>(name: &str, error: &SdkError<E, HttpResponse>) -> FetchError
+fn classify<E>(name: &str, error: &SdkError<E, HttpResponse>, endpoint: &str) -> FetchError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + RequestId + std::error::Error + 'static,
 {
     let name = name.to_owned();
     let SdkError::ServiceError(service) = error else {
-        let detail = DisplayErrorContext(error)
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let detail = error::explain(error, endpoint);
         return FetchError::Transient { name, detail };
     };
     let err = service.err();

@@ -80,7 +80,7 @@ pub enum StoreError {
     },
     #[error("{} is not a stored parameter version ({reason}); it is ignored until the next good version replaces it", path.display())]
     Invalid { path: PathBuf, reason: String },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {}", path.display(), crate::state::io_cause(source))]
     Write {
         path: PathBuf,
         #[source]
@@ -259,9 +259,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         fs::rename(&temp, path)?;
         File::open(dir)?.sync_all()
     };
-    write().map_err(|source| StoreError::Write {
-        path: path.to_owned(),
-        source,
+    write().map_err(|source| {
+        // A full disk leaves a partial temporary file; the stored version is untouched.
+        let _ = fs::remove_file(&temp);
+        StoreError::Write {
+            path: path.to_owned(),
+            source,
+        }
     })
 }
 

@@ -17,6 +17,7 @@ fn renders_counters_gauges_and_labels() {
     };
     let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
     m.record_push(&report, 1, at);
+    m.record_persistence(true, 4);
     let text = m.render();
     for line in [
         "# TYPE ssm_inventoryd_pushes_total counter",
@@ -32,10 +33,12 @@ fn renders_counters_gauges_and_labels() {
         "ssm_inventoryd_probe_failures_total{probe=\"kernel\"} 1",
         "ssm_inventoryd_probe_failures_total{probe=\"odd\\\"name\"} 0",
         "ssm_inventoryd_last_acknowledged_push_timestamp_seconds 1800000000",
+        "ssm_inventoryd_state_persist_failing 1",
+        "ssm_inventoryd_state_write_failures_total 4",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
-    assert_eq!(text.matches("# HELP ").count(), 10);
+    assert_eq!(text.matches("# HELP ").count(), 12);
 }
 
 #[test]

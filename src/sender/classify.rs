@@ -3,14 +3,11 @@
 //!
 //! Only "what kind of failure" is decided here; what to do about it lives in `deliver`.
 
-use std::error::Error;
-
-use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ssm::operation::RequestId;
 use aws_sdk_ssm::operation::put_inventory::PutInventoryError;
-use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::aws;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -61,39 +58,6 @@ const CREDENTIALS: &[&str] = &[
     "IncompleteSignature",
 ];
 
-/// What an error is called in reasons, logs and the state file.
-///
-/// A service error is told as `Code: message (HTTP status, request ID …)`: everything an
-/// operator or AWS support needs, in one line. The SDK's own display of the whole chain would
-/// add a debug dump of the raw response, which is noise in a quarantine reason.
-pub fn describe(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
-    match error {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            let mut text = err.code().unwrap_or("unknown service error").to_string();
-            if let Some(message) = err.message() {
-                text.push_str(": ");
-                text.push_str(message);
-            }
-            text.push_str(&format!(" (HTTP {}", service.raw().status().as_u16()));
-            if let Some(id) = err.request_id() {
-                text.push_str(&format!(", request ID {id}"));
-            }
-            text.push(')');
-            text
-        }
-        // Some causes (the credential chain's list of what it tried) span lines; a reason is
-        // one line in logs, summaries and the state file.
-        other => DisplayErrorContext(other)
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
-}
-
 /// The error's code for counting: the service's error code (`ThrottlingException`), or the
 /// kind of failure when the service said nothing (`DispatchFailure`, `TimeoutError`, …).
 pub fn error_code(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
@@ -111,55 +75,23 @@ pub fn error_code(error: &SdkError<PutInventoryError, HttpResponse>) -> String {
     }
 }
 
-/// Why credentials could not be found or loaded, when that is the failure: the SDK reports
-/// it as a dispatch failure whose cause is a [`CredentialsError`], which must not pass for a
-/// network blip. Told from the credentials error down, without the SDK's debug dump of the
-/// dispatch failure around it.
-fn credentials_missing(error: &SdkError<PutInventoryError, HttpResponse>) -> Option<String> {
-    let mut cause: Option<&(dyn Error + 'static)> = error.source();
-    while let Some(e) = cause {
-        if e.downcast_ref::<CredentialsError>().is_some() {
-            return Some(chain(e));
-        }
-        cause = e.source();
+/// Sorts a failure of a request to `endpoint` (see [`aws::error::Endpoint`]); the reason
+/// each kind carries is [`aws::error::explain`]'s sentence.
+pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>, endpoint: &str) -> Failure {
+    let text = aws::error::explain(error, endpoint);
+    if aws::error::is_credentials(error) {
+        return Failure::Credentials(text);
     }
-    None
-}
-
-/// An error and its causes on one line, each said once.
-fn chain(error: &(dyn Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = e.source();
-    }
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub fn classify(error: &SdkError<PutInventoryError, HttpResponse>) -> Failure {
     let credentials = |text: String| {
         Failure::Credentials(format!(
             "the credentials are missing, expired or refused: {text}"
         ))
     };
-    if let Some(text) = credentials_missing(error) {
-        return credentials(text);
-    }
-    let text = describe(error);
     let (service, status) = match error {
         SdkError::ServiceError(service) => (service.err(), service.raw().status().as_u16()),
         // The request could not even be built (signing setup, endpoint): nothing the service
         // said, so nothing to isolate; retried later like credentials.
-        SdkError::ConstructionFailure(_) => return credentials(text),
+        SdkError::ConstructionFailure(_) => return Failure::Credentials(text),
         // Dispatch failures (connection refused or dropped, timeouts) and responses that could
         // not be read are worth another try.
         _ => return Failure::Transient(text),

@@ -23,6 +23,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use super::classify::{self, Failure};
+use crate::aws::error::Endpoint;
 use crate::inventory::Item;
 use crate::wire::{self, Payload};
 
@@ -61,20 +62,28 @@ impl PutInventory for Client {
             code: None,
         })?;
         let body = bytes::Bytes::from(wire::request_body(instance_id, items));
+        let endpoint = Endpoint::new();
         match self
             .put_inventory()
             .instance_id(instance_id)
             .set_items(Some(headers))
             .customize()
             .interceptor(RenderedBody(body))
+            .interceptor(endpoint.clone())
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => Err(Rejection {
-                failure: classify::classify(&e),
-                code: Some(classify::error_code(&e)),
-            }),
+            Err(e) => {
+                let endpoint = endpoint.or_region(self.config().region().map(|r| r.as_ref()));
+                // The SDK's whole error value, for a developer; the operator reads the
+                // sentence `classify` makes of it.
+                tracing::debug!(%endpoint, error = ?e, "PutInventory failed");
+                Err(Rejection {
+                    failure: classify::classify(&e, &endpoint),
+                    code: Some(classify::error_code(&e)),
+                })
+            }
         }
     }
 }

@@ -21,6 +21,23 @@ fn round_trip() {
     assert!(!dir.path().join(".state.json.tmp").exists());
 }
 
+/// A write that fails (here: the temporary file's name is taken by a folder) leaves
+/// the file as it was and no temporary file.
+#[test]
+fn a_failed_write_leaves_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = State::default();
+    state.acknowledge("i-0123456789abcdef0", "Custom:A", ack("h1"));
+    state.save(dir.path()).unwrap();
+    let before = fs::read(dir.path().join(STATE_FILE)).unwrap();
+    fs::create_dir(dir.path().join(".state.json.tmp")).unwrap();
+    state.acknowledge("i-0123456789abcdef0", "Custom:B", ack("h2"));
+    let error = state.save(dir.path()).unwrap_err().to_string();
+    assert!(error.starts_with("cannot write state file"), "{error}");
+    assert!(!error.contains("os error"), "{error}");
+    assert_eq!(fs::read(dir.path().join(STATE_FILE)).unwrap(), before);
+}
+
 #[test]
 fn corrupt_file_is_set_aside() {
     let dir = tempfile::tempdir().unwrap();

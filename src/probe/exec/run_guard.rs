@@ -75,6 +75,9 @@ pub(super) struct Run {
     group: Option<Group>,
     /// Set once [`Run::stop`] has finished; a run dropped before then is stopped at once.
     stopped: bool,
+    /// This is the part of a dropped run handed to a blocking thread: its drop stops it
+    /// where it is, never handing it on again.
+    stop_here: bool,
 }
 
 /// Where a child of this process is, as a stopping run sees it.
@@ -120,6 +123,7 @@ impl Run {
             child: None,
             group: None,
             stopped: false,
+            stop_here: false,
         }
     }
 
@@ -167,7 +171,8 @@ impl Run {
     }
 
     /// The stop of a run dropped half-way: SIGKILL at once, since nothing waits for a grace
-    /// period to pass, and a wait of milliseconds on this thread for the processes to go.
+    /// period to pass, and a wait (usually milliseconds, at most [`GONE_AFTER_KILL`]) for
+    /// the processes to go, on the blocking thread [`Drop`] hands it to.
     fn stop_now(&mut self) {
         let Some(child) = self.child.as_mut() else {
             return;
@@ -342,8 +347,32 @@ impl Run {
 }
 
 impl Drop for Run {
+    /// A run dropped half-way is stopped off the runtime's threads: the stop waits, up to
+    /// [`GONE_AFTER_KILL`], for the killed processes to be gone, and a runtime thread that
+    /// waited would hold up every other probe's schedule (and, on a current-thread runtime,
+    /// everything). The run stays in [`IN_FLIGHT`] until that stop is over, so that other
+    /// runs still tell its processes from their own. Without a runtime (or as the part
+    /// handed over), it stops here.
     fn drop(&mut self) {
-        if !self.stopped {
+        if !self.stopped && self.child.is_some() {
+            if !self.stop_here
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            {
+                let rest = Run {
+                    probe: std::mem::take(&mut self.probe),
+                    serial: self.serial,
+                    token: std::mem::take(&mut self.token),
+                    user: self.user,
+                    child: self.child.take(),
+                    group: self.group.take(),
+                    stopped: false,
+                    stop_here: true,
+                };
+                // Its drop is the stop, on the blocking thread; dropped unrun (the runtime
+                // shutting down), it stops wherever that happens.
+                runtime.spawn_blocking(move || drop(rest));
+                return;
+            }
             self.stop_now();
         }
         in_flight().retain(|r| r.serial != self.serial);

@@ -327,7 +327,9 @@ impl<A: PutInventory> Deliverer<'_, A> {
             let wait = self.retry.jittered(attempts);
             report.waits.push(wait);
             report.ceilings.push(self.retry.ceiling(attempts));
-            tracing::info!(
+            // Each attempt at debug level: the operator hears of the failure once, when this
+            // request gives up for the push ("giving up for now").
+            tracing::debug!(
                 items = batch.len(),
                 attempts,
                 wait_ms = wait.as_millis() as u64,

@@ -1,0 +1,177 @@
+//! The root certificates the HTTPS client trusts, read by the daemon itself, and the HTTP
+//! client built on them.
+//!
+//! The SDK's default HTTPS client reads the system's roots once per process
+//! (`aws-smithy-http-client`, `NATIVE_ROOTS`, a `LazyLock`) and, when there are none, only
+//! logs `no native root CA certificates found!`: every request then fails with a TLS error
+//! the operator has to decode, a bundle installed later is never seen, and a debug build
+//! panics on a `debug_assert!` while it builds the client. It would also panic
+//! (`expect("cert parsable")`) on a certificate webpki refuses, were one handed to it.
+//!
+//! So the roots are read here with the same `rustls-native-certs` (same environment
+//! variables, same distribution paths), each checked the way rustls will check it, and the
+//! client is given them as an explicit trust store with the platform's roots turned off:
+//! the SDK's loader never runs, nothing in it can panic, a missing bundle is one sentence
+//! ([`NoRootCertificates`]), and reading again later finds a bundle installed since.
+
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use base64::Engine;
+
+/// Where `rustls-native-certs` 0.8 looks on Linux when neither `SSL_CERT_FILE` nor
+/// `SSL_CERT_DIR` is set: `openssl-probe`'s lists of bundle files and certificate folders.
+/// Only for telling the operator; the crate does the reading.
+const BUNDLE_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+    "/opt/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/certs/cacert.pem",
+];
+const CERTIFICATE_DIRS: &[&str] = &[
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/security/certificates",
+];
+
+/// No usable root certificate anywhere the TLS library looks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no root certificates were found, so no HTTPS endpoint can be trusted: looked in {looked}; install the system's CA bundle (the ca-certificates package) or point SSL_CERT_FILE at one"
+)]
+pub struct NoRootCertificates {
+    looked: String,
+}
+
+/// Root certificates that rustls accepts, as PEM for the SDK's trust store.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    pem: Vec<Vec<u8>>,
+    /// Where they were read from, for the log.
+    pub source: String,
+}
+
+impl Roots {
+    pub fn len(&self) -> usize {
+        self.pem.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pem.is_empty()
+    }
+}
+
+/// Reads the root certificates now. Cheap when there are none (a few failed `stat`s and
+/// `open`s), so it may be called at every push attempt while they are missing.
+pub fn load() -> Result<Roots, NoRootCertificates> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::debug!("reading root certificates: {error}");
+    }
+    let mut checker = rustls::RootCertStore::empty();
+    let mut pem = Vec::new();
+    let mut refused = 0usize;
+    for cert in found.certs {
+        // The SDK parses these again and panics on one webpki refuses: only those rustls
+        // accepts go on.
+        if checker.add(cert.clone()).is_err() {
+            refused += 1;
+            continue;
+        }
+        pem.push(to_pem(cert.as_ref()));
+    }
+    if refused > 0 {
+        tracing::debug!(refused, "root certificates rustls cannot use were left out");
+    }
+    if pem.is_empty() {
+        return Err(NoRootCertificates { looked: looked() });
+    }
+    Ok(Roots {
+        pem,
+        source: looked(),
+    })
+}
+
+/// Where [`load`] looked, as `rustls-native-certs` decides: the environment variables when
+/// either is set, the distribution paths otherwise.
+fn looked() -> String {
+    let file = std::env::var_os("SSL_CERT_FILE");
+    let dir = std::env::var_os("SSL_CERT_DIR");
+    if file.is_some() || dir.is_some() {
+        let shown = |name: &str, value: Option<std::ffi::OsString>| match value {
+            Some(v) => format!("{name}={}", v.to_string_lossy()),
+            None => format!("{name} (unset)"),
+        };
+        return format!(
+            "{} and {}",
+            shown("SSL_CERT_FILE", file),
+            shown("SSL_CERT_DIR", dir)
+        );
+    }
+    format!(
+        "{} and the folders {}",
+        BUNDLE_FILES.join(", "),
+        CERTIFICATE_DIRS.join(", ")
+    )
+}
+
+fn to_pem(der: &[u8]) -> Vec<u8> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.into_bytes()
+}
+
+/// The TLS library refused the trust store.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up TLS for the SSM client: {0}")]
+pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
+
+/// The HTTP(S) client of every SDK call: the SDK's own defaults (rustls with aws-lc, its
+/// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), with
+/// exactly `roots` trusted. Without roots it still speaks plain HTTP (the emulator, instance
+/// metadata); HTTPS then fails at the handshake.
+pub fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, TlsSetupError> {
+    let mut store = TrustStore::empty().with_native_roots(false);
+    for pem in roots.map_or(&[][..], |r| &r.pem[..]) {
+        store = store.with_pem_certificate(pem.clone());
+    }
+    let context = TlsContext::builder().with_trust_store(store).build()?;
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trips() {
+        let der = vec![0x30u8; 100];
+        let pem = to_pem(&der);
+        let text = String::from_utf8(pem).expect("ASCII");
+        assert!(text.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(text.lines().all(|l| l.len() <= 64));
+    }
+}
