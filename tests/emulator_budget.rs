@@ -8,12 +8,13 @@
 //! authentication error (400), after it was buffered whole, which is what is measured here.
 //! Bounded in count (256 uploads) and time (a hang-catcher, never a timing target).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use common::emulator::{raw_request, start};
+use ssm_inventoryd::emulator::EmulatorConfig;
 
 const UPLOADS: usize = 256;
 const BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -21,24 +22,13 @@ const BODY_BYTES: usize = 8 * 1024 * 1024;
 const BUDGET: usize = 64 * 1024 * 1024;
 const PATIENCE: Duration = Duration::from_secs(300);
 
-/// One upload; the answer's HTTP status.
+/// One unsigned PutInventory upload; the answer's HTTP status.
 async fn upload(addr: std::net::SocketAddr, body: Arc<Vec<u8>>) -> std::io::Result<u16> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: AmazonSSM.PutInventory\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&body).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", "AmazonSSM.PutInventory"),
+    ];
+    let (status, _, _) = raw_request(addr, "POST", "/", &headers, &body).await?;
     Ok(status)
 }
 
@@ -52,14 +42,13 @@ fn high_water_kib() -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_held_at_once_stay_within_the_budget() {
-    let emu = Emulator::start(EmulatorConfig {
+    let emu = start(EmulatorConfig {
         max_buffered_bytes: BUDGET,
         max_connections: UPLOADS,
         body_read_timeout: PATIENCE,
         ..EmulatorConfig::default()
     })
-    .await
-    .expect("emulator starts");
+    .await;
     let addr = emu.local_addr();
     assert!(addr.ip().is_loopback());
     let body = Arc::new(vec![b'x'; BODY_BYTES]);
@@ -103,12 +92,11 @@ async fn bodies_held_at_once_stay_within_the_budget() {
 /// After the load, the reservations are all given back: a body that fits is kept again.
 #[tokio::test]
 async fn a_reservation_is_given_back_when_its_request_is_answered() {
-    let emu = Emulator::start(EmulatorConfig {
+    let emu = start(EmulatorConfig {
         max_buffered_bytes: 2 * 1024 * 1024,
         ..EmulatorConfig::default()
     })
-    .await
-    .expect("emulator starts");
+    .await;
     let body = Arc::new(vec![b'x'; 1024 * 1024]);
     for _ in 0..5 {
         let status = upload(emu.local_addr(), Arc::clone(&body))

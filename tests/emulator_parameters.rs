@@ -7,43 +7,14 @@
 //! The AWS CLI part needs `aws` on PATH; without it that test prints a skip line and passes,
 //! unless `SSM_INVENTORYD_REQUIRE_AWSCLI=1`, in which case it fails.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
+
 use std::time::Duration;
 
-use aws_sdk_ssm::Client;
-use aws_sdk_ssm::config::retry::RetryConfig;
-use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ssm::error::ProvideErrorMetadata;
-use ssm_inventoryd::emulator::{
-    DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig, ErrorCode,
-};
-
-const REGION: &str = "us-east-1";
-
-async fn start(config: EmulatorConfig) -> Emulator {
-    assert!(config.listen.ip().is_loopback());
-    Emulator::start(config).await.expect("emulator starts")
-}
-
-/// A client with the demo keys, an explicit region and no retries: one call is one request.
-fn client(emu: &Emulator) -> Client {
-    let conf = aws_sdk_ssm::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(emu.endpoint_url())
-        .credentials_provider(Credentials::new(
-            DEMO_ACCESS_KEY_ID,
-            DEMO_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
+use common::awscli::{aws_ssm, find_aws_or_skip, show};
+use common::emulator::{client, start, stats_json};
+use ssm_inventoryd::emulator::{EmulatorConfig, ErrorCode};
 
 #[tokio::test]
 async fn get_parameters_answers_known_names_and_lists_unknown_ones() {
@@ -191,102 +162,16 @@ async fn parameter_reads_share_a_rate_limit_that_answers_throttling() {
     );
 
     // /stats serves the same counters.
-    let body = http_get(&emu, "/stats").await;
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let json = stats_json(&emu).await;
     assert_eq!(
         json["parameter_reads"]["throttled"],
         serde_json::json!(throttled.len())
     );
 }
 
-/// `GET PATH` on the emulator, unsigned, over a plain socket; the body.
-async fn http_get(emu: &Emulator, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(emu.local_addr())
-        .await
-        .unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
-}
-
-/// The `aws` on PATH; `None` (after a skip line) when there is none and it is not required.
-fn find_aws_or_skip(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("aws"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("SSM_INVENTORYD_REQUIRE_AWSCLI").as_deref() != Ok("1"),
-            "`aws` is not on PATH and SSM_INVENTORYD_REQUIRE_AWSCLI=1: install it with `pip install awscli`"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP {test}: `aws` is not on PATH (pip install awscli to run this test)"
-        );
-    }
-    found
-}
-
-/// `aws ssm ARGS` against the emulator with the demo keys and nothing else it could reach.
-async fn aws_ssm(aws: &PathBuf, emu: &Emulator, args: &[&str]) -> Output {
-    let empty = tempfile::NamedTempFile::new().unwrap();
-    let endpoint = emu.endpoint_url();
-    let mut cmd = tokio::process::Command::new(aws);
-    cmd.args([
-        "ssm",
-        "--endpoint-url",
-        &endpoint,
-        "--region",
-        REGION,
-        "--output",
-        "json",
-    ])
-    .args(args);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", empty.path())
-        .env("AWS_SHARED_CREDENTIALS_FILE", empty.path())
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_PAGER", "")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(120), cmd.output())
-        .await
-        .expect("aws finishes within 2 minutes")
-        .expect("aws runs")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_get_parameters_and_its_throttling() {
-    let Some(aws) = find_aws_or_skip("emulator_parameters") else {
+    let Some(aws) = find_aws_or_skip() else {
         return;
     };
     let emu = start(EmulatorConfig {
@@ -297,7 +182,7 @@ async fn aws_cli_get_parameters_and_its_throttling() {
     emu.put_parameter("/fleet/a", "SecureString", "secret a");
     let out = aws_ssm(
         &aws,
-        &emu,
+        &emu.endpoint_url(),
         &[
             "get-parameters",
             "--names",
@@ -316,13 +201,23 @@ async fn aws_cli_get_parameters_and_its_throttling() {
     );
 
     // The bucket (1 a second) is empty now: the next read is throttled, as the CLI shows it.
-    let out = aws_ssm(&aws, &emu, &["get-parameters", "--names", "/fleet/a"]).await;
+    let out = aws_ssm(
+        &aws,
+        &emu.endpoint_url(),
+        &["get-parameters", "--names", "/fleet/a"],
+    )
+    .await;
     if out.status.success() {
         // The CLI took over a second to start: the bucket refilled. Drain it from here.
         let ssm = client(&emu);
         let _ = ssm.get_parameters().names("/fleet/a").send().await;
         let _ = ssm.get_parameters().names("/fleet/a").send().await;
-        let again = aws_ssm(&aws, &emu, &["get-parameters", "--names", "/fleet/a"]).await;
+        let again = aws_ssm(
+            &aws,
+            &emu.endpoint_url(),
+            &["get-parameters", "--names", "/fleet/a"],
+        )
+        .await;
         assert!(
             emu.stats().parameter_reads.throttled >= 1,
             "{}",

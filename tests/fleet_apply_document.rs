@@ -7,17 +7,15 @@
 //! Hermetic like every binary-level test: explicit demo credentials, region and instance ID,
 //! instance metadata off, the emulator on loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+mod common;
 
-use ssm_inventoryd::emulator::{
-    DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
-};
+use std::path::Path;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
-const INSTANCE: &str = "i-0123456789abcdef0";
-const PARAM: &str = "/ssm-inventoryd/web";
+use common::fleet::PARAM;
+use common::{BIN, INSTANCE, Node, emulator, stop, wait_for};
+use ssm_inventoryd::emulator::Emulator;
+
 /// Where the packages install the binary, as the document names it.
 const INSTALLED_BIN: &str = "/usr/bin/ssm-inventoryd";
 /// Room for process start-up on a loaded machine; not a speed target.
@@ -44,144 +42,74 @@ fn document_script() -> String {
     script.replace(INSTALLED_BIN, BIN)
 }
 
-struct Node {
-    dir: tempfile::TempDir,
+/// A fleet node whose poll interval is far beyond the test: only the document makes it
+/// fetch. Its runtime directory is `run/`, where the document finds the daemon.
+fn node(emu: &Emulator) -> Node {
+    let mut node = Node::fleet(emu);
+    node.set("fleet_poll_interval", "\"1h\"");
+    // The probe version 2 adds runs with the default timeout.
+    node.probe_timeout = "30s".into();
+    std::fs::create_dir_all(node.path("run")).expect("runtime directory");
+    node.set_output("web", "{\"Stage\":\"W\"}");
+    node.write_config();
+    node
 }
 
-impl Node {
-    fn new(endpoint: &str) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        for sub in ["etc", "run", "data"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        std::fs::write(dir.path().join("empty"), "").unwrap();
-        std::fs::write(dir.path().join("data/web.json"), "{\"Stage\":\"W\"}").unwrap();
-        // A poll interval far beyond the test: only the document makes the node fetch.
-        let config = format!(
-            "[agent]\ninstance_id = \"{INSTANCE}\"\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\
-             state_dir = \"{}\"\nsplay = \"0s\"\nmin_push_interval = \"1s\"\n\
-             fleet_config = [\"{PARAM}\"]\nfleet_poll_interval = \"1h\"\nfleet_exec_dirs = [\"/bin\"]\n",
-            dir.path().join("state").display()
-        );
-        std::fs::write(dir.path().join("etc/config.toml"), config).unwrap();
-        Node { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn probe(&self, name: &str) -> String {
-        format!(
-            "[[probe]]\nname = \"{name}\"\nkind = \"exec\"\ntype_name = \"Custom:Web\"\n\
-             command = [\"/bin/cat\", \"{}\"]\ninterval = \"1h\"\n",
-            self.path("data/web.json").display()
-        )
-    }
-
-    /// A command with nothing to reach but the emulator, and the daemon's runtime directory.
-    fn command(&self, program: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(program);
-        let empty = self.path("empty");
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.dir.path())
-            .env(
-                ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
-                self.path("no-ssm-agent"),
-            )
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", &empty)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
-            .env("RUNTIME_DIRECTORY", self.path("run"))
-            .env("SSM_INVENTORYD_CONFIG", self.path("etc/config.toml"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    fn spawn(&self) -> tokio::process::Child {
-        let mut cmd = self.command(BIN);
-        cmd.arg("run").stdout(Stdio::null()).stderr(Stdio::piped());
-        cmd.spawn().expect("start the daemon")
-    }
-
-    /// Runs the document's script as Run Command would: (exit code, stdout, stderr).
-    async fn run_document(&self) -> (Option<i32>, String, String) {
-        let mut cmd = self.command("/bin/sh");
-        cmd.arg("-c").arg(document_script());
-        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-            .await
-            .expect("the document finishes within its timeout")
-            .expect("run the document");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn stored_version(&self) -> Option<i64> {
-        ssm_inventoryd::fleet::store::load(&self.path("state"), PARAM)
-            .ok()
-            .flatten()
-            .map(|s| s.version)
-    }
+fn runtime_dir(node: &Node) -> String {
+    node.path("run").display().to_string()
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < SLACK, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// SIGTERM, then the exit code and the log.
-async fn stop(mut child: tokio::process::Child) -> (Option<i32>, String) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill only sends a signal to the child this test started.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    }
-    let mut stderr = child.stderr.take().unwrap();
-    let status = tokio::time::timeout(SLACK, child.wait())
+/// Runs the document's script as Run Command would, with nothing to reach but the emulator
+/// and the daemon's runtime directory: (exit code, stdout, stderr).
+async fn run_document(node: &Node) -> (Option<i32>, String, String) {
+    let mut cmd = node.program("/bin/sh");
+    cmd.env("RUNTIME_DIRECTORY", runtime_dir(node))
+        .env("SSM_INVENTORYD_CONFIG", node.config_path())
+        .arg("-c")
+        .arg(document_script());
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
-        .expect("the daemon stops")
-        .unwrap();
-    let mut log = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
-        .await
-        .unwrap();
-    (status.code(), log)
+        .expect("the document finishes within its timeout")
+        .expect("run the document");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
-async fn start(config: EmulatorConfig) -> Emulator {
-    assert!(config.listen.ip().is_loopback());
-    Emulator::start(config).await.expect("emulator starts")
+/// Puts version 1 of the parameter, `text`, and starts the daemon on a new node; returns once
+/// the daemon has stored version 1 and written its pid file, where the document finds it.
+async fn start(emu: &Emulator, text: &str) -> (Node, tokio::process::Child) {
+    let node = node(emu);
+    emu.put_parameter(PARAM, "String", text);
+    let daemon = node.spawn(&[("RUNTIME_DIRECTORY", &runtime_dir(&node))]);
+    wait_for(SLACK, "the first poll's version", || {
+        node.stored_version() == Some(1)
+    })
+    .await;
+    wait_for(SLACK, "the daemon's pid file", || {
+        node.path("run/ssm-inventoryd.pid").exists()
+    })
+    .await;
+    (node, daemon)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_applies_a_new_version_now_and_fails_on_a_refused_one() {
-    let emu = start(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    emu.put_parameter(PARAM, "String", "# version 1: no probes yet\n");
-    let daemon = node.spawn();
-    wait_for("the first poll's version", || {
-        node.stored_version() == Some(1)
-    })
-    .await;
-    wait_for("the daemon's pid file", || {
-        node.path("run/ssm-inventoryd.pid").exists()
-    })
-    .await;
+    let emu = emulator::start_default().await;
+    let (node, daemon) = start(&emu, "# version 1: no probes yet\n").await;
 
     // Version 2 adds a probe; the next poll is an hour away, the document applies it now.
-    assert_eq!(emu.put_parameter(PARAM, "String", &node.probe("web")), 2);
-    let (code, stdout, stderr) = node.run_document().await;
+    assert_eq!(
+        emu.put_parameter(
+            PARAM,
+            "String",
+            &node.probe_toml_every("web", "Custom:Web", "1h")
+        ),
+        2
+    );
+    let (code, stdout, stderr) = run_document(&node).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(
         stdout.trim(),
@@ -189,13 +117,13 @@ async fn the_document_applies_a_new_version_now_and_fails_on_a_refused_one() {
         "{stderr}"
     );
     assert_eq!(node.stored_version(), Some(2));
-    wait_for("version 2's probe delivering", || {
+    wait_for(SLACK, "version 2's probe delivering", || {
         emu.stored(INSTANCE, "Custom:Web").is_some()
     })
     .await;
 
     // Nothing new: still success, saying so.
-    let (code, stdout, stderr) = node.run_document().await;
+    let (code, stdout, stderr) = run_document(&node).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(
         stdout.trim(),
@@ -208,7 +136,7 @@ async fn the_document_applies_a_new_version_now_and_fails_on_a_refused_one() {
         "String",
         "[[probe]]\nname = \"web\"\nintervall = \"1s\"\n",
     );
-    let (code, stdout, stderr) = node.run_document().await;
+    let (code, stdout, stderr) = run_document(&node).await;
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert_eq!(
         stderr
@@ -231,23 +159,13 @@ async fn the_document_applies_a_new_version_now_and_fails_on_a_refused_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_polls_were_throttled_does_not_fetch_sooner() {
-    let emu = start(EmulatorConfig::default()).await;
-    let node = Node::new(&emu.endpoint_url());
-    emu.put_parameter(PARAM, "String", "# version 1\n");
-    let daemon = node.spawn();
-    wait_for("the first poll's version", || {
-        node.stored_version() == Some(1)
-    })
-    .await;
-    wait_for("the daemon's pid file", || {
-        node.path("run/ssm-inventoryd.pid").exists()
-    })
-    .await;
+    let emu = emulator::start_default().await;
+    let (node, daemon) = start(&emu, "# version 1\n").await;
 
     // The fetch the document asks for is throttled: it fails, naming the throttling.
     emu.put_parameter(PARAM, "String", "# version 2\n");
     emu.throttle_next(1);
-    let (code, stdout, stderr) = node.run_document().await;
+    let (code, stdout, stderr) = run_document(&node).await;
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -258,7 +176,7 @@ async fn a_node_whose_polls_were_throttled_does_not_fetch_sooner() {
 
     // Now the node's interval is lengthened: the document does not make it fetch.
     let before = emu.stats().parameter_reads;
-    let (code, stdout, stderr) = node.run_document().await;
+    let (code, stdout, stderr) = run_document(&node).await;
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains(

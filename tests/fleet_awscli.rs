@@ -7,28 +7,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 
-use common::awscli::{find_aws_or_skip, show};
+use common::awscli::{aws_ssm, find_aws_or_skip, show};
 use common::fleet::*;
 use common::{Node, stage, stop, wait_for};
-use ssm_inventoryd::emulator::{DEMO_SECRET_ACCESS_KEY, EmulatorConfig};
-
-/// Runs `aws ssm ARGS` against `endpoint` with the demo keys and nothing else to reach.
-async fn aws_ssm(aws: &Path, endpoint: &str, args: &[&str]) -> Output {
-    let mut all = vec![
-        "ssm",
-        "--endpoint-url",
-        endpoint,
-        "--region",
-        "us-east-1",
-        "--output",
-        "json",
-    ];
-    all.extend_from_slice(args);
-    common::awscli::aws(aws, DEMO_SECRET_ACCESS_KEY, &all).await
-}
+use ssm_inventoryd::emulator::EmulatorConfig;
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", show(out));

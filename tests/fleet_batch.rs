@@ -2,33 +2,20 @@
 //! emulator: one GetParameters call per 10 parameters, never GetParameter, with the answers
 //! sorted per parameter as an operator reads them.
 
-use ssm_inventoryd::aws as sdk_client;
-use ssm_inventoryd::emulator::{
-    DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig,
-};
-use ssm_inventoryd::fleet::fetch::{FetchError, SdkSource, fetch_all};
+mod common;
 
-async fn start(config: EmulatorConfig) -> Emulator {
-    assert!(config.listen.ip().is_loopback());
-    Emulator::start(config).await.expect("emulator starts")
-}
+use common::{Node, emulator};
+use ssm_inventoryd::emulator::{Emulator, EmulatorConfig};
+use ssm_inventoryd::fleet::fetch::{FetchError, SdkSource, fetch_all};
 
 /// The daemon's client (SDK retries off) with the demo keys and an explicit region.
 async fn source(emu: &Emulator) -> SdkSource {
-    SdkSource::new(
-        sdk_client::build(&sdk_client::ClientOptions {
-            region: "us-east-1".into(),
-            endpoint_url: Some(emu.endpoint_url()),
-            static_credentials: Some((DEMO_ACCESS_KEY_ID.into(), DEMO_SECRET_ACCESS_KEY.into())),
-            ..Default::default()
-        })
-        .await,
-    )
+    SdkSource::new(common::client(emu).await)
 }
 
 #[tokio::test]
 async fn twelve_parameters_are_two_calls_and_each_answer_names_its_parameter() {
-    let emu = start(EmulatorConfig::default()).await;
+    let emu = emulator::start(EmulatorConfig::default()).await;
     let names: Vec<String> = (0..12).map(|i| format!("/fleet/p{i:02}")).collect();
     for name in &names[..10] {
         emu.put_parameter(name, "SecureString", &format!("# {name}\n"));
@@ -79,7 +66,7 @@ async fn twelve_parameters_are_two_calls_and_each_answer_names_its_parameter() {
 
 #[tokio::test]
 async fn a_throttled_call_is_one_request_and_says_the_service_is_busy() {
-    let emu = start(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         parameter_tps: Some(1.0),
         ..Default::default()
     })
@@ -103,53 +90,20 @@ async fn a_throttled_call_is_one_request_and_says_the_service_is_busy() {
     assert_eq!((reads.get_parameters, reads.throttled), (2, 1));
 }
 
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
-
-/// `ssm-inventoryd ARGS` with nothing to reach but `endpoint`: explicit demo keys, region and
-/// instance ID, instance metadata off, empty AWS config files, no SSM Agent.
-async fn run_binary(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> std::process::Output {
-    run_with(dir, endpoint, "", args).await
+/// A node whose `[agent]` names the fleet parameters `/fleet/a` and `/fleet/b`.
+fn node(endpoint: &str) -> Node {
+    let mut node = Node::new(endpoint);
+    node.set("fleet_config", "[\"/fleet/a\", \"/fleet/b\"]");
+    node
 }
 
-/// [`run_binary`] with `extra` lines in `[agent]`.
-async fn run_with(
-    dir: &std::path::Path,
-    endpoint: &str,
-    extra: &str,
-    args: &[&str],
-) -> std::process::Output {
-    let empty = dir.join("empty");
-    std::fs::write(&empty, "").unwrap();
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[agent]\ninstance_id = \"i-0123456789abcdef0\"\nregion = \"us-east-1\"\n\
-             endpoint_url = \"{endpoint}\"\nstate_dir = \"{}\"\n\
-             fleet_config = [\"/fleet/a\", \"/fleet/b\"]\n{extra}\n",
-            dir.join("state").display()
-        ),
-    )
-    .unwrap();
-    tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", dir)
-        .env(
-            ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
-            dir.join("no-ssm-agent"),
-        )
+/// `ssm-inventoryd ARGS` on `node`'s configuration with `extra` lines in `[agent]`,
+/// warnings and errors only.
+async fn run_with(node: &mut Node, extra: &str, args: &[&str]) -> std::process::Output {
+    node.agent_extra = extra.into();
+    node.write_config();
+    node.command(args)
         .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &empty)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
         .output()
         .await
         .expect("run the binary")
@@ -157,15 +111,15 @@ async fn run_with(
 
 #[tokio::test]
 async fn validate_fleet_tries_once_and_says_so_in_one_line_when_throttled() {
-    let emu = start(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         throttle_first: 1,
         ..Default::default()
     })
     .await;
     emu.put_parameter("/fleet/a", "String", "# a\n");
     emu.put_parameter("/fleet/b", "String", "# b\n");
-    let dir = tempfile::tempdir().unwrap();
-    let out = run_binary(dir.path(), &emu.endpoint_url(), &["validate", "--fleet"]).await;
+    let mut node = node(&emu.endpoint_url());
+    let out = run_with(&mut node, "", &["validate", "--fleet"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -179,7 +133,7 @@ async fn validate_fleet_tries_once_and_says_so_in_one_line_when_throttled() {
     assert_eq!(emu.stats().parameter_reads.get_parameters, 1);
 
     // The throttling is over: the same command fetches both in one call.
-    let out = run_binary(dir.path(), &emu.endpoint_url(), &["validate", "--fleet"]).await;
+    let out = run_with(&mut node, "", &["validate", "--fleet"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -196,16 +150,9 @@ async fn validate_fleet_tries_once_and_says_so_in_one_line_when_throttled() {
 
 #[tokio::test]
 async fn validate_tells_the_fleets_read_rate_and_warns_over_a_quarter_of_the_budget() {
-    let dir = tempfile::tempdir().unwrap();
     // Nothing is fetched without --fleet: any endpoint will do, none is called.
-    let endpoint = "http://127.0.0.1:9";
-    let out = run_with(
-        dir.path(),
-        endpoint,
-        "fleet_size_hint = 10000",
-        &["validate"],
-    )
-    .await;
+    let mut node = node("http://127.0.0.1:9");
+    let out = run_with(&mut node, "fleet_size_hint = 10000", &["validate"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -217,13 +164,7 @@ async fn validate_tells_the_fleets_read_rate_and_warns_over_a_quarter_of_the_bud
     );
     assert!(!stderr.contains("warning"), "{stderr}");
 
-    let out = run_with(
-        dir.path(),
-        endpoint,
-        "fleet_size_hint = 50000",
-        &["validate"],
-    )
-    .await;
+    let out = run_with(&mut node, "fleet_size_hint = 50000", &["validate"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let warnings: Vec<&str> = stderr
@@ -239,6 +180,6 @@ async fn validate_tells_the_fleets_read_rate_and_warns_over_a_quarter_of_the_bud
     );
 
     // Unknown size: nothing said.
-    let out = run_with(dir.path(), endpoint, "", &["validate"]).await;
+    let out = run_with(&mut node, "", &["validate"]).await;
     assert!(!String::from_utf8_lossy(&out.stdout).contains("calls a second"));
 }

@@ -15,16 +15,15 @@
 //! sharing 2 reads a second needs at least 15 s to read anything once, and the last of 30 nodes
 //! to poll after a change does so about a splay later.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ssm_inventoryd::emulator::{
-    DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, Emulator, EmulatorConfig, ParameterReadStats,
-};
+use common::fleet::PARAM;
+use common::{Node, emulator};
+use ssm_inventoryd::emulator::{EmulatorConfig, ParameterReadStats};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ssm-inventoryd");
-const PARAM: &str = "/ssm-inventoryd/fleet";
 const NODES: usize = 30;
 const LIMIT_TPS: f64 = 2.0;
 /// After the start, before the window: every node has had time for its first poll or two.
@@ -33,67 +32,26 @@ const WINDOW: Duration = Duration::from_secs(30);
 /// Room for the last node's poll after a change; not a speed target.
 const ROLLOUT_LIMIT: Duration = Duration::from_secs(300);
 
-struct Node {
-    dir: tempfile::TempDir,
+/// Fleet node `n`: its own instance ID, a 50 s splay on a 1 s poll, warnings only.
+fn node(n: usize, emu: &ssm_inventoryd::emulator::Emulator) -> Node {
+    let mut node = Node::new(emu);
+    node.instance_id = format!("i-{:017x}", 0xf1ee7000 + n);
+    node.set("splay", "\"50s\"")
+        .set("fleet_config", &format!("[\"{PARAM}\"]"))
+        .set("fleet_poll_interval", "\"1s\"")
+        .set("log_level", "\"warn\"");
+    node.write_config();
+    node
 }
 
-impl Node {
-    fn new(n: usize, endpoint: &str) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("empty"), "").unwrap();
-        let config = format!(
-            "[agent]\ninstance_id = \"i-{:017x}\"\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\
-             state_dir = \"{}\"\nsplay = \"50s\"\nfleet_config = [\"{PARAM}\"]\n\
-             fleet_poll_interval = \"1s\"\nlog_level = \"warn\"\n",
-            0xf1ee7000 + n,
-            dir.path().join("state").display()
-        );
-        std::fs::write(dir.path().join("etc/config.toml"), config).unwrap();
-        Node { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn spawn(&self) -> tokio::process::Child {
-        let empty = self.path("empty");
-        tokio::process::Command::new(BIN)
-            .arg("--config")
-            .arg(self.path("etc/config.toml"))
-            .arg("run")
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.dir.path())
-            .env(
-                ssm_inventoryd::ssm_agent::SSM_AGENT_DIR_ENV,
-                self.path("no-ssm-agent"),
-            )
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", DEMO_ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", DEMO_SECRET_ACCESS_KEY)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", &empty)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start a daemon")
-    }
-
-    fn stored_version(&self) -> Option<i64> {
-        stored_version(&self.path("state"))
-    }
-}
-
-fn stored_version(state_dir: &Path) -> Option<i64> {
-    ssm_inventoryd::fleet::store::load(state_dir, PARAM)
-        .ok()
-        .flatten()
-        .map(|s| s.version)
+/// `run`, its output discarded: the configured log level holds, not the tests' `RUST_LOG`.
+fn spawn(node: &Node) -> tokio::process::Child {
+    node.command(&["run"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a daemon")
 }
 
 fn reads(r: &ParameterReadStats) -> u64 {
@@ -106,14 +64,11 @@ async fn thirty_daemons_stay_within_the_parameter_store_limit_and_all_get_a_new_
         parameter_tps: Some(LIMIT_TPS),
         ..Default::default()
     };
-    assert!(config.listen.ip().is_loopback());
-    let emu = Emulator::start(config).await.expect("emulator starts");
+    let emu = emulator::start(config).await;
     emu.put_parameter(PARAM, "String", "# version 1: no probes\n");
-    let nodes: Vec<Node> = (0..NODES)
-        .map(|n| Node::new(n, &emu.endpoint_url()))
-        .collect();
+    let nodes: Vec<Node> = (0..NODES).map(|n| node(n, &emu)).collect();
     let start = Instant::now();
-    let mut daemons: Vec<_> = nodes.iter().map(Node::spawn).collect();
+    let daemons: Vec<_> = nodes.iter().map(spawn).collect();
 
     tokio::time::sleep(SETTLE).await;
     let before = emu.stats().parameter_reads;
@@ -171,11 +126,8 @@ async fn thirty_daemons_stay_within_the_parameter_store_limit_and_all_get_a_new_
         start.elapsed().as_secs_f64()
     );
 
-    for daemon in &mut daemons {
-        if let Some(pid) = daemon.id() {
-            // SAFETY: kill only sends a signal to a child this test started.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-        }
+    for daemon in &daemons {
+        common::signal(daemon, libc::SIGTERM);
     }
     for mut daemon in daemons {
         let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())

@@ -12,9 +12,11 @@
 //! still going on), not a timing target. Alone in its file: the subreaper flag is
 //! process-wide.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
+use common::Node;
 use ssm_inventoryd::config;
 use ssm_inventoryd::probe::{CollectContext, Probe};
 use tokio::time::Instant;
@@ -22,17 +24,16 @@ use tokio::time::Instant;
 /// How long a stopping run waits for killed processes to be gone (`run_guard`).
 const GONE_AFTER_KILL: Duration = Duration::from_secs(1);
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        "[agent]\ninstance_id = \"i-0123456789abcdef0\"\nregion = \"us-east-1\"\n\n\
-         [[probe]]\nname = \"stubborn\"\nkind = \"exec\"\ntype_name = \"Custom:Stubborn\"\n\
+/// A node whose one probe ignores SIGTERM and leaves a process in the background. Nothing is
+/// pushed: the endpoint is never called.
+fn node() -> Node {
+    let node = Node::new("http://127.0.0.1:9");
+    node.write_config_with(
+        "[[probe]]\nname = \"stubborn\"\nkind = \"exec\"\ntype_name = \"Custom:Stubborn\"\n\
          command = [\"/bin/sh\", \"-c\", \"trap '' TERM; sleep 30 & sleep 30; echo '[]'\"]\n\
          timeout = \"60s\"\n",
-    )
-    .expect("write the configuration");
-    config
+    );
+    node
 }
 
 /// Reaps whatever of this process's children has ended (the zombies left on purpose).
@@ -54,8 +55,8 @@ async fn dropping_a_run_does_not_stall_the_other_tasks() {
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, on, unused, unused, unused) },
         0
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let settings = config::load_local(&write_config(dir.path())).expect("configuration");
+    let node = node();
+    let settings = config::load_local(&node.config_path()).expect("configuration");
     let probe = Probe::from_settings(&settings.probes[0]);
 
     let ticker = tokio::spawn(async {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ssm_inventoryd::emulator::DEMO_ACCESS_KEY_ID;
+use ssm_inventoryd::emulator::{DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY};
 
 /// The `aws` on PATH; `None` (after a skip line) when there is none and it is not required.
 pub fn find_aws_or_skip() -> Option<PathBuf> {
@@ -50,6 +50,22 @@ pub async fn aws(aws: &Path, secret: &str, args: &[&str]) -> Output {
         .await
         .expect("aws finishes within 2 minutes")
         .expect("aws runs")
+}
+
+/// Runs `aws ssm ARGS` against `endpoint` with the demo keys and nothing else to reach, its
+/// output as JSON.
+pub async fn aws_ssm(aws_cli: &Path, endpoint: &str, args: &[&str]) -> Output {
+    let mut all = vec![
+        "ssm",
+        "--endpoint-url",
+        endpoint,
+        "--region",
+        super::REGION,
+        "--output",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    aws(aws_cli, DEMO_SECRET_ACCESS_KEY, &all).await
 }
 
 /// An invocation's outcome, for assertion messages.

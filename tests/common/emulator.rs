@@ -102,22 +102,37 @@ pub async fn raw_http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!(
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        raw_request(addr, method, path, headers, body.as_bytes()),
+    )
+    .await
+    .expect("answer within 10s")
+    .expect("exchange")
+}
+
+/// [`raw_http`] without a time limit, and its I/O errors returned: for a test that sends
+/// bodies of megabytes by the hundred and bounds the whole of them itself.
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).await.expect("write");
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf))
-        .await
-        .expect("answer within 10s")
-        .expect("read");
+    stream.read_to_end(&mut buf).await?;
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -125,7 +140,7 @@ pub async fn raw_http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
+    Ok((status, head.to_ascii_lowercase(), body.to_owned()))
 }
 
 pub async fn stats_json(emu: &Emulator) -> serde_json::Value {

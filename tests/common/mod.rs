@@ -2,8 +2,9 @@
 //! `mod common;` and uses what it needs:
 //!
 //! * here: the node's identity, the hermetic environment of the binary, waiting
-//!   ([`wait_for`]), and the library-level push ([`client`], [`item`], [`Pusher`]) that runs
-//!   `cycle::push` directly so a test can read the `PushReport` the binary only summarises;
+//!   ([`wait_for`]), the daemon as a child process ([`stop`], [`Supervised`]), and the
+//!   library-level push ([`client`], [`item`], [`Pusher`]) that runs `cycle::push` directly
+//!   so a test can read the `PushReport` the binary only summarises;
 //! * [`node`]: a node's directory, configuration and probes, and the binary run on it;
 //! * [`daemon`]: the daemon in this process on a paused clock, against the emulator;
 //! * [`emulator`]: the emulator, and a plain SDK client for testing it;
@@ -23,8 +24,11 @@ pub mod fleet;
 pub mod node;
 pub mod skip;
 
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_ssm::Client;
@@ -268,4 +272,122 @@ pub async fn stop(mut child: tokio::process::Child) -> (Option<i32>, String) {
         .await
         .unwrap();
     (status.code(), stderr)
+}
+
+/// A loopback port nothing listens on: bound, then released.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    drop(listener);
+    port
+}
+
+/// The daemon as a child process with a systemd notify socket: its stderr lines as they
+/// come (echoed to the test's own), and the STATUS lines it sends. Stopped with SIGTERM and
+/// reaped when dropped.
+pub struct Supervised {
+    pub child: std::process::Child,
+    log: Arc<Mutex<Vec<String>>>,
+    notify: UnixDatagram,
+    statuses: Vec<String>,
+    /// How many of `statuses` [`Supervised::status_with`] has looked at.
+    seen: usize,
+}
+
+impl Supervised {
+    /// Spawns `cmd` (e.g. [`Node::command`]`(&["run"])` as a `std` command) with
+    /// `NOTIFY_SOCKET` at `socket`, stdout discarded and stderr collected.
+    pub fn start(mut cmd: std::process::Command, socket: &Path) -> Supervised {
+        let notify = UnixDatagram::bind(socket).expect("bind the notify socket");
+        notify
+            .set_nonblocking(true)
+            .expect("non-blocking notify socket");
+        let mut child = cmd
+            .env("NOTIFY_SOCKET", socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the daemon");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                lines.lock().expect("log lock").push(line);
+            }
+        });
+        Supervised {
+            child,
+            log,
+            notify,
+            statuses: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    /// Reads the STATUS lines sent since the last read.
+    pub fn drain_status(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.notify.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            for line in message.lines() {
+                if let Some(status) = line.strip_prefix("STATUS=") {
+                    eprintln!("STATUS={status}");
+                    self.statuses.push(status.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The last STATUS read, empty before the first.
+    pub fn last_status(&self) -> &str {
+        self.statuses.last().map_or("", String::as_str)
+    }
+
+    /// Reads the STATUS lines sent so far and checks the daemon still runs, for a
+    /// [`wait_for`] on `what`.
+    pub fn poll(&mut self, what: &str) -> &Supervised {
+        self.drain_status();
+        assert!(
+            self.child.try_wait().expect("wait").is_none(),
+            "the daemon exited while waiting for {what}"
+        );
+        self
+    }
+
+    /// Waits up to `within` for a STATUS line not looked at before that contains `text`,
+    /// and returns it.
+    pub fn status_with(&mut self, text: &str, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            self.drain_status();
+            while self.seen < self.statuses.len() {
+                let status = &self.statuses[self.seen];
+                self.seen += 1;
+                if status.contains(text) {
+                    return status.clone();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no STATUS with {text:?}; saw {:?}", self.statuses);
+    }
+
+    /// The log lines that contain `text`.
+    pub fn log_with(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().expect("log lock");
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap_or(0);
+        if pid > 0 {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let _ = self.child.wait();
+    }
 }

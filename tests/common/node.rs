@@ -46,6 +46,8 @@ pub struct Node {
     pub dir: TempDir,
     pub endpoint: String,
     pub instance_id: String,
+    /// `[agent] region`, [`REGION`] unless the test says otherwise.
+    pub region: String,
     /// Further `[agent]` lines (e.g. `refresh_interval = "1s"`), written as they are.
     pub agent_extra: String,
     /// The interval and timeout of the probes [`Node::probe_toml`] writes (TOML durations).
@@ -70,6 +72,7 @@ impl Node {
             dir,
             endpoint: endpoint.url(),
             instance_id: INSTANCE.into(),
+            region: REGION.into(),
             agent_extra: String::new(),
             probe_interval: "1h".into(),
             probe_timeout: "10s".into(),
@@ -219,10 +222,11 @@ impl Node {
         let mut text = format!(
             "[agent]\n\
              instance_id = \"{}\"\n\
-             region = \"{REGION}\"\n\
+             region = \"{}\"\n\
              endpoint_url = \"{}\"\n\
              state_dir = \"{}\"\n",
             self.instance_id,
+            self.region,
             self.endpoint,
             self.state_dir().display(),
         );
@@ -240,8 +244,15 @@ impl Node {
 
     /// `ssm-inventoryd --config … <args>` with a hermetic environment.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
+        let mut cmd = self.program(BIN);
         cmd.arg("--config").arg(self.config_path()).args(args);
+        cmd
+    }
+
+    /// `program` (a shell, a script that calls the binary) with the same hermetic
+    /// environment as [`Node::command`], in this node's home; stdout and stderr piped.
+    pub fn program(&self, program: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
         hermetic_env(&mut cmd, self.dir.path());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
