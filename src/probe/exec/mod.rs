@@ -98,6 +98,7 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
         gid: r.gid,
     });
     let mut run = Run::new(&probe, user);
+    let watch = run.watch();
     let mut command = Command::new(prepared.exec_path());
     command
         .arg0(&prepared.argv0)
@@ -151,9 +152,11 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
     let ended = {
         let stdout_done = read_into(stdout, spec.max_output_bytes, true, &mut out);
         let stderr_done = read_into(stderr, STDERR_KEEP_BYTES, false, &mut err);
-        tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done))
-            .await
-            .ok()
+        // While it runs, its processes are recorded, so that those that leave it are known.
+        tokio::select! {
+            ended = tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done)) => ended.ok(),
+            never = watch.run() => match never {},
+        }
     };
     // Whatever happened, nothing from this run may outlive it.
     run.stop().await;
