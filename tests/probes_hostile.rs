@@ -501,10 +501,11 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
         );
     }
 
-    /// A detached process that moves itself into the daemon's own process group (the probe
-    /// shares the daemon's session, so it may) is still told apart by its run token.
+    /// A probe runs in a session of its own, so a process of it that tries to move into the
+    /// daemon's own process group is refused (`setpgid` reaches only groups of the caller's
+    /// session), and it ends with its run all the same.
     #[test]
-    fn a_detached_process_in_the_daemons_group_ends_with_its_run() {
+    fn a_process_cannot_join_the_daemons_group_and_ends_with_its_run() {
         if !crate::common::skip::can_run(
             Path::new("/usr/bin/perl").exists(),
             crate::common::skip::ROOT,
@@ -517,23 +518,23 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
         // The lead's parent is the daemon; field 5 of its stat is the daemon's group.
         let detach = format!(
             r#"group=$(cut -d' ' -f5 /proc/$PPID/stat)
-(/usr/bin/perl -e 'setpgrp(0, $ARGV[0]) or die "setpgrp: $!"; open(my $f, ">", $ARGV[1]) or die; print $f "$$\n"; close $f; exec "sleep", $ARGV[2]' "$group" "$here/joiner.pid" 1{marker} </dev/null >/dev/null 2>&1 &)"#
+(/usr/bin/perl -e 'my $how = setpgrp(0, $ARGV[0]) ? "joined" : "refused: $!"; open(my $h, ">", $ARGV[3]) or die; print $h $how; close $h; open(my $f, ">", $ARGV[1]) or die; print $f "$$\n"; close $f; exec "sleep", $ARGV[2]' "$group" "$here/joiner.pid" 1{marker} "$here/joiner.how" </dev/null >/dev/null 2>&1 &)"#
         );
         script_detaching(tmp.path(), "joiner", &detach, Then::Ends, &marker);
         let config = config(tmp.path(), tmp.path(), &[("joiner", "10s")]);
         let out = command(&config, &["collect"])
             .output()
             .expect("run ssm-inventoryd");
-        let started = tmp.path().join("joiner.pid").exists();
+        let how = fs::read_to_string(tmp.path().join("joiner.how")).unwrap_or_default();
         let left = survivors(&marker);
         println!(
-            "collect: exit {:?}, process in the daemon's group started {started}, left running {left:?}",
+            "collect: exit {:?}, joining the daemon's group: {how}, left running {left:?}",
             out.status.code()
         );
-        let ok = out.status.success() && started && left.is_empty();
+        let ok = out.status.success() && how.starts_with("refused") && left.is_empty();
         clean_up_and_assert(
             &[&marker],
-            (!ok).then(|| format!("survivors {left:?}\n{}", describe(&out))),
+            (!ok).then(|| format!("{how}; survivors {left:?}\n{}", describe(&out))),
         );
     }
 

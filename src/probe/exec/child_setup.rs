@@ -8,6 +8,23 @@ use tokio::process::Command;
 
 use crate::probe::user::RunAs;
 
+/// Makes the child the leader of a new session (and so of a new process group whose id is its
+/// pid). No process of the run can then join the daemon's process group or another run's:
+/// `setpgid` only reaches groups of the caller's own session. Every process of the run is in
+/// its session, or in one it made itself with `setsid`.
+pub(super) fn new_session(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child, where only async-signal-safe calls are
+    // allowed: setsid is one, and nothing here allocates.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Drops to `run_as` in the child between fork and exec: supplementary groups, then the
 /// group, then the user (in that order: after setuid the others are no longer allowed).
 pub(super) fn switch_user(command: &mut Command, run_as: RunAs) {

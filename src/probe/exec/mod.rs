@@ -2,8 +2,8 @@
 //!
 //! The program is untrusted input in every sense: it may hang, fork children that hold
 //! stdout open, print gigabytes or garbage, or detach processes that would run on forever.
-//! So it runs in a process group of its own with stdin from /dev/null and a cleared
-//! environment, its stdout is capped (over the cap the run is killed at once), and when it
+//! So it runs in a session (and so a process group) of its own with stdin from /dev/null and a
+//! cleared environment, its stdout is capped (over the cap the run is killed at once), and when it
 //! ends, times out or misbehaves the whole group gets SIGTERM and, after a short grace,
 //! SIGKILL. A process can leave the group (`setsid`, a double fork, a daemon backgrounding
 //! itself); in the commands that run probes the daemon adopts such processes once their parent
@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use self::capture::{Capped, Ended, STDERR_KEEP_BYTES, drive, head_of, read_into};
-use self::child_setup::{keep_open_across_exec, switch_user};
+use self::child_setup::{keep_open_across_exec, new_session, switch_user};
 use self::prepare::{Prepared, prepare};
 use self::run_guard::Run;
 use self::signal::Ids;
@@ -98,6 +98,7 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
         gid: r.gid,
     });
     let mut run = Run::new(&probe, user);
+    let watch = run.watch();
     let mut command = Command::new(prepared.exec_path());
     command
         .arg0(&prepared.argv0)
@@ -113,9 +114,10 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
         .envs(std::env::var_os("LANG").map(|v| ("LANG", v)))
         .envs(&spec.env)
         .env(RUN_VARIABLE, &run.token)
-        // A group of its own, so that stopping the run reaches every process it started.
-        .process_group(0)
         .kill_on_drop(true);
+    // A session of its own, so that stopping the run reaches every process it started: by
+    // its group, by its session, and by the ancestry the run guard records.
+    new_session(&mut command);
     if let Some(dir) = &spec.working_dir {
         command.current_dir(dir);
     }
@@ -150,9 +152,11 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
     let ended = {
         let stdout_done = read_into(stdout, spec.max_output_bytes, true, &mut out);
         let stderr_done = read_into(stderr, STDERR_KEEP_BYTES, false, &mut err);
-        tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done))
-            .await
-            .ok()
+        // While it runs, its processes are recorded, so that those that leave it are known.
+        tokio::select! {
+            ended = tokio::time::timeout(spec.timeout, drive(child, stdout_done, stderr_done)) => ended.ok(),
+            never = watch.run() => match never {},
+        }
     };
     // Whatever happened, nothing from this run may outlive it.
     run.stop().await;

@@ -46,11 +46,48 @@ pub(super) fn children() -> Vec<libc::pid_t> {
 }
 
 fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    stat_field(pid, 1)?.parse().ok()
+}
+
+/// Field `index` of `/proc/PID/stat` counted from the state (0), which follows the name.
+fn stat_field(pid: libc::pid_t, index: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The name in parentheses may hold anything, spaces and parentheses included.
     let rest = &stat[stat.rfind(')')? + 1..];
-    // state, then ppid
-    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+    rest.split_ascii_whitespace().nth(index).map(str::to_owned)
+}
+
+/// Whether `parent` is the parent of `pid`.
+pub(super) fn parent_of_is(pid: libc::pid_t, parent: libc::pid_t) -> bool {
+    parent_of(pid) == Some(parent)
+}
+
+/// When `pid` started, in clock ticks since boot: with the pid, what tells one process from
+/// a later one that got the same pid. `None` when it is gone (or hidden).
+pub(super) fn start_time(pid: libc::pid_t) -> Option<u64> {
+    stat_field(pid, 19)?.parse().ok()
+}
+
+/// Whether `pid` is a zombie: ended, and waiting for its parent to reap it.
+pub(super) fn is_zombie(pid: libc::pid_t) -> bool {
+    stat_field(pid, 0).as_deref() == Some("Z")
+}
+
+/// The children of `pid`, from every thread's `children` list (empty when it is gone, hidden,
+/// or the kernel keeps no such lists).
+pub(super) fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut pids = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                pids.extend(
+                    list.split_ascii_whitespace()
+                        .filter_map(|p| p.parse::<libc::pid_t>().ok()),
+                );
+            }
+        }
+    }
+    pids
 }
 
 /// The run token in the environment of `pid`; `None` when it has none. An empty environment

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-use super::procfs::{children, run_token};
-use super::signal::{Group, Ids, as_user, kill_group};
+use super::procfs::{children, children_of, is_zombie, run_token, start_time};
+use super::signal::{Group, Ids, as_user, kill_group, kill_if_same};
 
 /// Time between SIGTERM and SIGKILL when a run is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -21,6 +21,8 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 const GONE_AFTER_KILL: Duration = Duration::from_secs(1);
 /// How often a stopping run looks at what is left of it.
 const STOP_POLL: Duration = Duration::from_millis(20);
+/// How often a running run records the processes descended from it ([`Watch`]).
+const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// Whether this process adopts orphans ([`adopt_orphans`]). Only then does a stopping run look
 /// at children other than leads: in any other process they are someone else's to wait for.
@@ -36,8 +38,13 @@ static IN_FLIGHT: Mutex<Vec<InFlight>> = Mutex::new(Vec::new());
 struct InFlight {
     serial: u64,
     token: String,
-    /// The lead's pid, which is its group's id too; 0 until it is started.
+    /// The lead's pid, which is its group's and its session's id too; 0 until it is started.
     pgid: libc::pid_t,
+    /// The run's processes as recorded while it ran: pid → start time. A process is the run's
+    /// when it descends from the lead, or is an orphan in the run's session or with its
+    /// token, or descends from one of those; once recorded it stays the run's, whatever its
+    /// session, group or environment become, for as long as the pid has that start time.
+    known: HashMap<libc::pid_t, u64>,
 }
 
 fn in_flight() -> MutexGuard<'static, Vec<InFlight>> {
@@ -114,6 +121,7 @@ impl Run {
             serial,
             token: token.clone(),
             pgid: 0,
+            known: HashMap::new(),
         });
         Run {
             probe: probe.to_string(),
@@ -124,6 +132,14 @@ impl Run {
             group: None,
             stopped: false,
             stop_here: false,
+        }
+    }
+
+    /// What records the run's processes while it runs; see [`Watch::run`].
+    pub(super) fn watch(&self) -> Watch {
+        Watch {
+            serial: self.serial,
+            user: self.user,
         }
     }
 
@@ -221,11 +237,23 @@ impl Run {
     /// already ended is stopped by the next run that ends, and a process of another run in
     /// flight that cannot be told apart is stopped early rather than left running.
     fn sweep(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        record(self.serial, self.user);
+        let descendants = self.signal_recorded(signal, reach);
         if !ADOPTING.load(Ordering::Relaxed) {
-            return false;
+            return descendants;
         }
         let own = self.group.map(|g| g.pgid);
         let in_flight = in_flight();
+        let mine = in_flight.iter().find(|r| r.serial == self.serial);
+        let recorded = |pid: libc::pid_t, started: Option<u64>| {
+            started.is_some() && mine.is_some_and(|r| r.known.get(&pid).copied() == started)
+        };
+        let others_recorded = |pid: libc::pid_t, started: Option<u64>| {
+            started.is_some()
+                && in_flight
+                    .iter()
+                    .any(|r| r.serial != self.serial && r.known.get(&pid).copied() == started)
+        };
         let others = || in_flight.iter().filter(|r| r.serial != self.serial);
         // SAFETY: getpgrp cannot fail.
         let daemon_group = unsafe { libc::getpgrp() };
@@ -235,9 +263,19 @@ impl Run {
             if in_flight.iter().any(|r| r.pgid == pid) {
                 continue;
             }
-            // SAFETY: getpgid only reads; for a process that is gone it yields -1.
-            let pgid = unsafe { libc::getpgid(pid) };
+            // SAFETY: getpgid and getsid only read; for a process that is gone they yield -1.
+            let (pgid, sid) = unsafe { (libc::getpgid(pid), libc::getsid(pid)) };
             if pgid <= 0 {
+                continue;
+            }
+            // Ancestry and session first: neither can be shed the way a group or a token can.
+            let started = start_time(pid);
+            if recorded(pid, started) || (own.is_some() && Some(sid) == own) {
+                candidates.push((pid, Where::Outside));
+                reach.ours.insert(pid);
+                continue;
+            }
+            if others_recorded(pid, started) || others().any(|r| r.pgid == sid) {
                 continue;
             }
             if Some(pgid) == own {
@@ -334,7 +372,56 @@ impl Run {
             left -= failed.len();
             reach.out_of_reach.extend(failed);
         }
-        left > 0
+        left > 0 || descendants
+    }
+
+    /// Signals the run's recorded processes that are not this process's children (those are
+    /// the sweep's): descendants still under a living parent, in a group or session of their
+    /// own. Each is signalled by pidfd, as the run's user, and only while its start time is the
+    /// one recorded. Says whether any is left (a zombie is not: its parent reaps it, or it
+    /// comes to this process when its parent ends).
+    fn signal_recorded(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
+        let lead = self.group.map(|g| g.pgid);
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        let recorded: Vec<(libc::pid_t, u64)> = in_flight()
+            .iter()
+            .find(|r| r.serial == self.serial)
+            .map(|r| r.known.iter().map(|(&p, &s)| (p, s)).collect())
+            .unwrap_or_default();
+        let targets: Vec<(libc::pid_t, u64, bool)> = recorded
+            .into_iter()
+            .filter(|&(pid, _)| Some(pid) != lead)
+            .map(|(pid, started)| {
+                let fresh = reach.signalled.get(&pid) != Some(&signal);
+                (pid, started, fresh)
+            })
+            .collect();
+        if targets.is_empty() {
+            return false;
+        }
+        let (left, sent) = as_user(self.user, || {
+            let mut left = false;
+            let mut sent = Vec::new();
+            for (pid, started, fresh) in targets {
+                if start_time(pid) != Some(started) || is_zombie(pid) {
+                    continue;
+                }
+                if super::procfs::parent_of_is(pid, me) {
+                    // Adopted: the sweep signals and reaps it.
+                    continue;
+                }
+                left = true;
+                if fresh && kill_if_same(pid, started, signal) {
+                    sent.push(pid);
+                }
+            }
+            (left, sent)
+        });
+        for pid in sent {
+            reach.signalled.insert(pid, signal);
+        }
+        left
     }
 
     fn give_up(&self) {
@@ -376,6 +463,81 @@ impl Drop for Run {
             self.stop_now();
         }
         in_flight().retain(|r| r.serial != self.serial);
+    }
+}
+
+/// Records a running run's processes every [`WATCH_EVERY`], so that a process that leaves the
+/// run (a new session, a new group, a cleared environment) is known as the run's by its
+/// ancestry once its parent is gone and it is this process's orphan.
+#[derive(Clone, Copy)]
+pub(super) struct Watch {
+    serial: u64,
+    user: Option<Ids>,
+}
+
+impl Watch {
+    /// Records until dropped; the reading of `/proc` runs on the blocking pool.
+    pub(super) async fn run(self) -> std::convert::Infallible {
+        loop {
+            // A failed look (a panic in it) is only a missed one: the next, or the stop's, follows.
+            let _ = tokio::task::spawn_blocking(move || record(self.serial, self.user)).await;
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+    }
+}
+
+/// Brings the record of run `serial` up to date: drops the processes that are gone (or whose
+/// pid now has another start time), and adds the lead, this process's orphans that are in the
+/// run's session or carry its token, and every descendant of a recorded process. Reads
+/// `/proc` as the run's user, where `hidepid` hides that user's processes from the daemon.
+fn record(serial: u64, user: Option<Ids>) {
+    let Some((lead, token, known, leads)) = ({
+        let in_flight = in_flight();
+        let leads: Vec<libc::pid_t> = in_flight.iter().map(|r| r.pgid).collect();
+        in_flight
+            .iter()
+            .find(|r| r.serial == serial && r.pgid > 0)
+            .map(|r| (r.pgid, r.token.clone(), r.known.clone(), leads))
+    }) else {
+        return;
+    };
+    let found = as_user(user, move || {
+        let mut found: HashMap<libc::pid_t, u64> = known
+            .into_iter()
+            .filter(|&(pid, started)| start_time(pid) == Some(started))
+            .collect();
+        if let Some(started) = start_time(lead) {
+            found.insert(lead, started);
+        }
+        if ADOPTING.load(Ordering::Relaxed) {
+            for pid in children() {
+                if leads.contains(&pid) || found.contains_key(&pid) {
+                    continue;
+                }
+                // SAFETY: getsid only reads; for a process that is gone it yields -1.
+                let sid = unsafe { libc::getsid(pid) };
+                let ours =
+                    sid == lead || run_token(pid).ok().flatten().as_deref() == Some(token.as_str());
+                if ours && let Some(started) = start_time(pid) {
+                    found.insert(pid, started);
+                }
+            }
+        }
+        let mut queue: Vec<libc::pid_t> = found.keys().copied().collect();
+        while let Some(pid) = queue.pop() {
+            for child in children_of(pid) {
+                if !found.contains_key(&child)
+                    && let Some(started) = start_time(child)
+                {
+                    found.insert(child, started);
+                    queue.push(child);
+                }
+            }
+        }
+        found
+    });
+    if let Some(entry) = in_flight().iter_mut().find(|r| r.serial == serial) {
+        entry.known = found;
     }
 }
 

@@ -43,6 +43,37 @@ pub(super) fn as_user<T: Send>(user: Option<Ids>, f: impl FnOnce() -> T + Send) 
     })
 }
 
+/// Sends `signal` to `pid` if it is still the process that started at `started` (see
+/// [`start_time`](super::procfs::start_time)); says whether it was sent. The pid is pinned
+/// with a pidfd before its start time is compared, so a process that got the pid since is
+/// never signalled. Call it as the process's user ([`as_user`]).
+pub(super) fn kill_if_same(pid: libc::pid_t, started: u64, signal: libc::c_int) -> bool {
+    // SAFETY: pidfd_open only opens a descriptor for the pid; flags 0.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let Ok(fd) = libc::c_int::try_from(fd) else {
+        return false;
+    };
+    if fd < 0 {
+        return false;
+    }
+    let same = super::procfs::start_time(pid) == Some(started);
+    // SAFETY: pidfd_send_signal signals the process the descriptor pins, which is the one
+    // just checked; no siginfo, flags 0. close releases the descriptor opened above.
+    let sent = same
+        && unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        } == 0;
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
+    sent
+}
+
 /// Sends `signal` to the group (0 asks whether any member is left), as the group's user.
 pub(super) fn kill_group(group: Option<Group>, signal: libc::c_int) -> bool {
     let Some(Group { pgid, user }) = group.filter(|g| g.pgid > 0) else {
