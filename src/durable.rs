@@ -72,15 +72,19 @@ fn parent(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Creates `dir` and any missing parents, like `fs::create_dir_all`.
+/// Creates `dir` and any missing parents, like `fs::create_dir_all`, and durably: each new
+/// folder's name is synced in its parent, or a power cut could take the folder away with the
+/// files later written and synced in it.
 pub fn ensure_dir(fs: &impl DurableFs, dir: &Path) -> io::Result<()> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
-    ensure_dir(fs, parent(dir))?;
+    let parent = parent(dir);
+    ensure_dir(fs, parent)?;
     match fs.create_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        other => other,
+        Err(e) => Err(e),
+        Ok(()) => fs.fsync_dir(parent),
     }
 }
 
@@ -103,3 +107,8 @@ pub fn replace(fs: &impl DurableFs, path: &Path, bytes: &[u8], mode: u32) -> io:
         let _ = fs.remove(&temp);
     })
 }
+
+#[cfg(test)]
+pub(crate) mod crash;
+#[cfg(test)]
+mod tests;
