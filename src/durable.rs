@@ -88,6 +88,16 @@ pub fn ensure_dir(fs: &impl DurableFs, dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes the file `path` durably: a power cut after this returns cannot bring it back. A
+/// file that is not there is removed already.
+pub fn remove(fs: &impl DurableFs, path: &Path) -> io::Result<()> {
+    match fs.remove(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(()) => fs.fsync_dir(parent(path)),
+    }
+}
+
 /// Replaces `path` with `bytes` so that a crash leaves the old or the new file, never a mix
 /// and never neither: a temporary file beside it (created with `mode`), fsync, rename, fsync
 /// of the folder. The folder must exist. A failed write removes its temporary file (a full

@@ -189,17 +189,14 @@ pub(crate) fn save_refusal_with(
     write_private(fs, &refused_path(state_dir, &refused.name), &bytes)
 }
 
+/// Forgets the refusal of `name`, durably: a power cut after this returns cannot bring it back.
 pub fn clear_refusal(state_dir: &Path, name: &str) -> Result<(), StoreError> {
     clear_refusal_with(&RealFs, state_dir, name)
 }
 
 fn clear_refusal_with(fs: &impl DurableFs, state_dir: &Path, name: &str) -> Result<(), StoreError> {
     let path = refused_path(state_dir, name);
-    match fs.remove(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StoreError::Write { path, source }),
-    }
+    durable::remove(fs, &path).map_err(|source| StoreError::Write { path, source })
 }
 
 /// What stops parameters from being used right now (`parameter → one line`), as the daemon
