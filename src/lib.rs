@@ -48,7 +48,8 @@
 //! failure" formula), [`splay`] (a node's place in the splay window), [`clock`] (the time the
 //! daemon is given: tokio's monotonic time, on which the schedules are tested paused, and the
 //! system's UTC), [`watch`] (the folder watcher of `files` probes and of the configuration),
-//! [`logging`] (where log records go, natively to journald under systemd).
+//! [`logging`] (where log records go, natively to journald under systemd), [`durable`] (the one
+//! way a file is replaced so that it survives a power cut).
 //!
 //! The top, which nothing else uses: [`daemon`] is the long-running service, an event loop
 //! over a push controller, an identity resolver, the running probes, a configuration watch,
@@ -62,6 +63,7 @@ pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
+pub mod durable;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod fleet;

@@ -7,12 +7,14 @@
 //! and replaced by an empty state: resending everything is always safe, stopping is not.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::durable::{self, DurableFs, RealFs};
 
 /// File name inside `state_dir`.
 pub const STATE_FILE: &str = "state.json";
@@ -167,9 +169,14 @@ impl State {
 
     /// Writes `dir/state.json` atomically and durably.
     pub fn save(&self, dir: &Path) -> Result<(), StateError> {
+        self.save_with(&RealFs, dir)
+    }
+
+    /// [`State::save`] through `fs`.
+    pub(crate) fn save_with(&self, fs: &impl DurableFs, dir: &Path) -> Result<(), StateError> {
         // Serialising maps of strings cannot fail.
         let bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        write_atomically(dir, STATE_FILE, &bytes)
+        write_atomically_with(fs, dir, STATE_FILE, &bytes)
     }
 }
 
@@ -204,27 +211,25 @@ pub async fn load_logged(dir: &Path) -> State {
 }
 
 /// Replaces `dir/name` with `bytes` so that a crash leaves the old or the new file, never a
-/// mix: temp file, fsync, rename, fsync of the directory.
+/// mix: temp file, fsync, rename, fsync of the directory ([`durable::replace`]).
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StateError> {
-    fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+    write_atomically_with(&RealFs, dir, name, bytes)
+}
+
+/// [`write_atomically`] through `fs`.
+pub(crate) fn write_atomically_with(
+    fs: &impl DurableFs,
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), StateError> {
+    durable::ensure_dir(fs, dir).map_err(|source| StateError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
     let path = dir.join(name);
-    let temp = dir.join(format!(".{name}.tmp"));
-    let write = || -> io::Result<()> {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, &path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|source| {
-        // A full disk leaves a partial temporary file: it would only hold on to the space
-        // the next attempt needs. The file itself is untouched until the rename.
-        let _ = fs::remove_file(&temp);
-        StateError::Write { path, source }
-    })
+    // Mode 0666 before the umask, as `File::create` makes it.
+    durable::replace(fs, &path, bytes, 0o666).map_err(|source| StateError::Write { path, source })
 }
 
 /// Renames an unusable state file to `state.json.corrupt-<unix time>` (with `-1`, `-2`, …

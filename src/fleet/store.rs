@@ -11,13 +11,14 @@
 //! One file per parameter, `<escaped name>.json`, and `<escaped name>.refused.json` while its
 //! newest version is refused, so that `status` can show both without asking the daemon.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::durable::{self, DurableFs, RealFs};
 
 /// The folder under the state directory.
 pub const FLEET_DIR: &str = "fleet";
@@ -148,13 +149,22 @@ pub fn load_all(state_dir: &Path, names: &[String]) -> (Vec<Stored>, Vec<StoreEr
 /// Records `stored` as the last good version of its parameter, and forgets a refusal of the
 /// same or an older version.
 pub fn save(state_dir: &Path, stored: &Stored) -> Result<(), StoreError> {
+    save_with(&RealFs, state_dir, stored)
+}
+
+/// [`save`] through `fs`.
+pub(crate) fn save_with(
+    fs: &impl DurableFs,
+    state_dir: &Path,
+    stored: &Stored,
+) -> Result<(), StoreError> {
     // Serialising strings, an integer and a date cannot fail.
     let bytes = serde_json::to_vec_pretty(stored).unwrap_or_default();
-    write_private(&stored_path(state_dir, &stored.name), &bytes)?;
+    write_private(fs, &stored_path(state_dir, &stored.name), &bytes)?;
     if let Ok(Some(refused)) = load_refusal(state_dir, &stored.name)
         && refused.version <= stored.version
     {
-        clear_refusal(state_dir, &stored.name)?;
+        clear_refusal_with(fs, state_dir, &stored.name)?;
     }
     Ok(())
 }
@@ -166,17 +176,27 @@ pub fn load_refusal(state_dir: &Path, name: &str) -> Result<Option<Refusal>, Sto
 }
 
 pub fn save_refusal(state_dir: &Path, refused: &Refusal) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec_pretty(refused).unwrap_or_default();
-    write_private(&refused_path(state_dir, &refused.name), &bytes)
+    save_refusal_with(&RealFs, state_dir, refused)
 }
 
+/// [`save_refusal`] through `fs`.
+pub(crate) fn save_refusal_with(
+    fs: &impl DurableFs,
+    state_dir: &Path,
+    refused: &Refusal,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(refused).unwrap_or_default();
+    write_private(fs, &refused_path(state_dir, &refused.name), &bytes)
+}
+
+/// Forgets the refusal of `name`, durably: a power cut after this returns cannot bring it back.
 pub fn clear_refusal(state_dir: &Path, name: &str) -> Result<(), StoreError> {
+    clear_refusal_with(&RealFs, state_dir, name)
+}
+
+fn clear_refusal_with(fs: &impl DurableFs, state_dir: &Path, name: &str) -> Result<(), StoreError> {
     let path = refused_path(state_dir, name);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StoreError::Write { path, source }),
-    }
+    durable::remove(fs, &path).map_err(|source| StoreError::Write { path, source })
 }
 
 /// What stops parameters from being used right now (`parameter → one line`), as the daemon
@@ -188,8 +208,17 @@ pub fn save_problems(
     state_dir: &Path,
     problems: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), StoreError> {
+    save_problems_with(&RealFs, state_dir, problems)
+}
+
+/// [`save_problems`] through `fs`.
+pub(crate) fn save_problems_with(
+    fs: &impl DurableFs,
+    state_dir: &Path,
+    problems: &std::collections::BTreeMap<String, String>,
+) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec_pretty(problems).unwrap_or_default();
-    write_private(&dir(state_dir).join(PROBLEMS_FILE), &bytes)
+    write_private(fs, &dir(state_dir).join(PROBLEMS_FILE), &bytes)
 }
 
 pub fn load_problems(
@@ -242,31 +271,14 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Sto
 }
 
 /// Replaces `path` atomically and durably with a file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+fn write_private(fs: &impl DurableFs, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{}.tmp", name.unwrap_or_default()));
-    let write = || -> io::Result<()> {
-        fs::create_dir_all(dir)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|source| {
-        // A full disk leaves a partial temporary file; the stored version is untouched.
-        let _ = fs::remove_file(&temp);
-        StoreError::Write {
+    durable::ensure_dir(fs, dir)
+        .and_then(|()| durable::replace(fs, path, bytes, 0o600))
+        .map_err(|source| StoreError::Write {
             path: path.to_owned(),
             source,
-        }
-    })
+        })
 }
 
 #[cfg(test)]

@@ -71,3 +71,5 @@ fn corrupt_file_is_set_aside() {
     assert_ne!(second, aside);
     assert!(aside.exists() && second.exists());
 }
+
+mod power_cut;

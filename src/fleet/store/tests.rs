@@ -83,3 +83,5 @@ fn refusals_stand_until_a_version_as_new_is_saved() {
     save(tmp.path(), &stored("/p", 6)).unwrap();
     assert_eq!(load_refusal(tmp.path(), "/p").unwrap(), None);
 }
+
+mod power_cut;
