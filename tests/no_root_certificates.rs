@@ -1,6 +1,6 @@
-//! Without root certificates: `once` says so in one sentence and exits 1, never panics; the
-//! daemon keeps running, says so in STATUS, and uses a CA bundle that appears later without
-//! a restart.
+//! Without root certificates: `once` and `validate --fleet` say so in one sentence and exit 1,
+//! never panic; the daemon keeps running, says so in STATUS, and uses a CA bundle that appears
+//! later without a restart.
 //!
 //! The endpoint is `https://` on a closed loopback port: nothing needs to listen, because
 //! the roots are missing before any connection is tried (and once they are found the
@@ -65,6 +65,29 @@ async fn once_without_roots_says_so_and_exits_1() {
     assert!(
         !stderr.contains("no native root CA certificates found"),
         "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn validate_fleet_without_roots_says_so_and_exits_1() {
+    let mut node = node();
+    node.set("fleet_config", "[\"/ssm-inventoryd/web\"]");
+    node.write_config();
+    let out: Output = command(&node, &["validate", "--fleet"], Path::new("/nonexistent"))
+        .output()
+        .await
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("no root certificates were found")
+            && errors[0].contains("SSL_CERT_FILE=/nonexistent and SSL_CERT_DIR=/nonexistent"),
+        "{}",
+        errors[0]
     );
 }
 
