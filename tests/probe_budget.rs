@@ -1,0 +1,178 @@
+//! The daemon-wide probe budget under load: 16 exec probes, each printing a valid 10,000-row
+//! × 50-attribute output of 7.5 MB (under the default 8 MiB `max_output_bytes`), all due at
+//! once, through `collect` (the real binary). With the default `[agent] probe_output_budget`
+//! (8 MiB) each run reserves its 8 MiB and they take turns; every item must still be
+//! produced, and the process's peak must stay within the worst case the configuration
+//! documents: 40 MiB + 8 MiB × 16 (a run's measured peak per output byte) = 168 MiB
+//! (config/README.md, "Memory"). That bound is asserted; the margin under it is printed.
+//! For comparison the same probes run again with a budget large enough for all of them at
+//! once, as before the budget existed; that peak is printed, not asserted.
+//!
+//! The peak is the `ru_maxrss` that `wait4` returns for the child, as in `output_memory.rs`,
+//! after this process's own peak was reset to its current size (printed as "test kB"): the
+//! figure can only overstate the binary's peak.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const PROBES: usize = 16;
+const MIB: u64 = 1024;
+
+/// The documented worst case of the default configuration, in kB: 40 MiB + 8 MiB × 16.
+const DEFAULT_WORST_CASE_KB: u64 = (40 + 8 * 16) * MIB;
+
+/// 10,000 rows of 50 attributes, `"A00":"vvvvvv"`: 7,520,001 bytes.
+fn output() -> String {
+    let mut row = String::from("{");
+    for a in 0..50 {
+        if a > 0 {
+            row.push(',');
+        }
+        let _ = write!(row, r#""A{a:02}":"vvvvvv""#);
+    }
+    row.push('}');
+    let mut text = String::with_capacity(10_000 * (row.len() + 1) + 2);
+    text.push('[');
+    for i in 0..10_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&row);
+    }
+    text.push(']');
+    text
+}
+
+/// See `output_memory.rs`: frees what malloc holds and sets this process's peak back to its
+/// current size, returning it in kB.
+fn reset_own_peak() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory malloc holds free; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    fs::write("/proc/self/clear_refs", "5").ok()?;
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+struct Run {
+    peak_kb: u64,
+    exit: Option<i32>,
+    /// The TypeName of each line of stdout, in order.
+    types: Vec<String>,
+    stderr: String,
+}
+
+/// Runs `collect` on `PROBES` exec probes that each `cat` `data`, with `agent` as the
+/// `[agent]` table's extra keys.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which std's wait does not offer, for its rusage"
+)]
+fn collect(dir: &Path, data: &Path, agent: &str) -> Run {
+    let mut text = format!("[agent]\nprobes_dir = \"none\"\n{agent}\n");
+    for i in 0..PROBES {
+        let _ = write!(
+            text,
+            "\n[[probe]]\nname = \"p{i:02}\"\nkind = \"exec\"\ntype_name = \"Custom:Wide{i:02}\"\n\
+             command = [\"/bin/cat\", \"{}\"]\ntimeout = \"120s\"\n",
+            data.display()
+        );
+    }
+    let config = dir.join("config.toml");
+    fs::write(&config, text).expect("write config");
+    let (stdout_path, stderr_path) = (dir.join("stdout"), dir.join("stderr"));
+    let child = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("collect")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout_path).expect("stdout file"))
+        .stderr(File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("run ssm-inventoryd");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet reaped (`child` is never waited on); the pointers
+    // are to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    // Each line is a whole item of about 7.5 MB; only its TypeName is kept.
+    let types = BufReader::new(File::open(&stdout_path).expect("open stdout"))
+        .lines()
+        .map(|line| {
+            let line = line.expect("read stdout");
+            let at = line.find(r#""TypeName":""#).map_or(0, |at| at + 12);
+            line[at..].split('"').next().unwrap_or_default().to_owned()
+        })
+        .collect();
+    let stderr = fs::read_to_string(&stderr_path).expect("read stderr");
+    // The 120 MB of stdout goes as soon as it is read.
+    fs::remove_file(&stdout_path).ok();
+    Run {
+        // Linux gives ru_maxrss in kilobytes.
+        peak_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        types,
+        stderr,
+    }
+}
+
+#[test]
+fn sixteen_large_probes_due_at_once_stay_within_the_budget() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("output.json");
+    fs::write(&data, output()).expect("write output");
+    let bytes = fs::metadata(&data).expect("output written").len();
+    assert!(bytes <= 8 * 1024 * 1024, "{bytes} bytes");
+    let expected: Vec<String> = (0..PROBES).map(|i| format!("Custom:Wide{i:02}")).collect();
+
+    let own = reset_own_peak();
+    let bounded = collect(dir.path(), &data, "");
+    println!(
+        "{PROBES} probes × {bytes} bytes, default budget (8 MiB, 4 runs): peak {} kB \
+         (documented worst case {DEFAULT_WORST_CASE_KB} kB, margin {} kB), test {} kB, exit {:?}",
+        bounded.peak_kb,
+        DEFAULT_WORST_CASE_KB.saturating_sub(bounded.peak_kb),
+        own.map_or_else(|| "?".to_owned(), |kb| kb.to_string()),
+        bounded.exit
+    );
+    assert_eq!(bounded.exit, Some(0), "stderr: {}", bounded.stderr);
+    assert_eq!(bounded.types, expected, "stderr: {}", bounded.stderr);
+    assert!(
+        bounded.peak_kb <= DEFAULT_WORST_CASE_KB,
+        "peak {} kB, over the documented worst case of {DEFAULT_WORST_CASE_KB} kB",
+        bounded.peak_kb
+    );
+
+    // All sixteen at once, as before the budget: for comparison only.
+    let own = reset_own_peak();
+    let unbounded = collect(
+        dir.path(),
+        &data,
+        "max_concurrent_probes = 16\nprobe_output_budget = 134217728\n",
+    );
+    println!(
+        "{PROBES} probes × {bytes} bytes, all at once (128 MiB budget, 16 runs): peak {} kB, \
+         test {} kB, exit {:?}",
+        unbounded.peak_kb,
+        own.map_or_else(|| "?".to_owned(), |kb| kb.to_string()),
+        unbounded.exit
+    );
+    assert_eq!(unbounded.types, expected, "stderr: {}", unbounded.stderr);
+}
