@@ -62,7 +62,8 @@ impl Metrics {
         }
     }
 
-    /// Whether the state file cannot be written now, and how many writes failed so far.
+    /// Whether the state file or the fleet store cannot be written now, and how many writes
+    /// of either failed so far.
     pub fn record_persistence(&mut self, failing: bool, write_failures: u64) {
         self.state_persist_failing = failing;
         self.state_write_failures = write_failures;
@@ -160,13 +161,13 @@ impl Metrics {
         metric(
             "state_persist_failing",
             "gauge",
-            "1 while the state file cannot be written (disk full, read-only, permissions): acknowledgements are kept in memory only.",
+            "1 while the state file or the fleet store cannot be written (disk full, read-only, permissions): acknowledgements and new fleet versions are kept in memory only.",
             &plain(u64::from(self.state_persist_failing)),
         );
         metric(
             "state_write_failures_total",
             "counter",
-            "Writes of the state file that failed.",
+            "Writes of the state file or of the fleet store that failed.",
             &plain(self.state_write_failures),
         );
         if let Some(at) = self.last_acknowledged_push {

@@ -38,6 +38,9 @@ pub struct RuntimeStatus {
     /// acknowledged since is held in memory only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persist_failing: Option<String>,
+    /// Set while the fleet store cannot be written: new fleet versions run from memory only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_persist_failing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -120,6 +120,7 @@ impl Status {
             "updated_at": runtime.as_ref().and_then(|r| r.updated_at).map(format_capture_time),
             "instance_invalid": runtime.as_ref().and_then(|r| r.instance_invalid.clone()),
             "state_persist_failing": runtime.as_ref().and_then(|r| r.persist_failing.clone()),
+            "fleet_persist_failing": runtime.as_ref().and_then(|r| r.fleet_persist_failing.clone()),
             "types": rows,
             "probe_errors": runtime.as_ref().map(|r| r.probe_errors.clone()).unwrap_or_default(),
             "last_push": runtime.as_ref().and_then(|r| r.last_push.clone()),
@@ -153,6 +154,14 @@ impl Status {
         if let Some(reason) = runtime.as_ref().and_then(|r| r.persist_failing.as_ref()) {
             lines.push(format!(
                 "STATE NOT PERSISTED: {reason}; acknowledgements are held in memory until it can be written"
+            ));
+        }
+        if let Some(reason) = runtime
+            .as_ref()
+            .and_then(|r| r.fleet_persist_failing.as_ref())
+        {
+            lines.push(format!(
+                "FLEET VERSIONS NOT PERSISTED: {reason}; new versions run from memory until they can be written"
             ));
         }
         if let Some(last) = runtime.as_ref().and_then(|r| r.last_push.as_ref()) {

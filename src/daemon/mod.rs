@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::config_watch::ConfigWatch;
 use self::identity_resolver::IdentityResolver;
-use self::persist::Persistence;
+use self::persist::{Persistence, Subject};
 use self::probes::ProbeRunner;
 use self::push_controller::{PushController, Timing, far_future};
 use self::report::Reporter;
@@ -109,7 +109,9 @@ pub async fn run(
         push_cancel: CancellationToken::new(),
         reload_due: None,
         report: Reporter::new(runtime_dir),
-        persist: Persistence::default(),
+        persist: Persistence::of(Subject::State),
+        fleet_persist: Persistence::of(Subject::Fleet),
+        fleet_held: Vec::new(),
         last_reload: None,
     };
     if let Some(dir) = &daemon.options.runtime_dir
@@ -153,6 +155,10 @@ pub async fn run(
         let push_due = daemon.push.due().filter(|_| daemon.push_task.is_none());
         // While the push task holds the state it writes it itself.
         let persist_retry = daemon.persist.retry_at().filter(|_| daemon.state.is_some());
+        let fleet_retry = daemon
+            .fleet_persist
+            .retry_at()
+            .filter(|_| !daemon.fleet_held.is_empty());
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome).await,
@@ -164,6 +170,9 @@ pub async fn run(
             }
             _ = sleep_until(persist_retry.unwrap_or_else(far_future)), if persist_retry.is_some() => {
                 daemon.persist_again().await;
+            }
+            _ = sleep_until(fleet_retry.unwrap_or_else(far_future)), if fleet_retry.is_some() => {
+                daemon.store_fleet_again().await;
             }
             Some(joined) = join(&mut daemon.push_task) => {
                 daemon.push_task = None;
@@ -219,6 +228,10 @@ struct Daemon {
     config_watch: ConfigWatch,
     report: Reporter,
     persist: Persistence,
+    /// Writing fleet versions that passed but that the store refused.
+    fleet_persist: Persistence,
+    /// Those versions: they run from memory until the store takes them.
+    fleet_held: Vec<crate::fleet::store::Stored>,
     fleet: crate::fleet::Runner,
     /// How the last reload ended (applied, and what it said), for the answer to
     /// `reload --fleet` when the versions it fetched were applied by a reload.
@@ -365,11 +378,7 @@ impl Daemon {
         } else if report.state_saved {
             self.persist.saved(&self.settings.agent.state_dir);
         }
-        self.report.persist_failing = self.persist.failing().map(str::to_owned);
-        self.report.metrics.record_persistence(
-            self.persist.failing().is_some(),
-            self.persist.write_failures,
-        );
+        self.record_persistence();
         if report.credentials_refused {
             self.identity
                 .choose_credentials_again(&self.settings.agent)
@@ -419,6 +428,17 @@ impl Daemon {
         self.notifier.status(&line);
     }
 
+    /// What the reports say about writing the state and the fleet store: STATUS and the
+    /// status file each, the metrics both together.
+    fn record_persistence(&mut self) {
+        self.report.persist_failing = self.persist.failing().map(str::to_owned);
+        self.report.fleet_persist_failing = self.fleet_persist.failing().map(str::to_owned);
+        self.report.metrics.record_persistence(
+            self.persist.failing().is_some() || self.fleet_persist.failing().is_some(),
+            self.persist.write_failures + self.fleet_persist.write_failures,
+        );
+    }
+
     fn persist_backoff(&self) -> crate::backoff::Backoff {
         let retry = RetryPolicy::of(&self.settings.agent);
         crate::backoff::Backoff::new(retry.base, retry.cap)
@@ -452,11 +472,7 @@ impl Daemon {
                 );
             }
         }
-        self.report.persist_failing = self.persist.failing().map(str::to_owned);
-        self.report.metrics.record_persistence(
-            self.persist.failing().is_some(),
-            self.persist.write_failures,
-        );
+        self.record_persistence();
         self.report
             .write_metrics(self.settings.agent.metrics_file.clone())
             .await;
@@ -541,7 +557,12 @@ impl Daemon {
     /// Loads and validates the configuration and, if it is good, switches to it, saying
     /// what it applied.
     fn apply_new_config(&mut self) -> Result<String, ConfigError> {
-        let new = crate::fleet::load_with_stored(&self.options.config_path)?;
+        let held: Vec<_> = self
+            .fleet_held
+            .iter()
+            .map(crate::fleet::store::Stored::source)
+            .collect();
+        let new = crate::fleet::load_with_held(&self.options.config_path, &held)?;
         let old = &self.settings.agent;
         let identity_changed = old.instance_id != new.agent.instance_id
             || old.region != new.agent.region

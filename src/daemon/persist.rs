@@ -8,6 +8,10 @@
 //! starts failing (or fails for another reason) and once when it recovers; in between, STATUS,
 //! `status` and the metrics file say so. Every write is atomic (`state::write_atomically`):
 //! a failure leaves the previous file whole.
+//!
+//! The fleet store is kept the same way, with a [`Persistence`] of its own: a version that
+//! passed validation but could not be stored runs from memory, and is written again with the
+//! same backoff until the store takes it.
 
 use std::path::Path;
 
@@ -15,8 +19,19 @@ use tokio::time::Instant;
 
 use crate::backoff::Backoff;
 
+/// What a [`Persistence`] keeps on disk, for its log lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// `state.json`.
+    #[default]
+    State,
+    /// The last good fleet versions (`fleet::store`).
+    Fleet,
+}
+
 #[derive(Debug, Default)]
 pub struct Persistence {
+    subject: Subject,
     /// Why the last write failed, while writes fail.
     failing: Option<String>,
     failures: u32,
@@ -26,6 +41,14 @@ pub struct Persistence {
 }
 
 impl Persistence {
+    /// Keeps track of writing `subject`.
+    pub fn of(subject: Subject) -> Persistence {
+        Persistence {
+            subject,
+            ..Persistence::default()
+        }
+    }
+
     /// When to write the state again, while writes fail.
     pub fn retry_at(&self) -> Option<Instant> {
         self.retry_at
@@ -39,10 +62,16 @@ impl Persistence {
     /// The state was written to `dir`.
     pub fn saved(&mut self, dir: &Path) {
         if self.failing.take().is_some() {
-            tracing::info!(
-                "the state is persisted again in {}; everything held in memory is written",
-                dir.display()
-            );
+            match self.subject {
+                Subject::State => tracing::info!(
+                    "the state is persisted again in {}; everything held in memory is written",
+                    dir.display()
+                ),
+                Subject::Fleet => tracing::info!(
+                    "the fleet store is written again in {}; the versions held in memory are stored",
+                    dir.display()
+                ),
+            }
         }
         self.failures = 0;
         self.retry_at = None;
@@ -60,9 +89,14 @@ impl Persistence {
                 humantime::format_duration(wait)
             );
         } else {
-            tracing::error!(
-                "{error}; the daemon goes on and keeps the state in memory, writing it again with backoff"
-            );
+            match self.subject {
+                Subject::State => tracing::error!(
+                    "{error}; the daemon goes on and keeps the state in memory, writing it again with backoff"
+                ),
+                Subject::Fleet => tracing::error!(
+                    "{error}; the daemon goes on, runs the new fleet versions from memory and writes them again with backoff"
+                ),
+            }
             self.failing = Some(error.to_owned());
         }
     }

@@ -21,6 +21,8 @@ pub struct Reporter {
     pub fleet: Option<String>,
     /// Why the state cannot be written, while it cannot.
     pub persist_failing: Option<String>,
+    /// Why the fleet store cannot be written, while new versions run from memory only.
+    pub fleet_persist_failing: Option<String>,
     /// Where the status file goes while the state directory refuses it (systemd's
     /// `RUNTIME_DIRECTORY`), so that `status` still tells what is going on.
     pub runtime_dir: Option<PathBuf>,
@@ -46,6 +48,10 @@ impl Reporter {
         );
         let line = match &self.persist_failing {
             Some(why) => format!("{line}; state kept in memory only: {why}"),
+            None => line,
+        };
+        let line = match &self.fleet_persist_failing {
+            Some(why) => format!("{line}; fleet versions run from memory, not stored: {why}"),
             None => line,
         };
         match &self.fleet {
@@ -93,6 +99,7 @@ impl Reporter {
                 cleared: report.cleared.len(),
             }),
             persist_failing: self.persist_failing.clone(),
+            fleet_persist_failing: self.fleet_persist_failing.clone(),
         };
         self.last_status = status;
         self.save_status(state_dir).await;
@@ -111,9 +118,10 @@ impl Reporter {
     /// directory. A refusal the state's own failure already explains is not told again.
     async fn save_status(&mut self, state_dir: PathBuf) {
         self.last_status.persist_failing = self.persist_failing.clone();
+        self.last_status.fleet_persist_failing = self.fleet_persist_failing.clone();
         let status = self.last_status.clone();
         let runtime_dir = self.runtime_dir.clone();
-        let explained = self.persist_failing.is_some();
+        let explained = self.persist_failing.is_some() || self.fleet_persist_failing.is_some();
         let saved = tokio::task::spawn_blocking(move || {
             let Err(e) = status.save(&state_dir) else {
                 if let Some(runtime_dir) = &runtime_dir {

@@ -28,27 +28,49 @@ pub struct Node {
 pub struct Decision {
     pub applied: Vec<ParameterVersion>,
     pub refused: Vec<Refusal>,
-    /// Store writes that failed: the version is not applied, and tried again next poll.
-    pub store_errors: Vec<(String, String)>,
+    /// Versions that passed (and are in `applied`) but could not be written to the store,
+    /// each with the error: the daemon holds them in memory and writes them again.
+    pub unstored: Vec<Unstored>,
+    /// Refusals that could not be written to the store, one line each: only `status` misses
+    /// them, the poll reports them anyway.
+    pub write_errors: Vec<String>,
     /// Stored versions that no longer fit the local files and are not run.
     pub left_out: Vec<LeftOut>,
 }
 
+/// A version that passed but could not be written to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unstored {
+    pub version: Stored,
+    /// Why the write failed, in one line.
+    pub error: String,
+}
+
 /// Tries each new version on top of the local files and what already passed; stores what
-/// passes and records what does not. Blocking: reads the configuration and the store.
-pub fn decide(node: &Node, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decision {
-    let (stored, errors) = store::load_all(&node.state_dir, &node.parameters);
+/// passes and records what does not. `held` are versions that passed at an earlier poll but
+/// are not in the store yet: they count as stored. Blocking: reads the configuration and the
+/// store.
+pub fn decide(
+    node: &Node,
+    fetched: Vec<Fetched>,
+    held: &[Stored],
+    now: OffsetDateTime,
+) -> Decision {
+    let (mut stored, errors) = store::load_all(&node.state_dir, &node.parameters);
     for e in errors {
         tracing::warn!("{e}");
     }
-    let stored_sources: Vec<FleetSource> = stored
+    stored = node
+        .parameters
         .iter()
-        .map(|s| FleetSource {
-            name: s.name.clone(),
-            version: s.version,
-            text: s.text.clone(),
+        .filter_map(|name| {
+            held.iter()
+                .chain(&stored)
+                .find(|s| &s.name == name)
+                .cloned()
         })
         .collect();
+    let stored_sources: Vec<FleetSource> = stored.iter().map(Stored::source).collect();
     let mut decision = Decision::default();
     // What the daemon runs now: the stored versions that fit the local files. When the local
     // files themselves fail, every candidate fails with their error, which is the news.
@@ -96,13 +118,16 @@ pub fn decide(node: &Node, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decisi
             parameter_type: f.parameter_type,
             fetched_at: now,
         };
-        match store::save(&node.state_dir, &record) {
-            Ok(()) => decision.applied.push(ParameterVersion {
-                name: f.name,
-                version: f.version,
-            }),
-            Err(e) => decision.store_errors.push((f.name, e.to_string())),
+        if let Err(e) = store::save(&node.state_dir, &record) {
+            decision.unstored.push(Unstored {
+                version: record,
+                error: e.write_line(&node.state_dir),
+            });
         }
+        decision.applied.push(ParameterVersion {
+            name: f.name,
+            version: f.version,
+        });
     }
     for refusal in &decision.refused {
         let unchanged = matches!(
@@ -113,7 +138,7 @@ pub fn decide(node: &Node, fetched: Vec<Fetched>, now: OffsetDateTime) -> Decisi
             continue;
         }
         if let Err(e) = store::save_refusal(&node.state_dir, refusal) {
-            tracing::warn!("{e}");
+            decision.write_errors.push(e.to_string());
         }
     }
     decision

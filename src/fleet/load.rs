@@ -39,11 +39,18 @@ impl LeftOut {
 /// An error in the local files fails (the reload is refused, or the start fails); a stored
 /// version that does not fit is left out and logged.
 pub fn load_with_stored(config_path: &Path) -> Result<Settings, ConfigError> {
+    load_with_held(config_path, &[])
+}
+
+/// [`load_with_stored`], with the versions in `held` (versions that passed but could not be
+/// written to the store) in place of the stored version of the same parameter.
+pub fn load_with_held(config_path: &Path, held: &[FleetSource]) -> Result<Settings, ConfigError> {
     let local = config::load_local(config_path)?;
     if local.agent.fleet.parameters.is_empty() {
         return Ok(local);
     }
-    let sources = store::sources(&local.agent.state_dir, &local.agent.fleet.parameters);
+    let names = &local.agent.fleet.parameters;
+    let sources = store::with_held(store::sources(&local.agent.state_dir, names), held, names);
     let (settings, _, left_out) = fit(config_path, &sources)?;
     for l in left_out {
         tracing::error!(parameter = %l.name, version = l.version, "{}", l.line());

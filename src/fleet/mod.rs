@@ -22,6 +22,6 @@ pub mod poll;
 mod runner;
 pub mod store;
 
-pub use load::{LeftOut, check_stored, fit, load_with_stored};
+pub use load::{LeftOut, check_stored, fit, load_with_held, load_with_stored};
 pub use runner::Runner;
 pub use store::Refusal;

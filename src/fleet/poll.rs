@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::decide::{Node, decide};
+use super::decide::{Node, Unstored, decide};
 use super::fetch::{FetchError, Fetched, ParameterSource, fetch_all};
 use super::interval::PollInterval;
 use super::store;
@@ -64,8 +64,13 @@ pub struct Connection<S> {
 /// What the daemon hears from the poller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// These versions passed and are stored: reload to run them.
-    Apply { versions: Vec<ParameterVersion> },
+    /// These versions passed and are stored: reload to run them. Those in `unstored` passed
+    /// but could not be written to the store: the daemon runs them from memory and writes
+    /// them again until the store takes them.
+    Apply {
+        versions: Vec<ParameterVersion>,
+        unstored: Vec<Unstored>,
+    },
     /// The parameters that cannot be used right now, each with one line saying why (a refused
     /// version, a missing permission, …); sent whenever this changes, empty when all is well.
     Problems(BTreeMap<String, String>),
@@ -188,7 +193,7 @@ pub async fn run<S: ParameterSource + Clone>(
         let applied = said
             .iter()
             .find_map(|event| match event {
-                Event::Apply { versions } => Some(versions.clone()),
+                Event::Apply { versions, .. } => Some(versions.clone()),
                 Event::Problems(_) | Event::PolledNow { .. } => None,
             })
             .unwrap_or_default();
@@ -238,6 +243,11 @@ pub struct Poller {
     problems: Option<BTreeMap<String, String>>,
     /// Whether Parameter Store said it was overloaded (throttling, 5xx) during the last poll.
     busy: bool,
+    /// Versions that passed but could not be stored: they count as stored when deciding, so
+    /// that a version the daemon runs from memory is not applied again at every poll.
+    held: Vec<store::Stored>,
+    /// The store's write errors (refusals, problems) already logged: each is told once.
+    warned: std::collections::HashSet<String>,
 }
 
 impl Poller {
@@ -247,6 +257,8 @@ impl Poller {
             logged: HashMap::new(),
             problems: None,
             busy: false,
+            held: Vec::new(),
+            warned: std::collections::HashSet::new(),
         }
     }
 
@@ -274,7 +286,9 @@ impl Poller {
         let node = self.options.node();
         let now = self.options.clock.now_utc();
         // Reading and writing the store and the configuration files: off the async threads.
-        let decision = tokio::task::spawn_blocking(move || decide(&node, fetched, now)).await;
+        let held = self.held.clone();
+        let decision =
+            tokio::task::spawn_blocking(move || decide(&node, fetched, &held, now)).await;
         let decision = match decision {
             Ok(d) => d,
             Err(e) => {
@@ -298,10 +312,6 @@ impl Poller {
                 .entry(left_out.name.clone())
                 .or_insert_with(|| left_out.line());
         }
-        for (name, error) in &decision.store_errors {
-            tracing::error!(parameter = %name, "{error}; the new version is not applied");
-            problems.insert(name.clone(), error.clone());
-        }
         for applied in &decision.applied {
             tracing::info!(
                 parameter = %applied.name,
@@ -311,7 +321,14 @@ impl Poller {
                 applied.version
             );
             self.logged.remove(&applied.name);
+            self.held.retain(|h| h.name != applied.name);
         }
+        // The daemon tells the operator, once, that the store cannot be written.
+        for unstored in &decision.unstored {
+            tracing::debug!(parameter = %unstored.version.name, "{}", unstored.error);
+            self.held.push(unstored.version.clone());
+        }
+        let mut write_errors = decision.write_errors;
         for name in &self.options.parameters {
             if !problems.contains_key(name) {
                 self.logged.remove(name);
@@ -321,6 +338,7 @@ impl Poller {
         if !decision.applied.is_empty() {
             events.push(Event::Apply {
                 versions: decision.applied,
+                unstored: decision.unstored,
             });
         }
         if self.problems.as_ref() != Some(&problems) {
@@ -329,12 +347,31 @@ impl Poller {
             let saved = problems.clone();
             match tokio::task::spawn_blocking(move || store::save_problems(&dir, &saved)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!("{e}"),
+                Ok(Err(e)) => write_errors.push(e.to_string()),
                 Err(e) => tracing::warn!("saving the fleet problems stopped unexpectedly: {e}"),
             }
             events.push(Event::Problems(problems));
         }
+        self.warn_once(write_errors);
         events
+    }
+
+    /// Logs each of `errors` (the store refusing a refusal or the problems) the first time;
+    /// one told before and not seen at this poll may be told again later.
+    fn warn_once(&mut self, errors: Vec<String>) {
+        if errors.is_empty() {
+            self.warned.clear();
+            return;
+        }
+        for error in errors {
+            if self.warned.insert(error.clone()) {
+                tracing::warn!(
+                    "{error}; `status` may show an older picture of the fleet parameters until it can be written"
+                );
+            } else {
+                tracing::debug!("{error}");
+            }
+        }
     }
 
     fn log_fetch_error(&mut self, name: &str, error: &FetchError) {

@@ -39,6 +39,17 @@ pub struct Stored {
     pub fetched_at: OffsetDateTime,
 }
 
+impl Stored {
+    /// The version as a source of the configuration.
+    pub fn source(&self) -> crate::config::FleetSource {
+        crate::config::FleetSource {
+            name: self.name.clone(),
+            version: self.version,
+            text: self.text.clone(),
+        }
+    }
+}
+
 /// A version of a parameter that did not pass, and why: what a poll reports, and what the
 /// store keeps while that version is the newest, so that `status` and `validate` can show it
 /// without asking the daemon. The fleet's one refusal type.
@@ -87,6 +98,21 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+}
+
+impl StoreError {
+    /// One line for a failed write of a version, the same for every parameter when the cause
+    /// is the same (a full or read-only disk), so that the operator is told once.
+    pub fn write_line(&self, state_dir: &Path) -> String {
+        match self {
+            StoreError::Write { source, .. } => format!(
+                "the fleet store {} cannot be written: {}",
+                dir(state_dir).display(),
+                crate::state::io_cause(source)
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// `<state_dir>/fleet`.
@@ -149,8 +175,30 @@ pub fn load_all(state_dir: &Path, names: &[String]) -> (Vec<Stored>, Vec<StoreEr
 /// Records `stored` as the last good version of its parameter, and forgets a refusal of the
 /// same or an older version.
 pub fn save(state_dir: &Path, stored: &Stored) -> Result<(), StoreError> {
+    let _one_writer = WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     save_with(&RealFs, state_dir, stored)
 }
+
+/// [`save`] for a version held in memory since an earlier write failed: written unless the
+/// store already holds that version or a newer one (the poller may have stored a newer one
+/// meanwhile, which must not be replaced by an older one). `true` when it wrote.
+pub fn save_unless_newer(state_dir: &Path, stored: &Stored) -> Result<bool, StoreError> {
+    let _one_writer = WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Ok(Some(current)) = load(state_dir, &stored.name)
+        && current.version >= stored.version
+    {
+        return Ok(false);
+    }
+    save_with(&RealFs, state_dir, stored).map(|()| true)
+}
+
+/// The poller and the daemon (writing again what it holds in memory) both write versions:
+/// one at a time, so that the check of [`save_unless_newer`] holds until its write is done.
+static WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// [`save`] through `fs`.
 pub(crate) fn save_with(
@@ -241,6 +289,25 @@ pub fn sources(state_dir: &Path, names: &[String]) -> Vec<crate::config::FleetSo
             name: s.name,
             version: s.version,
             text: s.text,
+        })
+        .collect()
+}
+
+/// `sources` with the versions held in memory (`held`, written to the store by nobody yet)
+/// in place of the stored version of the same parameter, in the order of `names`: what the
+/// daemon runs while the store cannot be written.
+pub fn with_held(
+    sources: Vec<crate::config::FleetSource>,
+    held: &[crate::config::FleetSource],
+    names: &[String],
+) -> Vec<crate::config::FleetSource> {
+    names
+        .iter()
+        .filter_map(|name| {
+            held.iter()
+                .chain(&sources)
+                .find(|s| &s.name == name)
+                .cloned()
         })
         .collect()
 }

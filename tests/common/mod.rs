@@ -10,6 +10,7 @@
 //! * [`emulator`]: the emulator, and a plain SDK client for testing it;
 //! * [`fleet`]: a node whose probes come partly from Parameter Store;
 //! * [`awscli`]: the AWS CLI as a second, independent client;
+//! * [`mount`]: a tmpfs to fill up, or a read-only bind mount, over a node's folder;
 //! * [`procs`]: the processes a probe left behind, found by a marker in their command line;
 //! * [`skip`]: how a test that needs root or a tool skips, or fails where it is required.
 //!
@@ -22,6 +23,7 @@ pub mod awscli;
 pub mod daemon;
 pub mod emulator;
 pub mod fleet;
+pub mod mount;
 pub mod node;
 pub mod procs;
 pub mod skip;

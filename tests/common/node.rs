@@ -249,6 +249,40 @@ impl Node {
         cmd
     }
 
+    /// [`Node::command`] with `run/` (created here) as its runtime folder
+    /// (`RUNTIME_DIRECTORY`), where the status file goes while the state folder refuses it.
+    pub fn command_with_runtime(&self, args: &[&str]) -> tokio::process::Command {
+        std::fs::create_dir_all(self.path("run")).expect("runtime folder");
+        let mut cmd = self.command(args);
+        cmd.env("RUNTIME_DIRECTORY", self.path("run"));
+        cmd
+    }
+
+    /// Sets `metrics_file` to `metrics.prom` in the node's folder, read by [`Node::metric`].
+    pub fn with_metrics_file(&mut self) -> &mut Node {
+        let path = format!("\"{}\"", self.path("metrics.prom").display());
+        self.set("metrics_file", &path)
+    }
+
+    /// The value of the unlabelled metric `name` in the metrics file, if it is there.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(self.path("metrics.prom")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// What `ssm-inventoryd status` prints, with the runtime folder of
+    /// [`Node::command_with_runtime`].
+    pub async fn status_text(&self) -> String {
+        let out = self
+            .command_with_runtime(&["status"])
+            .output()
+            .await
+            .expect("run status");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `program` (a shell, a script that calls the binary) with the same hermetic
     /// environment as [`Node::command`], in this node's home; stdout and stderr piped.
     pub fn program(&self, program: &str) -> tokio::process::Command {

@@ -96,7 +96,8 @@ async fn new_versions_are_stored_and_applied_and_broken_ones_refused() {
                         name: "/b".into(),
                         version: 1
                     },
-                ]
+                ],
+                unstored: Vec::new(),
             },
             Event::Problems(BTreeMap::new()),
         ]
@@ -108,7 +109,7 @@ async fn new_versions_are_stored_and_applied_and_broken_ones_refused() {
     fake.put("/a", 2, &probe("a", "Custom:Local"));
     fake.put("/b", 2, &probe("b2", "Custom:B2"));
     let events = poller.poll(&fake).await;
-    let Event::Apply { versions } = &events[0] else {
+    let Event::Apply { versions, .. } = &events[0] else {
         panic!("{events:?}");
     };
     assert_eq!(
@@ -141,6 +142,52 @@ async fn new_versions_are_stored_and_applied_and_broken_ones_refused() {
     assert_eq!(events[1], Event::Problems(BTreeMap::new()));
     assert_eq!(version(&options, "/a"), Some(3));
     assert_eq!(store::load_refusal(&options.state_dir, "/a").unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_version_the_store_refuses_is_applied_from_memory_once() {
+    let (_tmp, options) = node("");
+    // A file where the store's folder goes: every write fails, as on a read-only disk.
+    std::fs::create_dir_all(&options.state_dir).unwrap();
+    std::fs::write(store::dir(&options.state_dir), "not a folder").unwrap();
+    let fake = Fake::default();
+    fake.put("/a", 1, &probe("a", "Custom:A"));
+    fake.put("/b", 1, "# nothing yet\n");
+    let mut poller = Poller::new(options.clone());
+    let events = poller.poll(&fake).await;
+    let Some(Event::Apply { versions, unstored }) = events.first() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(unstored.len(), 2, "{unstored:?}");
+    assert_eq!(unstored[0].version.name, "/a");
+    assert!(
+        unstored[0].error.starts_with("the fleet store ")
+            && unstored[0].error.contains("cannot be written"),
+        "{}",
+        unstored[0].error
+    );
+    // Held in memory, the versions count as decided: nothing new at the next poll.
+    let events = poller.poll(&fake).await;
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Apply { .. })),
+        "{events:?}"
+    );
+    // Writable again: a newer version is stored and applied, and the held one let go.
+    std::fs::remove_file(store::dir(&options.state_dir)).unwrap();
+    fake.put("/a", 2, &probe("a2", "Custom:A2"));
+    let events = poller.poll(&fake).await;
+    let Some(Event::Apply { versions, unstored }) = events.first() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert!(unstored.is_empty(), "{unstored:?}");
+    assert_eq!(version(&options, "/a"), Some(2));
+    assert_eq!(
+        poller.held.len(),
+        1,
+        "/b stays held until the daemon writes it"
+    );
 }
 
 #[tokio::test]
@@ -325,7 +372,7 @@ async fn the_task_polls_every_interval_once_connected_and_stops_when_cancelled()
         let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
             .await
             .unwrap();
-        applied = matches!(&event, Some(Event::Apply { versions }) if versions[0].version == 2);
+        applied = matches!(&event, Some(Event::Apply { versions, .. }) if versions[0].version == 2);
     }
     cancel.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
