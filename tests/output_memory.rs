@@ -10,10 +10,13 @@
 //! Only memory and the outcome are asserted, never time: the figures printed are for reading
 //! (the release figures are in BENCHMARKS.md, from `benches/output-shapes.sh`).
 
+mod common;
+
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use common::peak::{self, reset_own_peak};
 
 /// The default `max_output_bytes`; every shape fits under it.
 const MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
@@ -176,35 +179,7 @@ struct Run {
     stderr: String,
 }
 
-/// Sets this process's peak RSS back to its current RSS and returns it, in kB, if `/proc`
-/// allows. A child started with vfork, as std starts them, takes the peak of this process's
-/// memory at its exec into its own `ru_maxrss`, so without this every figure would be at
-/// least this process's own peak (the largest shape it generated); with it, the figures
-/// include at most what this returns.
-fn reset_own_peak() -> Option<u64> {
-    // Free pages first, so that what is left is this test's live memory.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases memory malloc holds free; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    fs::write("/proc/self/clear_refs", "5").ok()?;
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// Runs `collect` on a probe that prints the file `data`, and returns its own peak RSS.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which std's wait does not offer, for its rusage"
-)]
 fn collect(dir: &Path, data: &Path) -> Run {
     let config = dir.join("config.toml");
     fs::write(
@@ -216,32 +191,12 @@ fn collect(dir: &Path, data: &Path) -> Run {
         ),
     )
     .expect("write config");
-    let (stdout_path, stderr_path) = (dir.join("stdout"), dir.join("stderr"));
-    let child = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"))
-        .arg("--config")
-        .arg(&config)
-        .arg("collect")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout_path).expect("stdout file"))
-        .stderr(File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("run ssm-inventoryd");
-    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not yet reaped (`child` is never waited on); the pointers
-    // are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let run = peak::collect_peak(&config, dir);
     Run {
-        // Linux gives ru_maxrss in kilobytes.
-        peak_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        stdout: fs::read_to_string(&stdout_path).expect("read stdout"),
-        stderr: fs::read_to_string(&stderr_path).expect("read stderr"),
+        peak_kb: run.peak_kb,
+        exit: run.exit,
+        stdout: fs::read_to_string(&run.stdout_path).expect("read stdout"),
+        stderr: run.stderr,
     }
 }
 

@@ -16,11 +16,14 @@
 //! after this process's own peak was reset to its current size (printed as "test kB"): the
 //! figure can only overstate the binary's peak.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use common::peak::{self, reset_own_peak};
 
 const PROBES: usize = 16;
 const MIB: u64 = 1024;
@@ -53,26 +56,6 @@ fn output() -> String {
     text
 }
 
-/// See `output_memory.rs`: frees what malloc holds and sets this process's peak back to its
-/// current size, returning it in kB.
-fn reset_own_peak() -> Option<u64> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases memory malloc holds free; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    fs::write("/proc/self/clear_refs", "5").ok()?;
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
 struct Run {
     peak_kb: u64,
     exit: Option<i32>,
@@ -83,10 +66,6 @@ struct Run {
 
 /// Runs `collect` on `PROBES` exec probes that each `cat` `data`, with `agent` as the
 /// `[agent]` table's extra keys.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which std's wait does not offer, for its rusage"
-)]
 fn collect(dir: &Path, data: &Path, agent: &str) -> Run {
     let mut text = format!("[agent]\nprobes_dir = \"none\"\n{agent}\n");
     for i in 0..PROBES {
@@ -99,28 +78,9 @@ fn collect(dir: &Path, data: &Path, agent: &str) -> Run {
     }
     let config = dir.join("config.toml");
     fs::write(&config, text).expect("write config");
-    let (stdout_path, stderr_path) = (dir.join("stdout"), dir.join("stderr"));
-    let child = Command::new(env!("CARGO_BIN_EXE_ssm-inventoryd"))
-        .arg("--config")
-        .arg(&config)
-        .arg("collect")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout_path).expect("stdout file"))
-        .stderr(File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("run ssm-inventoryd");
-    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not yet reaped (`child` is never waited on); the pointers
-    // are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let run = peak::collect_peak(&config, dir);
     // Each line is a whole item of about 7.5 MB; only its TypeName is kept.
-    let types = BufReader::new(File::open(&stdout_path).expect("open stdout"))
+    let types = BufReader::new(File::open(&run.stdout_path).expect("open stdout"))
         .lines()
         .map(|line| {
             let line = line.expect("read stdout");
@@ -128,15 +88,13 @@ fn collect(dir: &Path, data: &Path, agent: &str) -> Run {
             line[at..].split('"').next().unwrap_or_default().to_owned()
         })
         .collect();
-    let stderr = fs::read_to_string(&stderr_path).expect("read stderr");
     // The 120 MB of stdout goes as soon as it is read.
-    fs::remove_file(&stdout_path).ok();
+    fs::remove_file(&run.stdout_path).ok();
     Run {
-        // Linux gives ru_maxrss in kilobytes.
-        peak_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        exit: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        peak_kb: run.peak_kb,
+        exit: run.exit,
         types,
-        stderr,
+        stderr: run.stderr,
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::procs::marked as survivors;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -137,31 +139,6 @@ timeout = "2s"
     path
 }
 
-/// Live processes whose command line contains `marker` (zombies have none and are skipped).
-fn survivors(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(marker) {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
-}
-
 #[test]
 fn hostile_probes_fail_alone_and_leave_nothing_running() {
     let mut failures = Vec::new();
@@ -234,7 +211,7 @@ async fn a_failed_run_returns_no_items() {
 /// Processes a probe detaches from its process group (a double fork into a session of their
 /// own) end with the run that started them, whichever way it ends.
 mod detached {
-    use super::survivors;
+    use crate::common::procs::{marked as survivors, zombies_of};
     use std::fs;
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Output, Stdio};
@@ -344,32 +321,6 @@ while [ ! -s "$here/{name}.pid" ]; do sleep 0.02; done
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    }
-
-    /// Zombie children of `parent`, as "pid: name".
-    fn zombies_of(parent: u32) -> Vec<String> {
-        let mut found = Vec::new();
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return found;
-        };
-        for entry in entries.flatten() {
-            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                continue;
-            };
-            let mut rest = stat[close + 1..].split_ascii_whitespace();
-            let (state, ppid) = (rest.next(), rest.next().and_then(|p| p.parse::<u32>().ok()));
-            if state == Some("Z") && ppid == Some(parent) {
-                found.push(format!(
-                    "{}: {}",
-                    &stat[..open].trim(),
-                    &stat[open + 1..close]
-                ));
-            }
-        }
-        found
     }
 
     /// Polls `check` until it holds or `within` has passed; says whether it held.

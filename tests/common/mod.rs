@@ -25,6 +25,7 @@ pub mod emulator;
 pub mod fleet;
 pub mod mount;
 pub mod node;
+pub mod peak;
 pub mod procs;
 pub mod skip;
 
