@@ -21,6 +21,22 @@ pub(super) fn shell(line: &str) -> ExecSpec {
     }
 }
 
+/// `nobody`, for a test that runs a probe as another user: only as root and where that account
+/// exists; otherwise the skip rule's line (a failure under `SSM_INVENTORYD_REQUIRE_ROOT=1`).
+pub(super) fn nobody_as_root(why: &str) -> Option<crate::probe::user::RunAs> {
+    if !crate::skip::as_root(why) {
+        return None;
+    }
+    let nobody = crate::probe::user::resolve("nobody");
+    crate::skip::can_run(
+        nobody.is_ok(),
+        crate::skip::ROOT,
+        "needs a `nobody` account",
+    )
+    .then(|| nobody.ok())
+    .flatten()
+}
+
 #[tokio::test]
 async fn argv_runs_without_a_shell_and_with_a_clean_environment() {
     let out = run(&spec(&["/bin/echo", "$HOME", "*"])).await.unwrap();

@@ -1,19 +1,13 @@
 use crate::probe::exec::run;
 use crate::probe::exec::tests::shell;
-use crate::probe::user;
 
 #[tokio::test]
 async fn runs_as_another_user_when_root() {
-    if !crate::skip::as_root("needs root to run a probe as another user")
-        || !crate::skip::can_run(
-            user::resolve("nobody").is_ok(),
-            crate::skip::ROOT,
-            "needs a `nobody` account",
-        )
-    {
+    let Some(nobody) =
+        crate::probe::exec::tests::nobody_as_root("needs root to run a probe as another user")
+    else {
         return;
-    }
-    let nobody = user::resolve("nobody").unwrap();
+    };
     let mut s = shell("id -u; id -g");
     s.user = Some("nobody".into());
     let out = run(&s).await.unwrap();

@@ -87,16 +87,11 @@ async fn names_seen_by_a_checked_program() {
 /// in `runs_as_another_user_when_root`) and a script run.
 #[tokio::test]
 async fn a_checked_script_runs_as_another_user() {
-    if !trust::root_or_skip()
-        || !crate::skip::can_run(
-            user::resolve("nobody").is_ok(),
-            crate::skip::ROOT,
-            "needs a `nobody` account",
-        )
-    {
+    let Some(nobody) = crate::probe::exec::tests::nobody_as_root(
+        "needs root: the trust checks apply only to root",
+    ) else {
         return;
-    }
-    let nobody = user::resolve("nobody").unwrap();
+    };
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let prog = tmp.path().join("probe.sh");

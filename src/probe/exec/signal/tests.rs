@@ -5,7 +5,6 @@ use tokio::time::Instant;
 use crate::probe::ProbeError;
 use crate::probe::exec::run;
 use crate::probe::exec::tests::shell;
-use crate::probe::user;
 
 /// Takes CAP_KILL away from the calling thread (and the threads it starts), as the unit
 /// takes it from the daemon.
@@ -56,12 +55,8 @@ fn process_with(needle: &str) -> bool {
 /// is still stopped, with everything it started, because it is signalled as its own user.
 #[tokio::test]
 async fn a_user_probe_is_stopped_without_cap_kill() {
-    if !crate::skip::as_root("needs root to run a probe as another user")
-        || !crate::skip::can_run(
-            user::resolve("nobody").is_ok(),
-            crate::skip::ROOT,
-            "needs a `nobody` account",
-        )
+    if crate::probe::exec::tests::nobody_as_root("needs root to run a probe as another user")
+        .is_none()
     {
         return;
     }
