@@ -5,10 +5,7 @@
 //! long one takes. A failing probe is retried sooner than its interval at first (a blip
 //! should not cost a whole interval) with a delay that doubles per consecutive failure, up to
 //! the interval itself. Each run is bounded by the probe's timeout (the exec probe enforces
-//! its own; this is the backstop for every kind). Before each run the task waits for a
-//! permit from the daemon-wide [`RunLimiter`] (a run slot and the output bytes the run may
-//! hold); the wait is not part of the timeout, and the permit goes back when the run ends,
-//! however it ends.
+//! its own; this is the backstop for every kind).
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::probe::{Collection, ProbeError, RunLimiter};
+use crate::probe::{Collection, ProbeError};
 
 /// First retry delay after a failure; it doubles per consecutive failure up to the interval.
 pub const FAILURE_BACKOFF_START: Duration = Duration::from_secs(5);
@@ -52,20 +49,11 @@ pub struct Outcome {
     pub finished_at: Instant,
 }
 
-/// What a probe's runs must be admitted by: the shared limiter, and the output bytes each
-/// run reserves from it.
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub limiter: RunLimiter,
-    pub reserve_bytes: usize,
-}
-
-/// Runs `run` on `schedule` until `cancel` fires, each run once `admission` lets it, sending
-/// each outcome on `tx`. `wake` (a files probe's watcher) makes the next run start at once.
+/// Runs `run` on `schedule` until `cancel` fires, sending each outcome on `tx`.
+/// `wake` (a files probe's watcher) makes the next run start at once.
 pub async fn run_probe<F, Fut>(
     name: String,
     schedule: Schedule,
-    admission: Admission,
     run: F,
     tx: mpsc::Sender<Outcome>,
     mut wake: Option<mpsc::Receiver<()>>,
@@ -76,11 +64,6 @@ pub async fn run_probe<F, Fut>(
 {
     let mut failures = 0u32;
     loop {
-        let permit = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return,
-            permit = admission.limiter.acquire(admission.reserve_bytes) => permit,
-        };
         let result = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
@@ -88,7 +71,6 @@ pub async fn run_probe<F, Fut>(
                 result.unwrap_or_else(|_| Err(ProbeError::Timeout { probe: name.clone(), timeout: schedule.timeout }))
             }
         };
-        drop(permit);
         failures = if result.is_ok() {
             0
         } else {

@@ -290,37 +290,3 @@ fn main_file_that_others_could_change_cannot_switch_the_checks_off() {
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     assert!(out.stdout.contains("valid; 1 probes"), "{}", out.stdout);
 }
-
-#[test]
-fn a_probe_output_budget_over_the_unit_memory_max_is_one_warning() {
-    // 14,155,776 bytes: 40 MiB + 13.5 MiB × 16 = 256 MiB exactly, still within MemoryMax.
-    let fits = Dir::new("[agent]\nprobe_output_budget = 14155776\n");
-    let out = validate(&fits.main());
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    assert!(out.stderr.trim().is_empty(), "stderr: {}", out.stderr);
-
-    let over = Dir::new(&format!(
-        "[agent]\nprobe_output_budget = 268435456\n{PROBE}max_output_bytes = 268435456\n"
-    ));
-    let out = validate(&over.main());
-    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    assert_eq!(
-        out.stderr.trim(),
-        "warning: memory: probe_output_budget 268435456 bytes × 16 (a run's peak per output \
-         byte) + 40 MiB (the daemon's own) = 4136 MiB, over the unit's MemoryMax of 256 MiB: \
-         the kernel would stop the service; lower probe_output_budget to at most 14155776 \
-         bytes or raise MemoryMax"
-    );
-}
-
-#[test]
-fn an_exec_probe_larger_than_the_budget_is_refused() {
-    let dir = Dir::new(&format!("{PROBE}max_output_bytes = 16777216\n"));
-    let line = expect_error(&dir.main(), &dir.main(), 7, "max_output_bytes");
-    assert!(
-        line.contains(
-            "may print 16777216 bytes, more than the whole probe_output_budget of 8388608 bytes"
-        ),
-        "{line}"
-    );
-}

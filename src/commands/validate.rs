@@ -22,7 +22,6 @@ pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
     let settings = config::load_with_fleet(config_path, &stored)?;
     summary(config_path, &settings, "");
     read_rate(&settings);
-    memory(&settings);
     for name in &settings.agent.fleet.parameters {
         match crate::fleet::store::load(&stored_dir, name) {
             Ok(Some(s)) => println!(
@@ -131,29 +130,6 @@ fn read_rate(settings: &Settings) {
              every application that reads parameters); make fleet_poll_interval at least {}",
             crate::config::defaults::PARAMETER_STORE_READ_TPS,
             humantime::format_duration(std::time::Duration::from_secs(needed))
-        );
-    }
-}
-
-/// One warning line when the configuration's worst case (the daemon's baseline plus the
-/// probe output budget times the measured peak per output byte) is over the unit's
-/// `MemoryMax`.
-fn memory(settings: &Settings) {
-    use crate::config::defaults::{DAEMON_BASELINE_BYTES, PEAK_PER_OUTPUT_BYTE, UNIT_MEMORY_MAX};
-    let agent = &settings.agent;
-    let worst = agent.worst_case_bytes();
-    if worst > UNIT_MEMORY_MAX {
-        const MIB: usize = 1024 * 1024;
-        eprintln!(
-            "warning: memory: probe_output_budget {} bytes × {PEAK_PER_OUTPUT_BYTE} (a run's \
-             peak per output byte) + {} MiB (the daemon's own) = {} MiB, over the unit's \
-             MemoryMax of {} MiB: the kernel would stop the service; lower \
-             probe_output_budget to at most {} bytes or raise MemoryMax",
-            agent.probe_output_budget,
-            DAEMON_BASELINE_BYTES / MIB,
-            worst.div_ceil(MIB),
-            UNIT_MEMORY_MAX / MIB,
-            (UNIT_MEMORY_MAX - DAEMON_BASELINE_BYTES) / PEAK_PER_OUTPUT_BYTE,
         );
     }
 }

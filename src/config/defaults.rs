@@ -86,41 +86,6 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
 pub const MIN_OUTPUT_BYTES: usize = 1;
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024 * 1024;
 
-/// Probe runs in flight at once, daemon-wide: enough that a slow program does not hold up
-/// the rest, few enough that a reload (every probe due together) does not start a process
-/// per probe on a small node. More runs wait their turn.
-pub const DEFAULT_MAX_CONCURRENT_PROBES: usize = 4;
-pub const MIN_CONCURRENT_PROBES: usize = 1;
-pub const MAX_CONCURRENT_PROBES: usize = 1024;
-
-/// Output the probe runs in flight may hold together, daemon-wide: a run reserves what it may
-/// hold (an exec probe its `max_output_bytes`) before it starts, and waits while that is more
-/// than is left. A run's peak memory is up to [`PEAK_PER_OUTPUT_BYTE`] times the output it
-/// reads, so the default keeps the worst case at
-/// [`DAEMON_BASELINE_BYTES`] + 8 MiB × 16 = 40 + 128 = 168 MiB, 88 MiB (34 %) under the
-/// unit's `MemoryMax=256M`; it is also the default `max_output_bytes`, so one run of a
-/// default exec probe fits.
-pub const DEFAULT_PROBE_OUTPUT_BUDGET: usize = 8 * 1024 * 1024;
-/// Bounds of `probe_output_budget`: 1 MiB (a `system` probe's reservation) to 4 GiB.
-pub const MIN_PROBE_OUTPUT_BUDGET: usize = 1024 * 1024;
-pub const MAX_PROBE_OUTPUT_BUDGET: usize = 4 * 1024 * 1024 * 1024;
-
-/// Peak memory of one probe run per byte of output it reads, measured (BENCHMARKS.md,
-/// `benches/output-shapes.sh`, release build): 10,000 rows × 50 one-character attributes,
-/// 5,020,001 bytes (4,902 kB) of output, peaked at 83,728 kB against 8,396 kB for a run
-/// refused at once: (83,728 − 8,396) / 4,902 = 15.4, rounded up. Short attributes are the
-/// densest valid shape (each parsed attribute costs about 72 bytes plus allocator overhead
-/// whatever its text's length), so longer values only lower the factor.
-pub const PEAK_PER_OUTPUT_BYTE: usize = 16;
-
-/// The daemon's own peak without any probe run: 37,024 kB measured during a 10,000-row push
-/// (BENCHMARKS.md, `benches/footprint.sh`), rounded up.
-pub const DAEMON_BASELINE_BYTES: usize = 40 * 1024 * 1024;
-
-/// The unit's `MemoryMax=` (systemd/ssm-inventoryd.service), against which `validate`
-/// measures a configuration's worst case.
-pub const UNIT_MEMORY_MAX: usize = 256 * 1024 * 1024;
-
 /// Trust checks are on: a root daemon refuses definitions, programs and folders that
 /// someone other than root could change.
 pub const DEFAULT_STRICT_PERMISSIONS: bool = true;

@@ -75,13 +75,6 @@ pub struct AgentSettings {
     /// What happens in SSM to a type no probe produces any more.
     /// Default: [`DEFAULT_ON_REMOVED`](super::defaults::DEFAULT_ON_REMOVED) (clear).
     pub on_removed: OnRemoved,
-    /// Probe runs in flight at once, daemon-wide; more wait their turn.
-    /// Default: [`DEFAULT_MAX_CONCURRENT_PROBES`](super::defaults::DEFAULT_MAX_CONCURRENT_PROBES) (4).
-    pub max_concurrent_probes: usize,
-    /// Bytes of output the probe runs in flight may hold together: each run reserves what it
-    /// may hold before it starts. No exec probe's `max_output_bytes` is larger.
-    /// Default: [`DEFAULT_PROBE_OUTPUT_BUDGET`](super::defaults::DEFAULT_PROBE_OUTPUT_BUDGET) (8 MiB).
-    pub probe_output_budget: usize,
     /// A named profile of the shared AWS config and credentials files. Default: none (the
     /// SDK's default chain, which honours `AWS_PROFILE`).
     pub profile: Option<String>,
@@ -135,18 +128,6 @@ pub struct FleetSettings {
     /// Whether a parameter's exec probe may set `user`.
     /// Default: [`DEFAULT_FLEET_ALLOW_USER`](super::defaults::DEFAULT_FLEET_ALLOW_USER) (false).
     pub allow_user: bool,
-}
-
-impl AgentSettings {
-    /// The most memory the daemon may use under this configuration: its baseline plus the
-    /// output budget times the measured peak per output byte.
-    pub fn worst_case_bytes(&self) -> usize {
-        use super::defaults::{DAEMON_BASELINE_BYTES, PEAK_PER_OUTPUT_BYTE};
-        DAEMON_BASELINE_BYTES.saturating_add(
-            self.probe_output_budget
-                .saturating_mul(PEAK_PER_OUTPUT_BYTE),
-        )
-    }
 }
 
 impl FleetSettings {

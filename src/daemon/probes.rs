@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::identity::Identity;
 use crate::outbox::Outbox;
-use crate::probe::{CollectContext, Probe, RunLimiter};
-use crate::scheduler::{self, Admission, Outcome, Schedule};
+use crate::probe::{CollectContext, Probe};
+use crate::scheduler::{self, Outcome, Schedule};
 
 /// A files probe's folder may change in bursts (an editor, a package install); one run
 /// after the burst is enough.
@@ -40,8 +40,7 @@ impl ProbeRunner {
     }
 
     /// (Re)starts one scheduler task per configured probe, stopping those running, and
-    /// gives `outbox` the new probe list. The tasks share one [`RunLimiter`] made from the
-    /// configuration; runs stopped here give their permits back to the old one as they end.
+    /// gives `outbox` the new probe list.
     pub fn start(&mut self, settings: &Settings, outbox: &mut Outbox, identity: Option<&Identity>) {
         self.stop();
         self.cancel = CancellationToken::new();
@@ -53,7 +52,6 @@ impl ProbeRunner {
             None => CollectContext::default(),
         };
         self.instance_id = ctx.instance_id.clone();
-        let limiter = RunLimiter::from_settings(&settings.agent);
         for (probe, settings) in probes.into_iter().zip(&settings.probes) {
             let (wake_tx, wake) = mpsc::channel::<()>(1);
             match probe.watch(&ctx, WATCH_DEBOUNCE) {
@@ -72,10 +70,6 @@ impl ProbeRunner {
                 timeout: settings.timeout,
             };
             let name = probe.name().to_string();
-            let admission = Admission {
-                limiter: limiter.clone(),
-                reserve_bytes: probe.reserve_bytes(),
-            };
             let ctx = ctx.clone();
             let run = move || {
                 let probe = probe.clone();
@@ -85,7 +79,6 @@ impl ProbeRunner {
             tokio::spawn(scheduler::run_probe(
                 name,
                 schedule,
-                admission,
                 run,
                 self.outcomes.clone(),
                 Some(wake),
