@@ -6,7 +6,8 @@
 //! ```
 //!
 //! FILE is probe output or an SSM Agent custom inventory document. The stages are the text as
-//! read, the rows parsed from it, the validated item (rows plus hash), and the request body
+//! read, the rows read from it (already in their canonical form), the validated item (rows in
+//! canonical order plus hash), and the request body
 //! (rendered by the daemon; the SDK is given the items without their Content). Counted by a wrapping global
 //! allocator, so the figures are exact and do not depend on the build profile; the process's
 //! code and the allocator's own overhead are not in them.
@@ -14,7 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ssm_inventoryd::inventory::{Item, RawItem};
+use ssm_inventoryd::inventory::{Item, ItemHead};
 use ssm_inventoryd::probe::output;
 use ssm_inventoryd::wire::{self, Payload};
 
@@ -74,24 +75,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows_bytes = live() - before;
     let document = documents.pop().ok_or("no document in the file")?;
     let rows: usize = document.rows.len();
-    let attributes: usize = document.rows.iter().map(|r| r.len()).sum();
     show(
-        "rows as parsed",
+        "rows as read",
         rows_bytes,
         &format!(
-            "{rows} rows, {attributes} attributes: {:.0} bytes per attribute",
-            rows_bytes as f64 / attributes.max(1) as f64
+            "{rows} rows: {:.0} bytes per row, in their canonical form",
+            rows_bytes as f64 / rows.max(1) as f64
         ),
     );
     drop(text);
 
-    let item = Item::new(RawItem {
+    let head = ItemHead {
         type_name: document.type_name.unwrap_or(type_name),
         schema_version: document.schema_version.unwrap_or_else(|| "1.0".into()),
         capture_time: "2026-12-01T10:00:00Z".into(),
-        rows: document.rows,
-        ..RawItem::default()
-    })?;
+        ..ItemHead::default()
+    };
+    let item = Item::from_rows(head, document.rows)?;
     show(
         "validated item (all it holds)",
         live() - start,

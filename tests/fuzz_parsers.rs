@@ -353,12 +353,12 @@ fn check_accepted(value: &Value, docs: &[output::Document]) -> Result<(), TestCa
         Value::Array(rows) => {
             prop_assert_eq!(docs.len(), 1);
             prop_assert!(docs[0].type_name.is_none());
-            return same_rows(&docs[0].rows, rows);
+            return same_rows(&docs[0].rows.to_rows(), rows);
         }
         v if is_document(v) => vec![v],
         Value::Object(_) => {
             prop_assert_eq!(docs.len(), 1);
-            return same_rows(&docs[0].rows, std::slice::from_ref(value));
+            return same_rows(&docs[0].rows.to_rows(), std::slice::from_ref(value));
         }
         other => return Err(fail(&format!("accepted {}", kind(other)))),
     };
@@ -370,8 +370,8 @@ fn check_accepted(value: &Value, docs: &[output::Document]) -> Result<(), TestCa
             v.get("SchemaVersion").and_then(Value::as_str)
         );
         match &v["Content"] {
-            Value::Array(rows) => same_rows(&doc.rows, rows)?,
-            one @ Value::Object(_) => same_rows(&doc.rows, std::slice::from_ref(one))?,
+            Value::Array(rows) => same_rows(&doc.rows.to_rows(), rows)?,
+            one @ Value::Object(_) => same_rows(&doc.rows.to_rows(), std::slice::from_ref(one))?,
             Value::Null => prop_assert!(doc.rows.is_empty()),
             other => return Err(fail(&format!("Content {} accepted", kind(other)))),
         }

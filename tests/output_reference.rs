@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
+use ssm_inventoryd::inventory::Rows;
 use ssm_inventoryd::probe::output::{self, Document, OutputError};
 
 const MAX_ROWS: usize = 10_000;
@@ -33,6 +34,27 @@ enum Refused {
     Limit,
 }
 
+/// A document as the reference reads it: rows as maps, turned into the parser's canonical
+/// rows only once every limit is checked.
+#[derive(Default)]
+struct RefDocument {
+    type_name: Option<String>,
+    schema_version: Option<String>,
+    rows: Vec<BTreeMap<String, String>>,
+    context: Option<BTreeMap<String, String>>,
+}
+
+impl From<RefDocument> for Document {
+    fn from(d: RefDocument) -> Document {
+        Document {
+            type_name: d.type_name,
+            schema_version: d.schema_version,
+            rows: Rows::from(&d.rows[..]),
+            context: d.context,
+        }
+    }
+}
+
 fn reference(bytes: &[u8]) -> Result<Vec<Document>, Refused> {
     let shape = |path: String, found| Refused::Shape(OutputError::NotAnObject { path, found });
     let value: Value = serde_json::from_slice(bytes).expect("the inputs are JSON");
@@ -42,18 +64,18 @@ fn reference(bytes: &[u8]) -> Result<Vec<Document>, Refused> {
             .enumerate()
             .map(|(i, v)| document(v, &format!("$[{i}]")))
             .collect::<Result<Vec<_>, _>>()?,
-        Value::Array(elements) => vec![Document {
+        Value::Array(elements) => vec![RefDocument {
             rows: elements
                 .iter()
                 .enumerate()
                 .map(|(i, v)| row(v, &format!("$[{i}]")))
                 .collect::<Result<_, _>>()?,
-            ..Document::default()
+            ..RefDocument::default()
         }],
         object @ Value::Object(_) if is_document(object) => vec![document(object, "$")?],
-        object @ Value::Object(_) => vec![Document {
+        object @ Value::Object(_) => vec![RefDocument {
             rows: vec![row(object, "$")?],
-            ..Document::default()
+            ..RefDocument::default()
         }],
         other => return Err(shape("$".into(), kind(other))),
     };
@@ -63,7 +85,7 @@ fn reference(bytes: &[u8]) -> Result<Vec<Document>, Refused> {
             return Err(Refused::Limit);
         }
     }
-    Ok(documents)
+    Ok(documents.into_iter().map(Document::from).collect())
 }
 
 fn within_limits(row: &BTreeMap<String, String>) -> bool {
@@ -79,7 +101,7 @@ fn is_document(value: &Value) -> bool {
         .is_some_and(|o| o.contains_key("TypeName") && o.contains_key("Content"))
 }
 
-fn document(value: &Value, path: &str) -> Result<Document, Refused> {
+fn document(value: &Value, path: &str) -> Result<RefDocument, Refused> {
     let Some(object) = value.as_object() else {
         return Err(Refused::Shape(OutputError::NotAnObject {
             path: path.into(),
@@ -116,7 +138,7 @@ fn document(value: &Value, path: &str) -> Result<Document, Refused> {
         None | Some(Value::Null) => None,
         Some(v) => Some(row(v, &format!("{path}.Context"))?),
     };
-    Ok(Document {
+    Ok(RefDocument {
         type_name,
         schema_version,
         rows,

@@ -8,15 +8,16 @@
 //! of `[row,row,…]`: the same 24-character shape the SSM Agent sends.
 //!
 //! Speed: this runs over every byte of every item a probe produces, so all rows are written
-//! into one buffer (no allocation per row), sorted as (offset, length) pairs, copied in that
-//! order into the canonical bytes and hashed from them. The item keeps those bytes as its
-//! Content: they are exactly what a request body carries, and a third of the memory of the
-//! rows they came from.
+//! into one buffer as they arrive ([`Rows`], no allocation per row), sorted as (offset,
+//! length) pairs, copied in that order into the canonical bytes (unless already in order) and
+//! hashed from them. The item keeps those bytes as its Content: they are exactly what a
+//! request body carries.
 
 use base64::Engine as _;
 use md5::{Digest, Md5};
 
 use super::Row;
+use super::limits::MAX_ROWS;
 use super::validate::{ItemError, RowChecker};
 
 /// Length of every ContentHash this module produces (base64 of 16 bytes, padded).
@@ -117,7 +118,7 @@ fn write_str(out: &mut Vec<u8>, mut bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// The ContentHash of some rows and the length of their canonical bytes.
+/// The ContentHash of some rows and their canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canonical {
     pub content_hash: String,
@@ -125,95 +126,204 @@ pub struct Canonical {
     pub content: Vec<u8>,
 }
 
-/// Checks `rows` against the row rules (see [`RowChecker`]) and returns their canonical bytes,
-/// rows in canonical order (unless `keep_order`), and their ContentHash.
+/// Content rows written in their canonical form as they arrive, checked against the row rules
+/// on the way (see [`RowChecker`]), and put in canonical order once all are in
+/// ([`Rows::finish`]).
 ///
-/// Checking and writing the canonical form happen in one pass over the rows: walking rows of
-/// `BTreeMap`s is a good part of the cost, so they are walked once. The first error is the
-/// one [`super::validate::check_rows`] would give. What is sent is these bytes, so what the
-/// service holds and what was hashed cannot drift.
-pub fn canonicalize(
-    type_name: &str,
-    rows: Vec<Row>,
-    keep_order: bool,
-) -> Result<Canonical, ItemError> {
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
-    {
-        let mut checker = RowChecker::new(type_name, rows.len())?;
-        for (row_index, row) in rows.iter().enumerate() {
-            checker.row(row_index, row)?;
-            let start = buffer.len();
-            buffer.push(b'{');
-            for (position, (key, value)) in row.iter().enumerate() {
-                checker.attribute(row_index, position, key, value)?;
-                if position > 0 {
-                    buffer.push(b',');
-                }
-                write_str(&mut buffer, key.as_bytes());
-                buffer.push(b':');
-                write_str(&mut buffer, value.as_bytes());
-            }
-            buffer.push(b'}');
-            spans.push((start, buffer.len()));
-            if row_index == RESERVE_AFTER_ROWS && rows.len() > 2 * RESERVE_AFTER_ROWS {
-                // The rows so far predict the rest: one allocation instead of a dozen doublings
-                // (each a copy of everything written so far).
-                let expected = buffer.len() / (row_index + 1) * rows.len();
-                buffer.reserve((expected + expected / 8).saturating_sub(buffer.len()));
-            }
-        }
-    }
-    let row_count = rows.len();
-    // Written out: from here on the bytes are the rows, and the maps (several times their
-    // size) are freed before the canonical copy is made.
-    drop(rows);
-    let mut order: Vec<usize> = (0..row_count).collect();
-    if !keep_order {
-        // Rows of one type mostly share a long prefix (`{"FirstKey":"`), so comparing whole
-        // slices compares that prefix every time. Instead each row gets the 8 bytes after the
-        // prefix common to all rows as a big-endian number, and only rows whose numbers tie
-        // are compared as slices. A row ending within those 8 bytes is padded with zeros,
-        // which sorts it first, as the slice comparison does: JSON text never holds a raw 0.
-        let common = common_prefix(&buffer, &spans);
-        let key = |&(start, end): &(usize, usize)| -> u64 {
-            let from = (start + common).min(end);
-            let take = (end - from).min(8);
-            let mut word = [0u8; 8];
-            word[..take].copy_from_slice(&buffer[from..from + take]);
-            u64::from_be_bytes(word)
-        };
-        let keys: Vec<u64> = spans.iter().map(key).collect();
-        // Equal bytes are equal rows, so an unstable sort gives the same content.
-        order.sort_unstable_by(|&a, &b| {
-            keys[a].cmp(&keys[b]).then_with(|| {
-                let (a0, a1) = spans[a];
-                let (b0, b1) = spans[b];
-                buffer[a0..a1].cmp(&buffer[b0..b1])
-            })
-        });
-    }
-    // `[` + rows + one comma between each two + `]`.
-    let mut content = Vec::with_capacity(buffer.len() + row_count.saturating_sub(1) + 2);
-    content.push(b'[');
-    for (i, &index) in order.iter().enumerate() {
-        if i > 0 {
-            content.push(b',');
-        }
-        let (start, end) = spans[index];
-        content.extend_from_slice(&buffer[start..end]);
-    }
-    content.push(b']');
-    drop(buffer);
-    let content_hash = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&content));
-    Ok(Canonical {
-        content_hash,
-        content,
-    })
+/// This is what a probe's output is read into: a row exists only as its canonical bytes, never
+/// as a map of strings (which took three times the bytes and an allocation per attribute), so
+/// reading a 10,000 × 50 output costs about its own size again, not eleven times it
+/// (BENCHMARKS.md). The bytes are already laid out as the Content (`[row,row,…`, the closing
+/// bracket added at the end), so rows that arrive in canonical order — or an item that keeps
+/// its order — become the item's Content without another copy.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// `[` and the rows so far, a comma between each two.
+    bytes: Vec<u8>,
+    /// Where each row is in `bytes`.
+    spans: Vec<(usize, usize)>,
+    /// Rows given, including those past the limit, which are counted and not kept.
+    count: usize,
+    checker: RowChecker,
+    /// The first row rule broken, with an empty TypeName.
+    problem: Option<ItemError>,
 }
 
-/// Rows written before the buffer is sized for the whole item.
-const RESERVE_AFTER_ROWS: usize = 15;
+impl PartialEq for Rows {
+    /// The same rows, in the same order, with the same verdict.
+    fn eq(&self, other: &Rows) -> bool {
+        self.count == other.count
+            && self.problem == other.problem
+            && self.spans.len() == other.spans.len()
+            && self.rows_bytes().eq(other.rows_bytes())
+    }
+}
+
+impl Eq for Rows {}
+
+impl From<&[Row]> for Rows {
+    fn from(rows: &[Row]) -> Rows {
+        let mut out = Rows::default();
+        for row in rows {
+            out.push(row.len(), row.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        out
+    }
+}
+
+impl Rows {
+    /// Rows whose bytes are expected to take about `bytes`: one allocation instead of a dozen
+    /// doublings, each a copy of everything written so far.
+    pub fn with_capacity(bytes: usize) -> Rows {
+        Rows {
+            bytes: Vec::with_capacity(bytes),
+            ..Rows::default()
+        }
+    }
+
+    /// Adds a row of `len` attributes, given in byte order of their names, each name once.
+    pub fn push<'a>(&mut self, len: usize, attributes: impl Iterator<Item = (&'a str, &'a str)>) {
+        let row_index = self.count;
+        self.count += 1;
+        if self.count > MAX_ROWS || self.problem.is_some() {
+            // The item is refused; what is left is only counted.
+            return;
+        }
+        if let Err(e) = self.checker.row(row_index, len) {
+            self.problem = Some(e);
+            return;
+        }
+        if self.bytes.is_empty() {
+            self.bytes.push(b'[');
+        } else {
+            self.bytes.push(b',');
+        }
+        let start = self.bytes.len();
+        self.bytes.push(b'{');
+        for (position, (key, value)) in attributes.enumerate() {
+            if let Err(e) = self.checker.attribute(row_index, position, key, value) {
+                self.problem = Some(e);
+                return;
+            }
+            if position > 0 {
+                self.bytes.push(b',');
+            }
+            write_str(&mut self.bytes, key.as_bytes());
+            self.bytes.push(b':');
+            write_str(&mut self.bytes, value.as_bytes());
+        }
+        self.bytes.push(b'}');
+        self.spans.push((start, self.bytes.len()));
+    }
+
+    /// Rows given so far (the limit is enforced by [`Rows::finish`]).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Each row's canonical bytes, in the order given.
+    fn rows_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans
+            .iter()
+            .map(|&(start, end)| &self.bytes[start..end])
+    }
+
+    /// The rows read back into maps, in the order given: for tools and tests, which compare
+    /// rows; the daemon never needs them.
+    pub fn to_rows(&self) -> Vec<Row> {
+        // Written from strings by `push`, so every row reads back.
+        self.rows_bytes()
+            .map(|bytes| serde_json::from_slice(bytes).unwrap_or_default())
+            .collect()
+    }
+
+    /// Checks the row count and the rows, and returns their canonical bytes — rows in
+    /// canonical order unless `keep_order` — and their ContentHash. The first error is the
+    /// one [`super::validate::check_rows`] would give, about `type_name`.
+    pub fn finish(self, type_name: &str, keep_order: bool) -> Result<Canonical, ItemError> {
+        let Rows {
+            mut bytes,
+            spans,
+            count,
+            problem,
+            ..
+        } = self;
+        if count > MAX_ROWS {
+            return Err(ItemError::TooManyRows {
+                type_name: type_name.to_owned(),
+                rows: count,
+            });
+        }
+        if let Some(problem) = problem {
+            return Err(problem.for_type(type_name));
+        }
+        let order = if keep_order {
+            None
+        } else {
+            canonical_order(&bytes, &spans)
+        };
+        let content = match order {
+            None => {
+                // Already in order: the bytes are the Content once closed.
+                if bytes.is_empty() {
+                    bytes.push(b'[');
+                }
+                bytes.push(b']');
+                bytes.shrink_to_fit();
+                bytes
+            }
+            Some(order) => {
+                // `[` + rows + one comma between each two + `]`.
+                let mut content = Vec::with_capacity(bytes.len() + 1);
+                content.push(b'[');
+                for (i, &index) in order.iter().enumerate() {
+                    if i > 0 {
+                        content.push(b',');
+                    }
+                    let (start, end) = spans[index];
+                    content.extend_from_slice(&bytes[start..end]);
+                }
+                content.push(b']');
+                content
+            }
+        };
+        let content_hash = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&content));
+        Ok(Canonical {
+            content_hash,
+            content,
+        })
+    }
+}
+
+/// The rows' indices in canonical (byte) order, or `None` when they are in it already.
+fn canonical_order(bytes: &[u8], spans: &[(usize, usize)]) -> Option<Vec<usize>> {
+    let row = |i: usize| &bytes[spans[i].0..spans[i].1];
+    if (1..spans.len()).all(|i| row(i - 1) <= row(i)) {
+        return None;
+    }
+    // Rows of one type mostly share a long prefix (`{"FirstKey":"`), so comparing whole
+    // slices compares that prefix every time. Instead each row gets the 8 bytes after the
+    // prefix common to all rows as a big-endian number, and only rows whose numbers tie are
+    // compared as slices. A row ending within those 8 bytes is padded with zeros, which sorts
+    // it first, as the slice comparison does: JSON text never holds a raw 0.
+    let common = common_prefix(bytes, spans);
+    let key = |&(start, end): &(usize, usize)| -> u64 {
+        let from = (start + common).min(end);
+        let take = (end - from).min(8);
+        let mut word = [0u8; 8];
+        word[..take].copy_from_slice(&bytes[from..from + take]);
+        u64::from_be_bytes(word)
+    };
+    let keys: Vec<u64> = spans.iter().map(key).collect();
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    // Equal bytes are equal rows, so an unstable sort gives the same content.
+    order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]).then_with(|| row(a).cmp(row(b))));
+    Some(order)
+}
 
 /// Length of the prefix all rows share.
 fn common_prefix(buffer: &[u8], spans: &[(usize, usize)]) -> usize {

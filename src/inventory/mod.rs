@@ -11,7 +11,7 @@ pub mod validate;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use canonical::CONTENT_HASH_LEN;
+pub use canonical::{CONTENT_HASH_LEN, Rows};
 pub use validate::{ItemError, check_capture_time, check_schema_version, check_type_name};
 
 /// One row of Content: attribute name to string value. Keys iterate in byte order, which is
@@ -31,6 +31,17 @@ pub struct RawItem {
     pub keep_order: bool,
 }
 
+/// An item's parts other than its rows, for [`Item::from_rows`].
+#[derive(Debug, Clone, Default)]
+pub struct ItemHead {
+    pub type_name: String,
+    pub schema_version: String,
+    pub capture_time: String,
+    /// See [`RawItem::context`].
+    pub context: Option<Row>,
+    pub keep_order: bool,
+}
+
 /// A validated inventory item with its ContentHash.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,8 +55,10 @@ pub struct Item {
     /// an attribute against 33 for a 10,000 × 8 item, BENCHMARKS.md). Shared, so that cloning an
     /// item (a probe keeping its last good items, the outbox, a push holding what it sends)
     /// costs a reference count, not a copy.
+    /// A `Vec` behind the `Arc`, not a slice: `Arc<[u8]>` from the canonical bytes would copy
+    /// them once more.
     #[serde(serialize_with = "serialize_content")]
-    content: Arc<[u8]>,
+    content: Arc<Vec<u8>>,
     /// Set on an item whose content the service has acknowledged and that was therefore let
     /// go (see [`Item::without_content`]); such an item can only be sent hash-only.
     #[serde(skip)]
@@ -63,20 +76,44 @@ impl Item {
             context,
             keep_order,
         } = raw;
+        let canonical = Rows::from(&rows[..]);
+        // Written out: from here on the bytes are the rows, and the maps (several times their
+        // size) are freed before the rows are put in order.
+        drop(rows);
+        let head = ItemHead {
+            type_name,
+            schema_version,
+            capture_time,
+            context,
+            keep_order,
+        };
+        Item::from_rows(head, canonical)
+    }
+
+    /// Validates `head` and `rows` (already in canonical form: a probe's output is read
+    /// straight into them) against every PutInventory rule and computes the ContentHash. The
+    /// rules are checked in the order [`Item::new`] checks them.
+    pub fn from_rows(head: ItemHead, rows: Rows) -> Result<Item, ItemError> {
+        let ItemHead {
+            type_name,
+            schema_version,
+            capture_time,
+            context,
+            keep_order,
+        } = head;
         check_type_name(&type_name)?;
         check_schema_version(&type_name, &schema_version)?;
         check_capture_time(&type_name, &capture_time)?;
         if context.is_some() {
             return Err(ItemError::ContextNotAllowed { type_name });
         }
-        // Checks the rows too, in the same pass (see `canonicalize`).
-        let canonical = canonical::canonicalize(&type_name, rows, keep_order)?;
+        let canonical = rows.finish(&type_name, keep_order)?;
         Ok(Item {
             type_name,
             schema_version,
             capture_time,
             content_hash: canonical.content_hash,
-            content: Arc::from(canonical.content),
+            content: Arc::new(canonical.content),
             content_dropped: false,
         })
     }
@@ -90,7 +127,7 @@ impl Item {
             schema_version: self.schema_version.clone(),
             capture_time: self.capture_time.clone(),
             content_hash: self.content_hash.clone(),
-            content: Arc::from(&b"[]"[..]),
+            content: Arc::new(b"[]".to_vec()),
             content_dropped: true,
         }
     }
@@ -137,7 +174,7 @@ impl Item {
 /// The canonical bytes written as they are (`collect` prints items with serde_json): reading
 /// them back into rows first would cost a 10,000-row item tens of MB just to print it.
 fn serialize_content<S: serde::Serializer>(
-    content: &Arc<[u8]>,
+    content: &Arc<Vec<u8>>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let raw: &serde_json::value::RawValue =

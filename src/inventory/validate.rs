@@ -78,6 +78,21 @@ pub enum ItemError {
 }
 
 impl ItemError {
+    /// The same error about `type_name`: row errors are found before the TypeName is known
+    /// (see [`RowChecker`]).
+    pub fn for_type(mut self, name: &str) -> ItemError {
+        match &mut self {
+            ItemError::TooManyRows { type_name, .. }
+            | ItemError::TooManyAttributes { type_name, .. }
+            | ItemError::AttributeNameEmpty { type_name, .. }
+            | ItemError::AttributeNameTooLong { type_name, .. }
+            | ItemError::ValueTooLong { type_name, .. }
+            | ItemError::AttributeSpelling { type_name, .. } => name.clone_into(type_name),
+            _ => {}
+        }
+        self
+    }
+
     /// The TypeName the error is about, when it has one; used to report and quarantine by type.
     pub fn type_name(&self) -> Option<&str> {
         match self {
@@ -205,60 +220,86 @@ pub fn check_capture_time(type_name: &str, value: &str) -> Result<(), ItemError>
 
 /// Row count, attribute count, name and value lengths, and one spelling per attribute name.
 pub fn check_rows(type_name: &str, rows: &[Row]) -> Result<(), ItemError> {
-    let mut checker = RowChecker::new(type_name, rows.len())?;
+    if rows.len() > MAX_ROWS {
+        return Err(ItemError::TooManyRows {
+            type_name: type_name.to_owned(),
+            rows: rows.len(),
+        });
+    }
+    let mut checker = RowChecker::default();
     for (row_index, row) in rows.iter().enumerate() {
-        checker.row(row_index, row)?;
-        for (position, (name, value)) in row.iter().enumerate() {
-            checker.attribute(row_index, position, name, value)?;
-        }
+        checker
+            .row(row_index, row.len())
+            .and_then(|()| {
+                row.iter()
+                    .enumerate()
+                    .try_for_each(|(position, (name, value))| {
+                        checker.attribute(row_index, position, name, value)
+                    })
+            })
+            .map_err(|e| e.for_type(type_name))?;
     }
     Ok(())
 }
 
 /// The row rules, fed one row and one attribute at a time, so that a pass over the rows that
-/// does something else (writing their canonical form) can check them on the way instead of
-/// walking every row twice. Rows must be given in order, each followed by its attributes in
-/// the row's (key) order, as [`check_rows`] does.
+/// does something else (writing their canonical form as a probe's output is read) checks them
+/// on the way instead of walking every row twice. Rows must be given in order, each followed
+/// by its attributes in key order.
+///
+/// Errors carry an empty TypeName, filled in with [`ItemError::for_type`]: rows are checked
+/// as they are read, and a document's `TypeName` may come after its `Content`.
 ///
 /// Each distinct attribute name is checked once, the spelling check keying on its lower-cased
 /// form. This runs over every attribute of every item, so the common case is made cheap: rows
-/// of one type nearly always have the same names as the row before, in the same order (a row
-/// is a `BTreeMap`), and a name equal to the previous row's name at the same position has been
-/// checked already, which one short comparison shows. Other names cost a hash lookup.
-#[derive(Debug)]
-pub struct RowChecker<'a> {
-    type_name: &'a str,
-    seen: HashSet<&'a str>,
-    folded: HashMap<String, &'a str>,
-    previous: Vec<&'a str>,
-    current: Vec<&'a str>,
+/// of one type nearly always have the same names as the row before, in the same order, and a
+/// name equal to the previous row's name at the same position has been checked already, which
+/// one short comparison shows. Other names cost a hash lookup. The names are copied (the
+/// previous row's into one reused buffer), so nothing borrows the text they were read from.
+#[derive(Debug, Clone, Default)]
+pub struct RowChecker {
+    seen: HashSet<Box<str>>,
+    folded: HashMap<String, Box<str>>,
+    previous: Names,
+    current: Names,
 }
 
-impl<'a> RowChecker<'a> {
-    /// Checks the row count.
-    pub fn new(type_name: &'a str, rows: usize) -> Result<RowChecker<'a>, ItemError> {
-        if rows > MAX_ROWS {
-            return Err(ItemError::TooManyRows {
-                type_name: type_name.to_owned(),
-                rows,
-            });
-        }
-        Ok(RowChecker {
-            type_name,
-            seen: HashSet::new(),
-            folded: HashMap::new(),
-            previous: Vec::new(),
-            current: Vec::new(),
-        })
+/// One row's attribute names, in one buffer.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn get(&self, position: usize) -> Option<&str> {
+        let end = *self.ends.get(position)?;
+        let start = match position {
+            0 => 0,
+            _ => self.ends[position - 1],
+        };
+        Some(&self.text[start..end])
     }
 
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+    }
+}
+
+impl RowChecker {
     /// Starts a row: checks its attribute count.
-    pub fn row(&mut self, row_index: usize, row: &Row) -> Result<(), ItemError> {
-        if row.len() > MAX_ATTRIBUTES_PER_ROW {
+    pub fn row(&mut self, row_index: usize, attributes: usize) -> Result<(), ItemError> {
+        if attributes > MAX_ATTRIBUTES_PER_ROW {
             return Err(ItemError::TooManyAttributes {
-                type_name: self.type_name.to_owned(),
+                type_name: String::new(),
                 row: row_index,
-                count: row.len(),
+                count: attributes,
             });
         }
         std::mem::swap(&mut self.previous, &mut self.current);
@@ -271,21 +312,22 @@ impl<'a> RowChecker<'a> {
         &mut self,
         row_index: usize,
         position: usize,
-        name: &'a str,
+        name: &str,
         value: &str,
     ) -> Result<(), ItemError> {
-        let checked = self.previous.get(position) == Some(&name);
+        let checked = self.previous.get(position) == Some(name);
         if !checked && !self.seen.contains(name) {
-            check_attribute_name(self.type_name, row_index, name)?;
-            if let Some(first) = self.folded.insert(name.to_lowercase(), name) {
+            check_attribute_name(row_index, name)?;
+            if let Some(first) = self.folded.get(&name.to_lowercase()) {
                 return Err(ItemError::AttributeSpelling {
-                    type_name: self.type_name.to_owned(),
+                    type_name: String::new(),
                     row: row_index,
                     name: name.to_owned(),
-                    first: first.to_owned(),
+                    first: first.to_string(),
                 });
             }
-            self.seen.insert(name);
+            self.folded.insert(name.to_lowercase(), name.into());
+            self.seen.insert(name.into());
         }
         self.current.push(name);
         // Byte length bounds the character count from above, so most values skip counting.
@@ -293,7 +335,7 @@ impl<'a> RowChecker<'a> {
             let chars = value.chars().count();
             if chars > MAX_ATTRIBUTE_VALUE_CHARS {
                 return Err(ItemError::ValueTooLong {
-                    type_name: self.type_name.to_owned(),
+                    type_name: String::new(),
                     row: row_index,
                     name: name.to_owned(),
                     chars,
@@ -304,17 +346,17 @@ impl<'a> RowChecker<'a> {
     }
 }
 
-fn check_attribute_name(type_name: &str, row: usize, name: &str) -> Result<(), ItemError> {
+fn check_attribute_name(row: usize, name: &str) -> Result<(), ItemError> {
     if name.is_empty() {
         return Err(ItemError::AttributeNameEmpty {
-            type_name: type_name.to_owned(),
+            type_name: String::new(),
             row,
         });
     }
     let chars = name.chars().count();
     if chars > MAX_ATTRIBUTE_NAME_CHARS {
         return Err(ItemError::AttributeNameTooLong {
-            type_name: type_name.to_owned(),
+            type_name: String::new(),
             row,
             name: name.to_owned(),
             chars,

@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::{ExecSettings, ProbeKind, ProbeSettings};
-use crate::inventory::{Item, RawItem, capture_time_now, check_type_name};
+use crate::inventory::{Item, ItemHead, capture_time_now, check_type_name};
 
 pub use error::ProbeError;
 pub use files::{FileError, WatchError};
@@ -204,6 +204,9 @@ impl Probe {
                 if !output.stderr.is_empty() {
                     tracing::info!(probe = %self.name, stderr = %output.stderr, "the probe wrote to stderr");
                 }
+                // The rows are in their canonical form already: the output is not needed
+                // while they are put in order.
+                drop(output);
                 let items = self.exec_items(settings, documents)?;
                 Ok(Collection {
                     items,
@@ -257,20 +260,21 @@ impl Probe {
                     type_name,
                 });
             }
-            let raw = RawItem {
+            let head = ItemHead {
                 type_name,
                 schema_version: doc
                     .schema_version
                     .unwrap_or_else(|| settings.schema_version.clone()),
                 capture_time: capture_time.clone(),
-                rows: doc.rows,
                 context: doc.context,
                 keep_order: settings.keep_order,
             };
-            items.push(Item::new(raw).map_err(|source| ProbeError::Item {
-                probe: self.name.clone(),
-                source,
-            })?);
+            items.push(
+                Item::from_rows(head, doc.rows).map_err(|source| ProbeError::Item {
+                    probe: self.name.clone(),
+                    source,
+                })?,
+            );
         }
         Ok(items)
     }

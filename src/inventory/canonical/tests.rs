@@ -1,6 +1,30 @@
 use super::*;
 use proptest::prelude::*;
 
+fn canonicalize(type_name: &str, rows: Vec<Row>, keep_order: bool) -> Result<Canonical, ItemError> {
+    Rows::from(&rows[..]).finish(type_name, keep_order)
+}
+
+/// Rows already in canonical order become the Content as they are, and are the same Content
+/// as when they come in another order.
+#[test]
+fn rows_in_order_are_not_copied_and_give_the_same_content() {
+    let row = |name: &str| -> Row { [("Name".to_owned(), name.to_owned())].into_iter().collect() };
+    let sorted = canonicalize("Custom:T", vec![row("a"), row("b"), row("c")], false).unwrap();
+    let shuffled = canonicalize("Custom:T", vec![row("c"), row("a"), row("b")], false).unwrap();
+    assert_eq!(sorted, shuffled);
+    assert_eq!(
+        sorted.content,
+        br#"[{"Name":"a"},{"Name":"b"},{"Name":"c"}]"#
+    );
+    assert_eq!(
+        canonicalize("Custom:T", vec![], false).unwrap().content,
+        b"[]"
+    );
+    let kept = canonicalize("Custom:T", vec![row("c"), row("a")], true).unwrap();
+    assert_eq!(kept.content, br#"[{"Name":"c"},{"Name":"a"}]"#);
+}
+
 #[test]
 fn escapes_as_serde_json_does() {
     let row: Row = [

@@ -30,7 +30,7 @@ use super::{CollectContext, Collection, ProbeError};
 use crate::config::defaults::INSTANCE_ID_PLACEHOLDER;
 use crate::config::trust::{self, TrustError};
 use crate::identity::is_instance_id;
-use crate::inventory::{Item, ItemError, RawItem, capture_time_now, check_type_name};
+use crate::inventory::{Item, ItemError, ItemHead, capture_time_now, check_type_name};
 
 /// Largest document file read. SSM Agent documents are small; a file this large is a
 /// mistake (or an attack), and reading it whole would cost the daemon that much memory.
@@ -248,21 +248,23 @@ impl FilesProbe {
             return Err(FileError::TooLarge);
         }
         let documents = output::parse(&bytes).map_err(FileError::Parse)?;
+        // The rows are in their canonical form already: the file's text is not needed while
+        // they are put in order.
+        drop(bytes);
         let mut items = Vec::with_capacity(documents.len());
         for doc in documents {
             let type_name = doc.type_name.ok_or(FileError::NoTypeName)?;
             check_type_name(&type_name).map_err(FileError::Item)?;
-            let raw = RawItem {
+            let head = ItemHead {
                 type_name,
                 schema_version: doc
                     .schema_version
                     .unwrap_or_else(|| DEFAULT_SCHEMA_VERSION.to_owned()),
                 capture_time: capture_time.to_owned(),
-                rows: doc.rows,
                 context: doc.context,
                 keep_order: false,
             };
-            items.push(Item::new(raw).map_err(FileError::Item)?);
+            items.push(Item::from_rows(head, doc.rows).map_err(FileError::Item)?);
         }
         Ok(Some(items))
     }

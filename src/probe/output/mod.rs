@@ -28,10 +28,10 @@ mod stream;
 
 use serde_json::Value;
 
-use crate::inventory::Row;
 use crate::inventory::limits::{
     MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES_PER_ROW, MAX_ROWS,
 };
+use crate::inventory::{Row, Rows};
 
 /// Why a probe's output (or a document file) could not be read. Paths are JSONPath-like
 /// (`$[3].ports`). Messages read as the end of a sentence about the output or file: "… is
@@ -166,7 +166,7 @@ pub struct Document {
     /// Set when the output was an SSM Agent document, which names its own type.
     pub type_name: Option<String>,
     pub schema_version: Option<String>,
-    pub rows: Vec<Row>,
+    pub rows: Rows,
     /// Passed on so that item validation can refuse it with the TypeName in the message.
     pub context: Option<Row>,
 }

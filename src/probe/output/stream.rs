@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Document, OutputError, RowName, invalid_json};
-use crate::inventory::Row;
+use crate::inventory::{Row, Rows};
 
 /// Reads `text` (known to be UTF-8 and not blank) into documents.
 ///
@@ -33,6 +33,7 @@ pub(super) fn read(text: &str, default_type: Option<&str>) -> Result<Vec<Documen
         default_type,
         current_type: None,
         refusal: None,
+        reserve: text.len(),
     };
     // `from_str`, not `from_slice`: the text is already checked UTF-8, and strings without
     // escapes are then borrowed from it rather than checked again.
@@ -67,9 +68,18 @@ struct Reader<'t> {
     /// The TypeName the rows being read will have, when known: it goes into limit errors.
     current_type: Option<String>,
     refusal: Option<OutputError>,
+    /// Bytes the first list of rows reserves: its canonical form is about as long as the
+    /// text (compact output; shorter when pretty-printed), so reserving the text's length once
+    /// saves growing the buffer by doubling, which holds the old and new buffer at once.
+    reserve: usize,
 }
 
 impl Reader<'_> {
+    /// An empty list of rows; the first one gets the reservation.
+    fn new_rows(&mut self) -> Rows {
+        Rows::with_capacity(std::mem::take(&mut self.reserve))
+    }
+
     /// Records `refusal` and unwinds the parse.
     fn stop<T, E: de::Error>(&mut self, mut refusal: OutputError) -> Result<T, E> {
         if let OutputError::Limit(limit) = &mut refusal
@@ -234,7 +244,7 @@ struct ContentVisitor<'a, 't> {
 }
 
 impl ContentVisitor<'_, '_> {
-    fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<Vec<Row>>, E> {
+    fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<Rows>, E> {
         let path = self.container.to_owned();
         refuse(
             self.reader,
@@ -245,16 +255,17 @@ impl ContentVisitor<'_, '_> {
 }
 
 impl<'de> Visitor<'de> for ContentVisitor<'_, '_> {
-    type Value = Noted<Vec<Row>>;
+    type Value = Noted<Rows>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("Content")
     }
     scalars_as!(not_object, except_unit);
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Vec::new()))
+        Ok(Ok(Rows::default()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        rows_of(self.reader, self.container, self.mode, Vec::new(), seq)
+        let rows = self.reader.new_rows();
+        rows_of(self.reader, self.container, self.mode, rows, seq)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let at = RowAt {
@@ -262,13 +273,19 @@ impl<'de> Visitor<'de> for ContentVisitor<'_, '_> {
             index: None,
             name: RowName::Content(0),
         };
-        let row = RowVisitor {
+        let mut row = RowBuilder::default();
+        let read = RowVisitor {
             reader: self.reader,
+            row: &mut row,
             at,
             mode: self.mode,
         }
         .visit_map(map)?;
-        Ok(row.map(|row| vec![row]))
+        Ok(read.map(|()| {
+            let mut rows = Rows::default();
+            row.push_into(&mut rows);
+            rows
+        }))
     }
 }
 
@@ -287,16 +304,29 @@ impl<'de> Visitor<'de> for ContextVisitor<'_, '_> {
         Ok(Ok(None))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Ok(self.row.visit_seq(seq)?.map(Some))
+        Ok(self.row.visit_seq(seq)?.map(|()| None))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(self.row.visit_map(map)?.map(Some))
+        let RowVisitor {
+            reader,
+            row,
+            at,
+            mode,
+        } = self.row;
+        let read = RowVisitor {
+            reader,
+            row: &mut *row,
+            at,
+            mode,
+        }
+        .visit_map(map)?;
+        Ok(read.map(|()| Some(row.take_row())))
     }
 }
 
 impl ContextVisitor<'_, '_> {
     fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<Option<Row>>, E> {
-        Ok(self.row.not_object(found)?.map(Some))
+        Ok(self.row.not_object(found)?.map(|()| None))
     }
 }
 
@@ -314,5 +344,8 @@ mod first;
 mod row;
 mod top;
 
-use row::{Attr, AttrSeed, RowAt, RowBuilder, RowVisitor, number_text, rows_of, string_attr};
+use row::{
+    Attr, AttrSeed, RowAt, RowBuilder, RowVisitor, Scalar, float_attr, number_text, rows_of,
+    string_attr,
+};
 use top::Top;

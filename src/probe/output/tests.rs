@@ -5,7 +5,7 @@ use super::*;
 fn rows_of(json: &str) -> Vec<Row> {
     let docs = parse(json.as_bytes()).unwrap();
     assert_eq!(docs.len(), 1);
-    docs.into_iter().next().unwrap().rows
+    docs.into_iter().next().unwrap().rows.to_rows()
 }
 
 #[test]
@@ -28,7 +28,7 @@ fn ssm_agent_documents() {
     .unwrap();
     assert_eq!(docs[0].type_name.as_deref(), Some("Custom:RackInfo"));
     assert_eq!(docs[0].schema_version.as_deref(), Some("1.0"));
-    assert_eq!(docs[0].rows[0]["RackLocation"], "Bay B");
+    assert_eq!(docs[0].rows.to_rows()[0]["RackLocation"], "Bay B");
 
     let docs = parse(
         br#"[{"TypeName":"Custom:A","Content":[{"X":"1"},{"X":"2"}]},{"TypeName":"Custom:B","Content":[]}]"#,
@@ -200,7 +200,7 @@ fn the_first_object_is_a_document_only_with_type_name_and_content() {
     let docs =
         parse(br#"{"Content":[{"x":"1"}],"Extra":{"deep":[1]},"TypeName":"Custom:A"}"#).unwrap();
     assert_eq!(docs[0].type_name.as_deref(), Some("Custom:A"));
-    assert_eq!(docs[0].rows[0]["x"], "1");
+    assert_eq!(docs[0].rows.to_rows()[0]["x"], "1");
     // What a document ignores may break every row rule.
     let long = "v".repeat(5_000);
     let text = format!(r#"{{"Extra":"{long}","TypeName":"Custom:A","Content":null}}"#);
@@ -278,4 +278,18 @@ fn numbers_read_as_serde_json_prints_them() {
     for (key, v) in value.as_object().unwrap() {
         assert_eq!(row[key], v.to_string(), "{key}");
     }
+}
+
+/// Numbers and booleans become the text serde_json prints for them, the longest included
+/// (their text is kept in a fixed buffer while a row is read).
+#[test]
+fn the_longest_numbers_keep_their_whole_text() {
+    let text = r#"{"a":-1.7976931348623157e308,"b":-9223372036854775808,"c":18446744073709551615,"d":5e-324,"e":false,"f":-2.2250738585072014e-308}"#;
+    let expected: Row = match serde_json::from_str::<serde_json::Value>(text).unwrap() {
+        serde_json::Value::Object(map) => {
+            map.into_iter().map(|(k, v)| (k, v.to_string())).collect()
+        }
+        _ => unreachable!(),
+    };
+    assert_eq!(rows_of(text), vec![expected]);
 }

@@ -8,15 +8,16 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 use super::{
     Any, Attr, AttrSeed, ContentVisitor, Key, Mode, Noted, Reader, RowAt, RowBuilder, RowVisitor,
-    number_text, skip_map, skip_seq, string_attr,
+    Scalar, float_attr, number_text, skip_map, skip_seq, string_attr,
 };
-use crate::inventory::Row;
+use crate::inventory::{Row, Rows};
 use crate::probe::output::{Document, OutputError, RowName};
 
 /// What the first object turned out to be.
 pub(super) enum First {
     Document(Document),
-    Row(Row),
+    /// The row, not yet written: the caller decides which list of rows it starts.
+    Row(RowBuilder),
 }
 
 /// The first object; anything else there is refused as not an object.
@@ -101,7 +102,7 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
             reader.current_type = reader.default_type.map(str::to_owned);
             return match row_problem {
                 Some(problem) => reader.stop(problem),
-                None => Ok(First::Row(row.finish())),
+                None => Ok(First::Row(row)),
             };
         }
         fields.finish(reader, path).map(First::Document)
@@ -114,7 +115,7 @@ impl<'de> Visitor<'de> for FirstVisitor<'_, '_> {
 pub(super) struct Fields {
     type_name: Option<Result<String, ()>>,
     schema_version: Option<Result<String, ()>>,
-    pub(super) content: Option<Noted<Vec<Row>>>,
+    pub(super) content: Option<Noted<Rows>>,
     pub(super) context: Option<Noted<Option<Row>>>,
 }
 
@@ -160,7 +161,7 @@ impl Fields {
         };
         reader.current_type.clone_from(&type_name);
         let rows = match self.content {
-            None => Vec::new(),
+            None => Rows::default(),
             Some(Ok(rows)) => rows,
             Some(Err(problem)) => return reader.stop(problem),
         };
@@ -181,7 +182,7 @@ impl Fields {
 /// What a `Content` (`rows`) or `Context` (`context`) value is to the document reading.
 #[derive(Default)]
 struct Part {
-    rows: Vec<Row>,
+    rows: Rows,
     context: Option<Row>,
 }
 
@@ -193,9 +194,10 @@ struct Either<'a, 't> {
 }
 
 impl<'a, 't> Either<'a, 't> {
-    fn context_row(self) -> RowVisitor<'a, 't> {
+    fn context_row(self, row: &'a mut RowBuilder) -> RowVisitor<'a, 't> {
         RowVisitor {
             reader: self.reader,
+            row,
             at: RowAt {
                 container: self.path,
                 index: None,
@@ -231,7 +233,7 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
         f.write_str("Content or Context")
     }
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(self.scalar("a boolean", Attr::Scalar(v.to_string())))
+        Ok(self.scalar("a boolean", Attr::Scalar(Scalar::of(v))))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
         Ok(self.scalar("a number", Attr::Scalar(number_text(v))))
@@ -240,9 +242,7 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
         Ok(self.scalar("a number", Attr::Scalar(number_text(v))))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        let attr =
-            serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(n.to_string()));
-        Ok(self.scalar("a number", attr))
+        Ok(self.scalar("a number", float_attr(v)))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(self.scalar("a string", string_attr(Cow::Borrowed(v))))
@@ -270,9 +270,11 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let part = if self.context {
-            self.context_row().visit_map(map)?.map(|row| Part {
-                rows: Vec::new(),
-                context: Some(row),
+            let mut row = RowBuilder::default();
+            let read = self.context_row(&mut row).visit_map(map)?;
+            read.map(|()| Part {
+                rows: Rows::default(),
+                context: Some(row.take_row()),
             })
         } else {
             self.content().visit_map(map)?.map(|rows| Part {
@@ -294,7 +296,7 @@ impl<'de> Visitor<'de> for FieldOrAttr {
         f.write_str("a value")
     }
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Attr::Scalar(v.to_string()))
+        Ok(Attr::Scalar(Scalar::of(v)))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Attr::Scalar(number_text(v)))
@@ -303,7 +305,7 @@ impl<'de> Visitor<'de> for FieldOrAttr {
         Ok(Attr::Scalar(number_text(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(n.to_string())))
+        Ok(float_attr(v))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(Attr::Str(Cow::Borrowed(v)))

@@ -2,15 +2,16 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Key, Mode, Noted, Reader, Skip, refuse, skip_map, skip_seq};
-use crate::inventory::Row;
 use crate::inventory::limits::{
     MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES_PER_ROW, MAX_ROWS,
 };
+use crate::inventory::{Row, Rows};
 use crate::probe::output::{
     Limit, LimitError, OutputError, RowName, SHOWN_NAME_CHARS, member_path,
 };
@@ -60,7 +61,7 @@ impl RowAt<'_> {
 pub(super) enum Attr<'de> {
     Str(Cow<'de, str>),
     /// A number's or boolean's JSON text.
-    Scalar(String),
+    Scalar(Scalar),
     Null,
     /// An array or object (not returned in [`Mode::Stop`]), its contents skipped.
     Nested(&'static str),
@@ -97,8 +98,52 @@ pub(super) fn string_attr<'de>(s: Cow<'de, str>) -> Attr<'de> {
 }
 
 /// The text serde_json gives a number when it prints it, as a `Value` holding it would.
-pub(super) fn number_text(n: impl Into<serde_json::Number>) -> String {
-    n.into().to_string()
+pub(super) fn number_text(n: impl Into<serde_json::Number>) -> Scalar {
+    Scalar::of(n.into())
+}
+
+/// A non-finite number cannot come from serde_json; were it to, `Value` would hold null.
+pub(super) fn float_attr<'de>(v: f64) -> Attr<'de> {
+    serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(Scalar::of(n)))
+}
+
+/// Longest text [`Scalar`] holds: a boolean's is 5 bytes, an integer's at most 20, and the
+/// longest an f64 prints as with serde_json (shortest round-trip form, e.g.
+/// `-1.7976931348623157e308`) 23.
+const SCALAR_BYTES: usize = 32;
+
+/// A number's or boolean's JSON text, kept on the stack: numbers are common in probe output,
+/// and a `String` for each would be an allocation per attribute.
+pub(super) struct Scalar {
+    len: usize,
+    bytes: [u8; SCALAR_BYTES],
+}
+
+impl Scalar {
+    pub(super) fn of(value: impl fmt::Display) -> Scalar {
+        let mut scalar = Scalar {
+            len: 0,
+            bytes: [0; SCALAR_BYTES],
+        };
+        // Cannot fail: no boolean or serde_json number prints longer than SCALAR_BYTES.
+        let _ = fmt::Write::write_fmt(&mut scalar, format_args!("{value}"));
+        scalar
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        // Only whole `&str`s are written (see `write_str`), so the bytes are UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Scalar {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let to = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        to.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
@@ -107,7 +152,7 @@ impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
         f.write_str("an attribute value")
     }
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Attr::Scalar(v.to_string()))
+        Ok(Attr::Scalar(Scalar::of(v)))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Attr::Scalar(number_text(v)))
@@ -116,8 +161,7 @@ impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
         Ok(Attr::Scalar(number_text(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        // serde_json never yields a non-finite number; were it to, `Value` would hold null.
-        Ok(serde_json::Number::from_f64(v).map_or(Attr::Null, |n| Attr::Scalar(n.to_string())))
+        Ok(float_attr(v))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(string_attr(Cow::Borrowed(v)))
@@ -146,18 +190,23 @@ impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
     }
 }
 
-/// One row's attributes as they arrive. Kept as a list, not a map, until the row ends: a
-/// row has at most [`MAX_ATTRIBUTES_PER_ROW`] of them, so a lookup is a short scan, and a map
-/// built from sorted pairs in one go has full nodes where one built by inserts has half-empty
-/// ones — most of a large item's memory is these maps.
+/// One row's attributes as they arrive, their text in one buffer that the next row reuses.
+/// Kept as a list until the row ends (a row has at most [`MAX_ATTRIBUTES_PER_ROW`] of them, so a
+/// lookup for a repeated key is a short scan), then written into the item's [`Rows`] in key
+/// order: reading a row allocates nothing once the buffers have grown to a row's size.
 #[derive(Default)]
 pub(super) struct RowBuilder {
-    pub(super) entries: Vec<(String, String)>,
+    text: String,
+    /// Each attribute's name and value in `text`.
+    entries: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl RowBuilder {
     pub(super) fn add(&mut self, at: &RowAt, key: Cow<str>, attr: Attr) -> Result<(), OutputError> {
-        let position = self.entries.iter().position(|(k, _)| **k == *key);
+        let position = self
+            .entries
+            .iter()
+            .position(|(k, _)| self.text[k.clone()] == *key);
         let too_long = |chars| {
             at.limit(
                 at.path(),
@@ -168,7 +217,7 @@ impl RowBuilder {
                 },
             )
         };
-        let value = match attr {
+        let value = match &attr {
             Attr::Null => {
                 if let Some(i) = position {
                     self.entries.swap_remove(i);
@@ -181,15 +230,18 @@ impl RowBuilder {
                     found,
                 });
             }
-            Attr::TooLong(chars) => return Err(too_long(chars)),
-            Attr::Str(s) => match chars_over(&s, MAX_ATTRIBUTE_VALUE_CHARS) {
+            Attr::TooLong(chars) => return Err(too_long(*chars)),
+            Attr::Str(s) => match chars_over(s, MAX_ATTRIBUTE_VALUE_CHARS) {
                 Some(chars) => return Err(too_long(chars)),
-                None => s.into_owned(),
+                None => &**s,
             },
-            Attr::Scalar(s) => s,
+            Attr::Scalar(s) => s.as_str(),
         };
         if let Some(i) = position {
-            self.entries[i].1 = value;
+            // The old value's text stays in the buffer until the row ends.
+            let start = self.text.len();
+            self.text.push_str(value);
+            self.entries[i].1 = start..self.text.len();
             return Ok(());
         }
         if self.entries.len() == MAX_ATTRIBUTES_PER_ROW {
@@ -211,21 +263,62 @@ impl RowBuilder {
                 },
             ));
         }
-        self.entries.push((key.into_owned(), value));
+        let key_start = self.text.len();
+        self.text.push_str(&key);
+        let value_start = self.text.len();
+        self.text.push_str(value);
+        self.entries
+            .push((key_start..value_start, value_start..self.text.len()));
         Ok(())
     }
 
-    pub(super) fn finish(mut self) -> Row {
-        // Keys are unique here; `collect` sorts again (stably, already sorted) and builds
-        // the map bottom-up.
-        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        self.entries.into_iter().collect()
+    /// Puts the attributes in key order (keys are unique here).
+    fn sort(&mut self) {
+        let text = &self.text;
+        self.entries
+            .sort_unstable_by(|a, b| text[a.0.clone()].cmp(&text[b.0.clone()]));
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.text.clear();
+        self.entries.clear();
+    }
+
+    /// Writes the row into `rows` and starts the next one.
+    pub(super) fn push_into(&mut self, rows: &mut Rows) {
+        self.sort();
+        let text = &self.text;
+        rows.push(
+            self.entries.len(),
+            self.entries
+                .iter()
+                .map(|(k, v)| (&text[k.clone()], &text[v.clone()])),
+        );
+        self.clear();
+    }
+
+    /// The row as a map (a document's Context, which is only ever refused or passed on) and
+    /// starts the next one.
+    pub(super) fn take_row(&mut self) -> Row {
+        let row = self
+            .entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    self.text[k.clone()].to_owned(),
+                    self.text[v.clone()].to_owned(),
+                )
+            })
+            .collect();
+        self.clear();
+        row
     }
 }
 
-/// A flat object: one row.
+/// A flat object: one row, read into `row`.
 pub(super) struct RowVisitor<'a, 't> {
     pub(super) reader: &'a mut Reader<'t>,
+    pub(super) row: &'a mut RowBuilder,
     pub(super) at: RowAt<'a>,
     pub(super) mode: Mode,
 }
@@ -233,7 +326,7 @@ pub(super) struct RowVisitor<'a, 't> {
 impl<'a, 't> RowVisitor<'a, 't> {
     /// For a scalar, already read, or an array, whose contents the caller has skipped if
     /// the mode notes problems of shape.
-    pub(super) fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<Row>, E> {
+    pub(super) fn not_object<E: de::Error>(self, found: &'static str) -> Result<Noted<()>, E> {
         let path = self.at.path();
         refuse(
             self.reader,
@@ -244,7 +337,7 @@ impl<'a, 't> RowVisitor<'a, 't> {
 }
 
 impl<'de> Visitor<'de> for RowVisitor<'_, '_> {
-    type Value = Noted<Row>;
+    type Value = Noted<()>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a row")
     }
@@ -256,7 +349,6 @@ impl<'de> Visitor<'de> for RowVisitor<'_, '_> {
         self.not_object("an array")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut row = RowBuilder::default();
         while let Some(key) = map.next_key_seed(Key)? {
             let attr = map.next_value_seed(AttrSeed {
                 reader: &mut *self.reader,
@@ -264,14 +356,15 @@ impl<'de> Visitor<'de> for RowVisitor<'_, '_> {
                 at: self.at,
                 key: &key,
             })?;
-            if let Err(problem) = row.add(&self.at, key, attr) {
+            if let Err(problem) = self.row.add(&self.at, key, attr) {
+                self.row.clear();
                 if self.mode.notes(&problem) {
                     skip_map(map)?;
                 }
                 return refuse(self.reader, self.mode, problem);
             }
         }
-        Ok(Ok(row.finish()))
+        Ok(Ok(()))
     }
 }
 
@@ -282,9 +375,14 @@ pub(super) struct RowSeed<'a, 't> {
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
-    type Value = Noted<Row>;
+    type Value = Noted<()>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        let RowVisitor { reader, at, mode } = self.visitor;
+        let RowVisitor {
+            reader,
+            row,
+            at,
+            mode,
+        } = self.visitor;
         if self.over_limit {
             let problem = at.limit(at.container.to_owned(), Limit::Rows { rows: MAX_ROWS + 1 });
             if mode.notes(&problem) {
@@ -292,24 +390,31 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
             }
             return refuse(reader, mode, problem);
         }
-        deserializer.deserialize_any(RowVisitor { reader, at, mode })
+        deserializer.deserialize_any(RowVisitor {
+            reader,
+            row,
+            at,
+            mode,
+        })
     }
 }
 
-/// The elements of a list of rows, after `rows` (the first row of plain-rows output, read
-/// before it was known to be one).
+/// The elements of a list of rows, after those already in `rows` (the first row of plain-rows
+/// output, read before it was known to be one).
 pub(super) fn rows_of<'de, A: SeqAccess<'de>>(
     reader: &mut Reader,
     container: &str,
     mode: Mode,
-    mut rows: Vec<Row>,
+    mut rows: Rows,
     mut seq: A,
-) -> Result<Noted<Vec<Row>>, A::Error> {
+) -> Result<Noted<Rows>, A::Error> {
+    let mut row = RowBuilder::default();
     loop {
         let index = rows.len();
         let seed = RowSeed {
             visitor: RowVisitor {
                 reader: &mut *reader,
+                row: &mut row,
                 at: RowAt {
                     container,
                     index: Some(index),
@@ -321,7 +426,7 @@ pub(super) fn rows_of<'de, A: SeqAccess<'de>>(
         };
         match seq.next_element_seed(seed)? {
             None => return Ok(Ok(rows)),
-            Some(Ok(row)) => rows.push(row),
+            Some(Ok(())) => row.push_into(&mut rows),
             Some(Err(problem)) => {
                 skip_seq(seq)?;
                 return Ok(Err(problem));

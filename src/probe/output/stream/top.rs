@@ -7,7 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::first::{FieldOrAttr, Fields, First, FirstVisitor};
 use super::{
-    Any, ContentVisitor, ContextVisitor, Key, Mode, Reader, RowAt, RowVisitor, Skip, rows_of,
+    Any, ContentVisitor, ContextVisitor, Key, Mode, Reader, RowAt, RowBuilder, RowVisitor, Skip,
+    rows_of,
 };
 use crate::probe::output::{Document, OutputError, RowName};
 
@@ -39,16 +40,20 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
     scalars_as!(not_object);
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let first = FirstVisitor {
-            reader: self.reader,
+            reader: &mut *self.reader,
             path: "$",
         }
         .visit_map(map)?;
         Ok(vec![match first {
             First::Document(document) => document,
-            First::Row(row) => Document {
-                rows: vec![row],
-                ..Document::default()
-            },
+            First::Row(mut row) => {
+                let mut rows = self.reader.new_rows();
+                row.push_into(&mut rows);
+                Document {
+                    rows,
+                    ..Document::default()
+                }
+            }
         }])
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -73,8 +78,10 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                     }
                 }
             }
-            Some(First::Row(row)) => {
-                match rows_of(reader, "$", Mode::Stop, vec![row], seq)? {
+            Some(First::Row(mut row)) => {
+                let mut rows = reader.new_rows();
+                row.push_into(&mut rows);
+                match rows_of(reader, "$", Mode::Stop, rows, seq)? {
                     Ok(rows) => Ok(vec![Document {
                         rows,
                         ..Document::default()
@@ -116,6 +123,7 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
         let context_path = format!("{path}.Context");
         reader.current_type = None;
         let mut fields = Fields::default();
+        let mut context_row = RowBuilder::default();
         while let Some(key) = map.next_key_seed(Key)? {
             match &*key {
                 "TypeName" | "SchemaVersion" => {
@@ -134,6 +142,7 @@ impl<'de> Visitor<'de> for DocVisitor<'_, '_> {
                     fields.context = Some(map.next_value_seed(Any(ContextVisitor {
                         row: RowVisitor {
                             reader: &mut *reader,
+                            row: &mut context_row,
                             at: RowAt {
                                 container: &context_path,
                                 index: None,
