@@ -11,7 +11,7 @@ use crate::config::{AgentSettings, OnRemoved};
 use crate::outbox::Outbox;
 use crate::plan::Intervals;
 use crate::plan::push::{Policy, PushPlan};
-use crate::probe::{self, CollectContext, Probe};
+use crate::probe::{self, CollectContext, Probe, RunLimiter};
 use crate::record::record;
 use crate::scheduler::Outcome;
 use crate::sender::{Deliverer, PutInventory, RetryPolicy};
@@ -20,26 +20,33 @@ use crate::state::State;
 pub use crate::outbox::Collected;
 pub use crate::record::{NEEDS_CONTENT, PushReport};
 
-/// Runs every probe once. A TypeName produced by two probes is kept from the first.
+/// Runs every probe once, within the default run limits. A TypeName produced by two probes
+/// is kept from the first.
 pub async fn collect(probes: &[Probe]) -> Collected {
-    collect_with(probes, &CollectContext::default()).await
+    collect_with(probes, &CollectContext::default(), &RunLimiter::default()).await
 }
 
 /// [`collect`] with what probes may need to know, such as the instance ID for a `files`
 /// folder named after it. Problems with parts of a probe's run (a bad file next to good
 /// ones) are reported in `errors` without dropping the good items; a probe with dynamic
 /// types that had such problems makes the round incomplete, so nothing is cleared on its
-/// account. The results are merged by an [`Outbox`], as the daemon's are.
-pub async fn collect_with(probes: &[Probe], ctx: &CollectContext) -> Collected {
+/// account. The results are merged by an [`Outbox`], as the daemon's are, as each is ready.
+/// Runs wait for `limiter`, the daemon's bound on runs in flight and their output.
+pub async fn collect_with(
+    probes: &[Probe],
+    ctx: &CollectContext,
+    limiter: &RunLimiter,
+) -> Collected {
     let mut outbox = Outbox::default();
     outbox.set_probes(probes);
-    for (probe, result) in probe::collect_all_detailed(probes, ctx).await {
+    probe::collect_each(probes, ctx, limiter, false, |probe, result| {
         outbox.record(Outcome {
             probe,
             result,
             finished_at: tokio::time::Instant::now(),
         });
-    }
+    })
+    .await;
     outbox.collected()
 }
 

@@ -139,7 +139,7 @@ impl Outbox {
 
     /// Lets go of the content of every item the service has acknowledged with the same hash
     /// and SchemaVersion: pending items are the only content held (docs/ARCHITECTURE.md,
-    /// "State and hashing").
+    /// "State and hashing"); and takes items the service refused out of the probe budget.
     pub fn drop_acknowledged(&mut self, acknowledged: Option<&InstanceState>) {
         let Some(acknowledged) = acknowledged else {
             return;
@@ -151,6 +151,15 @@ impl Outbox {
             });
             if held && item.has_content() {
                 *item = item.without_content();
+            }
+            // Refused with this content: it waits for `quarantine_retry` (or a newer run)
+            // outside the probe budget, which it must not fill for every other probe.
+            let refused = acknowledged
+                .quarantine
+                .get(item.type_name())
+                .is_some_and(|q| q.content_hash == item.content_hash());
+            if refused {
+                item.release_hold();
             }
         }
     }

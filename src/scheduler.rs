@@ -5,7 +5,10 @@
 //! long one takes. A failing probe is retried sooner than its interval at first (a blip
 //! should not cost a whole interval) with a delay that doubles per consecutive failure, up to
 //! the interval itself. Each run is bounded by the probe's timeout (the exec probe enforces
-//! its own; this is the backstop for every kind).
+//! its own; this is the backstop for every kind). Before each run the task waits for a
+//! permit from the daemon-wide [`RunLimiter`] (a run slot and the output bytes the run may
+//! hold); the wait is not part of the timeout, and the permit goes back when the run ends,
+//! however it ends — as holds on the run's items' Content where the admission says so.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::probe::{Collection, ProbeError};
+use crate::probe::{Collection, ProbeError, RunLimiter};
 
 /// First retry delay after a failure; it doubles per consecutive failure up to the interval.
 pub const FAILURE_BACKOFF_START: Duration = Duration::from_secs(5);
@@ -49,11 +52,27 @@ pub struct Outcome {
     pub finished_at: Instant,
 }
 
-/// Runs `run` on `schedule` until `cancel` fires, sending each outcome on `tx`.
-/// `wake` (a files probe's watcher) makes the next run start at once.
+/// What a probe's runs must be admitted by: the shared limiter, and the output bytes each
+/// run reserves from it.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub limiter: RunLimiter,
+    pub reserve_bytes: usize,
+    /// Whether the run's items keep their Content counted in the limiter's budget until it
+    /// is let go (see [`RunPermit::hold`]): for probes whose items are held nowhere but in
+    /// the daemon's outbox (exec probes; a `files` probe also keeps each file's last good
+    /// items, which would never give their hold back).
+    ///
+    /// [`RunPermit::hold`]: crate::probe::RunPermit::hold
+    pub hold_items: bool,
+}
+
+/// Runs `run` on `schedule` until `cancel` fires, each run once `admission` lets it, sending
+/// each outcome on `tx`. `wake` (a files probe's watcher) makes the next run start at once.
 pub async fn run_probe<F, Fut>(
     name: String,
     schedule: Schedule,
+    admission: Admission,
     run: F,
     tx: mpsc::Sender<Outcome>,
     mut wake: Option<mpsc::Receiver<()>>,
@@ -64,13 +83,22 @@ pub async fn run_probe<F, Fut>(
 {
     let mut failures = 0u32;
     loop {
-        let result = tokio::select! {
+        let permit = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            permit = admission.limiter.acquire(admission.reserve_bytes) => permit,
+        };
+        let mut result = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
             result = tokio::time::timeout(schedule.timeout + TIMEOUT_BACKSTOP, run()) => {
                 result.unwrap_or_else(|_| Err(ProbeError::Timeout { probe: name.clone(), timeout: schedule.timeout }))
             }
         };
+        match &mut result {
+            Ok(collection) if admission.hold_items => permit.hold(&mut collection.items),
+            _ => drop(permit),
+        }
         failures = if result.is_ok() {
             0
         } else {

@@ -290,3 +290,38 @@ fn main_file_that_others_could_change_cannot_switch_the_checks_off() {
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     assert!(out.stdout.contains("valid; 1 probes"), "{}", out.stdout);
 }
+
+#[test]
+fn a_probe_output_budget_over_the_unit_memory_max_is_one_warning() {
+    // 75,147,946 bytes: 40 MiB + 75,147,946 × 3 + a push of the default 1 MiB × 1, 2 bytes
+    // under 256 MiB, still within MemoryMax.
+    let fits = Dir::new("[agent]\nprobe_output_budget = 75147946\n");
+    let out = validate(&fits.main());
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(out.stderr.trim().is_empty(), "stderr: {}", out.stderr);
+
+    let over = Dir::new(&format!(
+        "[agent]\nprobe_output_budget = 268435456\n{PROBE}max_output_bytes = 268435456\n"
+    ));
+    let out = validate(&over.main());
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        "warning: memory: probe_output_budget 268435456 bytes × 3 (peak per byte of it) + \
+         max_request_bytes 1048576 × 1 (a push's peak) + 40 MiB (the daemon's own) = 809 MiB, \
+         over the unit's MemoryMax of 256 MiB: the kernel would stop the service; lower \
+         probe_output_budget to at most 75147946 bytes (or max_request_bytes) or raise MemoryMax"
+    );
+}
+
+#[test]
+fn an_exec_probe_larger_than_the_budget_is_refused() {
+    let dir = Dir::new(&format!("{PROBE}max_output_bytes = 67108864\n"));
+    let line = expect_error(&dir.main(), &dir.main(), 7, "max_output_bytes");
+    assert!(
+        line.contains(
+            "may print 67108864 bytes, more than the whole probe_output_budget of 33554432 bytes"
+        ),
+        "{line}"
+    );
+}

@@ -803,7 +803,8 @@ fn toml_value(key: &'static str) -> BoxedStrategy<String> {
             "\"[a-z:/.0-9]{0,20}\"",
         ]
         .boxed(),
-        "max_request_bytes" | "max_output_bytes" => "-?[0-9]{1,12}".boxed(),
+        "max_request_bytes" | "max_output_bytes" | "probe_output_budget" => "-?[0-9]{1,12}".boxed(),
+        "max_concurrent_probes" => "-?[0-9]{1,5}".boxed(),
         "on_removed" => prop_oneof![
             Just("\"clear\"".to_owned()),
             Just("\"keep\"".to_owned()),
@@ -873,6 +874,8 @@ const AGENT_KEYS: &[&str] = &[
     "refresh_interval",
     "quarantine_retry",
     "max_request_bytes",
+    "max_concurrent_probes",
+    "probe_output_budget",
     "on_removed",
     "profile",
     "credentials_file",

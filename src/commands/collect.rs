@@ -6,26 +6,42 @@ use std::path::Path;
 
 use super::{CommandError, load_settings};
 use crate::config::Settings;
+use crate::daemon::allocator;
 use crate::identity;
-use crate::probe::{self, CollectContext, Probe};
+use crate::probe::{self, CollectContext, Probe, RunLimiter};
 
 pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandError> {
     super::adopt_probe_orphans();
     let settings = load_settings(config_path)?;
     let probes = select(&settings, only)?;
     let ctx = context(&settings, &probes).await;
+    let limiter = RunLimiter::from_settings(&settings.agent);
+    // As in the daemon: few arenas, and each run's freed memory handed back once its items
+    // are printed, so that runs taking turns reuse memory rather than add up.
+    allocator::limit_arenas();
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0usize;
     let mut partial = 0usize;
-    for (name, outcome) in probe::collect_all_detailed(&probes, &ctx).await {
-        match outcome {
+    let mut write_error = None;
+    // Each probe's items are printed and let go as soon as it and those before it are done,
+    // and count in the limiter's budget until then (a probe that finished ahead of its turn
+    // included), so that the process holds what the budget allows, not every probe's items.
+    probe::collect_each(
+        &probes,
+        &ctx,
+        &limiter,
+        true,
+        |name, outcome| match outcome {
             Ok(collection) => {
                 for item in collection.items {
+                    if write_error.is_some() {
+                        break;
+                    }
                     // An item holds only strings; serialising it cannot fail.
                     let line = serde_json::to_string(&item).unwrap_or_default();
-                    writeln!(stdout, "{line}").map_err(|e| {
-                        CommandError::Runtime(format!("cannot write to stdout: {e}"))
-                    })?;
+                    if let Err(e) = writeln!(stdout, "{line}") {
+                        write_error = Some(e);
+                    }
                 }
                 if !collection.errors.is_empty() {
                     partial += 1;
@@ -33,12 +49,20 @@ pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandEr
                 for e in collection.errors {
                     tracing::error!(probe = %name, "{e}");
                 }
+                allocator::release_freed();
             }
             Err(e) => {
                 failed += 1;
                 tracing::error!(probe = %name, "{e}");
+                allocator::release_freed();
             }
-        }
+        },
+    )
+    .await;
+    if let Some(e) = write_error {
+        return Err(CommandError::Runtime(format!(
+            "cannot write to stdout: {e}"
+        )));
     }
     if failed + partial > 0 {
         return Err(CommandError::Runtime(format!(

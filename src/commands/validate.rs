@@ -22,6 +22,7 @@ pub async fn run(config_path: &Path, fetch: bool) -> Result<(), CommandError> {
     let settings = config::load_with_fleet(config_path, &stored)?;
     summary(config_path, &settings, "");
     read_rate(&settings);
+    memory(&settings);
     for name in &settings.agent.fleet.parameters {
         match crate::fleet::store::load(&stored_dir, name) {
             Ok(Some(s)) => println!(
@@ -130,6 +131,39 @@ fn read_rate(settings: &Settings) {
              every application that reads parameters); make fleet_poll_interval at least {}",
             crate::config::defaults::PARAMETER_STORE_READ_TPS,
             humantime::format_duration(std::time::Duration::from_secs(needed))
+        );
+    }
+}
+
+/// One warning line when the configuration's worst case (the daemon's baseline, the probe
+/// budget times its measured peak per byte, a push of `max_request_bytes` times its measured
+/// peak per byte) is over the unit's `MemoryMax`.
+fn memory(settings: &Settings) {
+    use crate::config::defaults::{
+        DAEMON_BASELINE_BYTES, PEAK_PER_OUTPUT_BYTE, PUSH_PEAK_PER_REQUEST_BYTE, UNIT_MEMORY_MAX,
+    };
+    let agent = &settings.agent;
+    let worst = agent.worst_case_bytes();
+    if worst > UNIT_MEMORY_MAX {
+        const MIB: usize = 1024 * 1024;
+        let push = agent
+            .max_request_bytes
+            .saturating_mul(PUSH_PEAK_PER_REQUEST_BYTE);
+        let room = UNIT_MEMORY_MAX
+            .saturating_sub(DAEMON_BASELINE_BYTES)
+            .saturating_sub(push)
+            / PEAK_PER_OUTPUT_BYTE;
+        eprintln!(
+            "warning: memory: probe_output_budget {} bytes × {PEAK_PER_OUTPUT_BYTE} (peak per byte \
+             of it) + max_request_bytes {} × {PUSH_PEAK_PER_REQUEST_BYTE} (a push's peak) + {} MiB \
+             (the daemon's own) = {} MiB, over the unit's MemoryMax of {} MiB: the kernel would \
+             stop the service; lower probe_output_budget to at most {room} bytes (or \
+             max_request_bytes) or raise MemoryMax",
+            agent.probe_output_budget,
+            agent.max_request_bytes,
+            DAEMON_BASELINE_BYTES / MIB,
+            worst.div_ceil(MIB),
+            UNIT_MEMORY_MAX / MIB,
         );
     }
 }

@@ -86,6 +86,50 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
 pub const MIN_OUTPUT_BYTES: usize = 1;
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024 * 1024;
 
+/// Probe runs in flight at once, daemon-wide: enough that a slow program does not hold up
+/// the rest, few enough that a reload (every probe due together) does not start a process
+/// per probe on a small node. More runs wait their turn.
+pub const DEFAULT_MAX_CONCURRENT_PROBES: usize = 4;
+pub const MIN_CONCURRENT_PROBES: usize = 1;
+pub const MAX_CONCURRENT_PROBES: usize = 1024;
+
+/// Bytes the probe runs in flight and the items waiting for delivery may hold together,
+/// daemon-wide (`probe::limit`): a run reserves what it may hold (an exec probe its
+/// `max_output_bytes`) before it starts and waits while that is more than is left; its items
+/// then hold their Content's bytes until the service has them. Four default exec probes
+/// (8 MiB each) fit at once, so they do not take turns, and a probe that hangs holds only its
+/// own share. The worst case is [`DAEMON_BASELINE_BYTES`] + 32 MiB × [`PEAK_PER_OUTPUT_BYTE`]
+/// + [`PUSH_PEAK_PER_REQUEST_BYTE`] × the default 1 MiB `max_request_bytes` = 40 + 96 + 1 =
+/// 137 MiB, 119 MiB (46 %) under the unit's `MemoryMax=256M`.
+pub const DEFAULT_PROBE_OUTPUT_BUDGET: usize = 32 * 1024 * 1024;
+/// Bounds of `probe_output_budget`: 1 MiB (a `system` probe's reservation) to 4 GiB.
+pub const MIN_PROBE_OUTPUT_BUDGET: usize = 1024 * 1024;
+pub const MAX_PROBE_OUTPUT_BUDGET: usize = 4 * 1024 * 1024 * 1024;
+
+/// Peak memory per byte of the budget, measured (BENCHMARKS.md, "Probe budget", release
+/// build): one run of a valid 10,000 × 50 output of 7,520,001 bytes (7,344 kB; the densest
+/// valid shape, one-character-wide values, gives the same factor) peaked at 30,440 kB in
+/// `collect` against 8,956 kB for a run refused at once: (30,440 − 8,956) / 7,344 = 2.93,
+/// rounded up. That is the output read, the rows written from it in their canonical form,
+/// and `collect`'s printed line; in the daemon a run's items stay in the budget as their
+/// Content (1 byte per byte) once the run's output is gone.
+pub const PEAK_PER_OUTPUT_BYTE: usize = 3;
+
+/// Peak memory of a push per byte of `max_request_bytes`: the request body the daemon renders
+/// and what the SDK holds while it signs and sends it. Measured (BENCHMARKS.md, "Probe
+/// budget", `benches/probe-budget.sh`): the same four 7,520,001-byte items sent one a request
+/// and all in one request peaked at 56,784 and 69,044 kB, 12,260 kB more for 22,032 kB more
+/// request: 0.56 a byte, rounded up.
+pub const PUSH_PEAK_PER_REQUEST_BYTE: usize = 1;
+
+/// The daemon's own peak without any probe run: 37,024 kB measured during a 10,000-row push
+/// (BENCHMARKS.md, `benches/footprint.sh`), rounded up.
+pub const DAEMON_BASELINE_BYTES: usize = 40 * 1024 * 1024;
+
+/// The unit's `MemoryMax=` (systemd/ssm-inventoryd.service), against which `validate`
+/// measures a configuration's worst case.
+pub const UNIT_MEMORY_MAX: usize = 256 * 1024 * 1024;
+
 /// Trust checks are on: a root daemon refuses definitions, programs and folders that
 /// someone other than root could change.
 pub const DEFAULT_STRICT_PERMISSIONS: bool = true;

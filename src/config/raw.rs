@@ -47,6 +47,10 @@ pub(super) struct RawAgent {
     pub quarantine_retry: Option<Spanned<DurationValue>>,
     /// Signed, so that a negative number gets the range message rather than a type error.
     pub max_request_bytes: Option<Spanned<i64>>,
+    /// Signed, so that a negative number gets the range message rather than a type error.
+    pub max_concurrent_probes: Option<Spanned<i64>>,
+    /// Signed, so that a negative number gets the range message rather than a type error.
+    pub probe_output_budget: Option<Spanned<i64>>,
     pub on_removed: Option<Spanned<OnRemoved>>,
     pub profile: Option<Spanned<String>>,
     pub credentials_file: Option<Spanned<String>>,

@@ -75,6 +75,14 @@ pub struct AgentSettings {
     /// What happens in SSM to a type no probe produces any more.
     /// Default: [`DEFAULT_ON_REMOVED`](super::defaults::DEFAULT_ON_REMOVED) (clear).
     pub on_removed: OnRemoved,
+    /// Probe runs in flight at once, daemon-wide; more wait their turn.
+    /// Default: [`DEFAULT_MAX_CONCURRENT_PROBES`](super::defaults::DEFAULT_MAX_CONCURRENT_PROBES) (4).
+    pub max_concurrent_probes: usize,
+    /// Bytes the probe runs in flight and the items waiting for delivery may hold together:
+    /// each run reserves what it may hold before it starts, its items then hold their
+    /// Content until the service has it. No exec probe's `max_output_bytes` is larger.
+    /// Default: [`DEFAULT_PROBE_OUTPUT_BUDGET`](super::defaults::DEFAULT_PROBE_OUTPUT_BUDGET) (32 MiB).
+    pub probe_output_budget: usize,
     /// A named profile of the shared AWS config and credentials files. Default: none (the
     /// SDK's default chain, which honours `AWS_PROFILE`).
     pub profile: Option<String>,
@@ -128,6 +136,26 @@ pub struct FleetSettings {
     /// Whether a parameter's exec probe may set `user`.
     /// Default: [`DEFAULT_FLEET_ALLOW_USER`](super::defaults::DEFAULT_FLEET_ALLOW_USER) (false).
     pub allow_user: bool,
+}
+
+impl AgentSettings {
+    /// The most memory the daemon may use under this configuration: its baseline, the
+    /// probe budget (runs in flight and items waiting for delivery) times the measured peak
+    /// per byte of it, and a push of `max_request_bytes` times its measured peak per byte.
+    pub fn worst_case_bytes(&self) -> usize {
+        use super::defaults::{
+            DAEMON_BASELINE_BYTES, PEAK_PER_OUTPUT_BYTE, PUSH_PEAK_PER_REQUEST_BYTE,
+        };
+        DAEMON_BASELINE_BYTES
+            .saturating_add(
+                self.probe_output_budget
+                    .saturating_mul(PEAK_PER_OUTPUT_BYTE),
+            )
+            .saturating_add(
+                self.max_request_bytes
+                    .saturating_mul(PUSH_PEAK_PER_REQUEST_BYTE),
+            )
+    }
 }
 
 impl FleetSettings {

@@ -18,7 +18,7 @@
 //! is in flight; the acknowledged state travels with the push task and comes back with its
 //! report.
 
-mod allocator;
+pub(crate) mod allocator;
 mod config_watch;
 mod fleet;
 mod identity_resolver;

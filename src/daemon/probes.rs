@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::identity::Identity;
 use crate::outbox::Outbox;
-use crate::probe::{CollectContext, Probe};
-use crate::scheduler::{self, Outcome, Schedule};
+use crate::probe::{CollectContext, Probe, RunLimiter};
+use crate::scheduler::{self, Admission, Outcome, Schedule};
 
 /// A files probe's folder may change in bursts (an editor, a package install); one run
 /// after the burst is enough.
@@ -26,6 +26,9 @@ pub struct ProbeRunner {
     wakers: HashMap<String, mpsc::Sender<()>>,
     /// The instance ID the running probes were given, if any.
     instance_id: Option<String>,
+    /// One for the daemon's life, its limits taken from each configuration: items waiting
+    /// for delivery across a reload still count in it.
+    limiter: RunLimiter,
 }
 
 impl ProbeRunner {
@@ -36,11 +39,13 @@ impl ProbeRunner {
             cancel: CancellationToken::new(),
             wakers: HashMap::new(),
             instance_id: None,
+            limiter: RunLimiter::default(),
         }
     }
 
     /// (Re)starts one scheduler task per configured probe, stopping those running, and
-    /// gives `outbox` the new probe list.
+    /// gives `outbox` the new probe list. The tasks share the one [`RunLimiter`], with the
+    /// configuration's limits; runs stopped here give their permits back as they end.
     pub fn start(&mut self, settings: &Settings, outbox: &mut Outbox, identity: Option<&Identity>) {
         self.stop();
         self.cancel = CancellationToken::new();
@@ -52,6 +57,8 @@ impl ProbeRunner {
             None => CollectContext::default(),
         };
         self.instance_id = ctx.instance_id.clone();
+        self.limiter.configure(&settings.agent);
+        let limiter = self.limiter.clone();
         for (probe, settings) in probes.into_iter().zip(&settings.probes) {
             let (wake_tx, wake) = mpsc::channel::<()>(1);
             match probe.watch(&ctx, WATCH_DEBOUNCE) {
@@ -70,6 +77,11 @@ impl ProbeRunner {
                 timeout: settings.timeout,
             };
             let name = probe.name().to_string();
+            let admission = Admission {
+                limiter: limiter.clone(),
+                reserve_bytes: probe.reserve_bytes(),
+                hold_items: probe.is_exec(),
+            };
             let ctx = ctx.clone();
             let run = move || {
                 let probe = probe.clone();
@@ -79,6 +91,7 @@ impl ProbeRunner {
             tokio::spawn(scheduler::run_probe(
                 name,
                 schedule,
+                admission,
                 run,
                 self.outcomes.clone(),
                 Some(wake),

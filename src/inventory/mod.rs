@@ -63,6 +63,29 @@ pub struct Item {
     /// go (see [`Item::without_content`]); such an item can only be sent hash-only.
     #[serde(skip)]
     content_dropped: bool,
+    /// What keeps the Content counted in the daemon's probe budget (`probe::limit`) while
+    /// this item or a copy of it holds the Content; let go with it.
+    #[serde(skip)]
+    hold: Keepalive,
+}
+
+/// Something kept alive as long as an item's Content: shared by the item's copies, and no
+/// part of what the item is (two items equal in everything else are equal).
+#[derive(Clone, Default)]
+struct Keepalive(Option<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl PartialEq for Keepalive {
+    fn eq(&self, _: &Keepalive) -> bool {
+        true
+    }
+}
+
+impl Eq for Keepalive {}
+
+impl std::fmt::Debug for Keepalive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "held" } else { "-" })
+    }
 }
 
 impl Item {
@@ -115,6 +138,7 @@ impl Item {
             content_hash: canonical.content_hash,
             content: Arc::new(canonical.content),
             content_dropped: false,
+            hold: Keepalive::default(),
         })
     }
 
@@ -129,7 +153,20 @@ impl Item {
             content_hash: self.content_hash.clone(),
             content: Arc::new(b"[]".to_vec()),
             content_dropped: true,
+            hold: Keepalive::default(),
         }
+    }
+
+    /// Keeps `hold` alive as long as this item, or a copy made from now on, holds its
+    /// Content (see `probe::limit`).
+    pub fn set_hold(&mut self, hold: Arc<dyn std::any::Any + Send + Sync>) {
+        self.hold = Keepalive(Some(hold));
+    }
+
+    /// Stops counting this copy's Content in the probe budget: for an item the service has
+    /// refused, which no delivery will let go.
+    pub fn release_hold(&mut self) {
+        self.hold = Keepalive::default();
     }
 
     /// False for an item made by [`Item::without_content`]: it cannot be sent in full.

@@ -18,6 +18,7 @@
 mod error;
 pub mod exec;
 pub mod files;
+pub mod limit;
 pub mod output;
 pub mod system;
 mod user;
@@ -32,6 +33,7 @@ use crate::inventory::{Item, ItemHead, capture_time_now, check_type_name};
 
 pub use error::ProbeError;
 pub use files::{FileError, WatchError};
+pub use limit::{RunLimiter, RunPermit};
 pub use output::OutputError;
 
 /// What the caller knows that a probe may need while it runs.
@@ -138,6 +140,24 @@ impl Probe {
             Kind::Exec(exec) => exec.settings.has_prefix_types(),
             Kind::Files(_) => true,
             Kind::System(_) => false,
+        }
+    }
+
+    /// The output bytes a run of this probe may hold, which it reserves from the
+    /// daemon-wide budget before it starts (see [`limit`]): an exec probe's
+    /// `max_output_bytes`, one file's limit for a `files` probe (it reads one file at a time),
+    /// [`limit::SYSTEM_RESERVE_BYTES`] for a `system` probe.
+    /// Whether this is an exec probe: its items are held nowhere but in the daemon's
+    /// outbox, so they can hold budget until delivered (see [`limit`]).
+    pub fn is_exec(&self) -> bool {
+        matches!(self.kind, Kind::Exec(_))
+    }
+
+    pub fn reserve_bytes(&self) -> usize {
+        match &self.kind {
+            Kind::Exec(exec) => exec.spec.max_output_bytes,
+            Kind::Files(_) => files::MAX_FILE_BYTES as usize,
+            Kind::System(_) => limit::SYSTEM_RESERVE_BYTES,
         }
     }
 
@@ -280,10 +300,10 @@ impl Probe {
     }
 }
 
-/// Runs every probe once, concurrently, and returns each probe's outcome in input order.
-/// Per-part problems are logged; see [`collect_all_detailed`] to get them.
+/// Runs every probe once, as many at a time as the default limits let, and returns each
+/// probe's outcome in input order. Per-part problems are logged; see [`collect_all_detailed`] to get them.
 pub async fn collect_all(probes: &[Probe]) -> Vec<(String, Result<Vec<Item>, ProbeError>)> {
-    collect_all_detailed(probes, &CollectContext::default())
+    collect_all_detailed(probes, &CollectContext::default(), &RunLimiter::default())
         .await
         .into_iter()
         .map(|(name, outcome)| {
@@ -298,40 +318,92 @@ pub async fn collect_all(probes: &[Probe]) -> Vec<(String, Result<Vec<Item>, Pro
         .collect()
 }
 
-/// Runs every probe once, concurrently, and returns each probe's whole outcome in input
-/// order.
+/// Runs every probe once, as many at a time as `limiter` lets, and returns each probe's
+/// whole outcome in input order. The items do not hold budget: the caller keeps them all.
 pub async fn collect_all_detailed(
     probes: &[Probe],
     ctx: &CollectContext,
+    limiter: &RunLimiter,
 ) -> Vec<(String, Result<Collection, ProbeError>)> {
+    let mut all = Vec::with_capacity(probes.len());
+    collect_each(probes, ctx, limiter, false, |name, outcome| {
+        all.push((name, outcome))
+    })
+    .await;
+    all
+}
+
+/// Runs every probe once, as many at a time as `limiter` lets (each run waits for its
+/// permit, so none fails for lack of one), and hands each probe's outcome to `each` in input
+/// order, as soon as it and those before it are done. With `hold_items` the items hold their
+/// Content in the budget until `each` lets them go, so that those finished ahead of their
+/// turn count too; runs are admitted in input order, so the next one to be handed over is
+/// never waiting behind later ones whose items wait for it.
+pub async fn collect_each(
+    probes: &[Probe],
+    ctx: &CollectContext,
+    limiter: &RunLimiter,
+    hold_items: bool,
+    mut each: impl FnMut(String, Result<Collection, ProbeError>),
+) {
     let mut set = tokio::task::JoinSet::new();
-    for (index, probe) in probes.iter().enumerate() {
-        let probe = probe.clone();
-        let ctx = ctx.clone();
-        set.spawn(async move { (index, probe.collect_detailed(&ctx).await) });
-    }
     let mut outcomes: Vec<Option<Result<Collection, ProbeError>>> =
         probes.iter().map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((index, outcome)) => outcomes[index] = Some(outcome),
-            // A probe task only ends without a value if it panicked; that is a bug, and the
-            // probe's slot stays empty so it is reported below rather than hidden.
-            Err(e) => tracing::error!("a probe task failed: {e}"),
+    let mut next = 0;
+    let mut hand_over = |outcomes: &mut Vec<Option<Result<Collection, ProbeError>>>,
+                         next: &mut usize,
+                         finished: bool| {
+        while *next < probes.len() {
+            let outcome = match outcomes[*next].take() {
+                Some(outcome) => outcome,
+                // A probe task only ends without a value if it panicked; that is a bug, and
+                // the probe is reported as crashed rather than hidden.
+                None if finished => Err(ProbeError::Crashed {
+                    probe: probes[*next].name().to_string(),
+                }),
+                None => return,
+            };
+            each(probes[*next].name().to_string(), outcome);
+            *next += 1;
+        }
+    };
+    let mut admitted = 0;
+    let mut admission = None;
+    loop {
+        if admission.is_none()
+            && let Some(probe) = probes.get(admitted)
+        {
+            admission = Some(Box::pin(limiter.acquire(probe.reserve_bytes())));
+        }
+        tokio::select! {
+            permit = async { admission.as_mut()?.await.into() }, if admission.is_some() => {
+                admission = None;
+                let Some(permit): Option<RunPermit> = permit else { continue };
+                let probe = probes[admitted].clone();
+                let ctx = ctx.clone();
+                let index = admitted;
+                admitted += 1;
+                set.spawn(async move {
+                    let mut outcome = probe.collect_detailed(&ctx).await;
+                    match &mut outcome {
+                        Ok(collection) if hold_items => permit.hold(&mut collection.items),
+                        _ => drop(permit),
+                    }
+                    (index, outcome)
+                });
+            }
+            joined = set.join_next(), if !set.is_empty() => {
+                match joined {
+                    Some(Ok((index, outcome))) => outcomes[index] = Some(outcome),
+                    Some(Err(e)) => tracing::error!("a probe task failed: {e}"),
+                    None => {}
+                }
+                hand_over(&mut outcomes, &mut next, false);
+            }
+            else => break,
         }
     }
-    probes
-        .iter()
-        .zip(outcomes)
-        .map(|(probe, outcome)| {
-            let outcome = outcome.unwrap_or_else(|| {
-                Err(ProbeError::Crashed {
-                    probe: probe.name().to_string(),
-                })
-            });
-            (probe.name().to_string(), outcome)
-        })
-        .collect()
+    hand_over(&mut outcomes, &mut next, true);
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ async fn observe(
         tokio::spawn(run_probe(
             "p".into(),
             sched,
+            Admission {
+                limiter: RunLimiter::default(),
+                reserve_bytes: 1024,
+                hold_items: false,
+            },
             move || {
                 let (started, running, max_running, count) = (
                     started.clone(),
@@ -169,4 +174,190 @@ async fn recovery_resets_the_backoff() {
         .map(|p| (p[1] - p[0]).as_secs())
         .collect();
     assert_eq!(&gaps[..3], &[5, 10, 60], "{gaps:?}");
+}
+
+/// How a run of [`limited`] behaves.
+#[derive(Clone, Copy)]
+enum Run {
+    /// Succeeds after this long.
+    Ok(u64),
+    /// Fails after this long.
+    Fail(u64),
+    /// Never ends: the scheduler's timeout cuts it.
+    Hang,
+}
+
+/// Runs one scheduler task per entry of `runs`, all sharing `limiter` and reserving
+/// `reserve` bytes, each probe once (the interval is a day); returns, per probe, when its
+/// first outcome arrived and whether it was a success, with the most runs seen in flight.
+async fn limited(
+    limiter: &RunLimiter,
+    reserve: usize,
+    runs: &[Run],
+) -> (Vec<(String, Duration, Result<(), String>)>, u32) {
+    let start = Instant::now();
+    let (tx, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let running = Arc::new(AtomicU32::new(0));
+    let max_running = Arc::new(AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for (i, run) in runs.iter().copied().enumerate() {
+        let (running, max_running) = (running.clone(), max_running.clone());
+        let name = format!("p{i}");
+        let probe = name.clone();
+        tasks.push(tokio::spawn(run_probe(
+            name,
+            schedule(86_400, 0, 5),
+            Admission {
+                limiter: limiter.clone(),
+                reserve_bytes: reserve,
+                hold_items: false,
+            },
+            move || {
+                let (running, max_running, probe) =
+                    (running.clone(), max_running.clone(), probe.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_running.fetch_max(now, Ordering::SeqCst);
+                    // Decrements however the run ends, dropped with its future on a timeout.
+                    struct Done(Arc<AtomicU32>);
+                    impl Drop for Done {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _done = Done(running);
+                    match run {
+                        Run::Ok(secs) => {
+                            tokio::time::sleep(Duration::from_secs(secs)).await;
+                            Ok(Collection::default())
+                        }
+                        Run::Fail(secs) => {
+                            tokio::time::sleep(Duration::from_secs(secs)).await;
+                            Err(ProbeError::EmptyCommand { probe })
+                        }
+                        Run::Hang => std::future::pending().await,
+                    }
+                }
+            },
+            tx.clone(),
+            None,
+            cancel.child_token(),
+        )));
+    }
+    drop(tx);
+    let mut outcomes = Vec::new();
+    while outcomes.len() < runs.len() {
+        let outcome = rx.recv().await.unwrap();
+        outcomes.push((
+            outcome.probe,
+            start.elapsed(),
+            outcome.result.map(|_| ()).map_err(|e| e.to_string()),
+        ));
+    }
+    cancel.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (outcomes, max_running.load(Ordering::SeqCst))
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_over_the_budget_wait_their_turn_rather_than_fail() {
+    // Room for two runs of 4 MiB, though four may be in flight: the bytes decide.
+    let limiter = RunLimiter::new(4, 8 * 1024 * 1024);
+    let (outcomes, max_running) = limited(&limiter, 4 * 1024 * 1024, &[Run::Ok(3); 5]).await;
+    assert_eq!(max_running, 2);
+    let times: Vec<u64> = outcomes.iter().map(|(_, t, _)| t.as_secs()).collect();
+    // Two at a time, each 3 s, first come first served: 3, 3, 6, 6, 9. None timed out,
+    // though the last waited 6 s for a run whose timeout is 5 s: the wait is not the run's.
+    assert_eq!(times, [3, 3, 6, 6, 9], "{outcomes:?}");
+    assert!(outcomes.iter().all(|(_, _, r)| r.is_ok()), "{outcomes:?}");
+    assert_eq!(limiter.available_runs(), 4);
+    assert_eq!(limiter.available_bytes(), 8 * 1024 * 1024);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_run_limit_holds_when_the_bytes_would_not() {
+    let limiter = RunLimiter::new(2, 64 * 1024 * 1024);
+    let (outcomes, max_running) = limited(&limiter, 1024 * 1024, &[Run::Ok(2); 5]).await;
+    assert_eq!(max_running, 2);
+    let times: Vec<u64> = outcomes.iter().map(|(_, t, _)| t.as_secs()).collect();
+    assert_eq!(times, [2, 2, 4, 4, 6]);
+    assert!(outcomes.iter().all(|(_, _, r)| r.is_ok()));
+    assert_eq!(limiter.available_runs(), 2);
+    assert_eq!(limiter.available_bytes(), 64 * 1024 * 1024);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_or_timed_out_run_gives_its_permit_back() {
+    // One run at a time: each run after the first starts only once the one before it gave
+    // its permit back.
+    let limiter = RunLimiter::new(1, 8 * 1024 * 1024);
+    let (outcomes, max_running) = limited(
+        &limiter,
+        8 * 1024 * 1024,
+        &[Run::Fail(1), Run::Hang, Run::Ok(1), Run::Hang, Run::Ok(1)],
+    )
+    .await;
+    assert_eq!(max_running, 1);
+    let seen: Vec<(&str, u64, bool)> = outcomes
+        .iter()
+        .map(|(p, t, r)| (p.as_str(), t.as_secs(), r.is_ok()))
+        .collect();
+    // The failure at 1 s; a hung run is cut at its timeout plus the backstop (10 s).
+    assert_eq!(
+        seen,
+        [
+            ("p0", 1, false),
+            ("p1", 11, false),
+            ("p2", 12, true),
+            ("p3", 22, false),
+            ("p4", 23, true)
+        ],
+        "{outcomes:?}"
+    );
+    for hung in [1, 3] {
+        let error = outcomes[hung].2.as_ref().unwrap_err();
+        assert!(
+            error.contains("did not finish within its timeout"),
+            "{error}"
+        );
+    }
+    assert_eq!(limiter.available_runs(), 1);
+    assert_eq!(limiter.available_bytes(), 8 * 1024 * 1024);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_probe_gives_its_permit_back_and_stops_waiting() {
+    let limiter = RunLimiter::new(1, 8 * 1024 * 1024);
+    let (tx, _rx) = mpsc::channel(4);
+    let cancel = CancellationToken::new();
+    let spawn = |cancel: CancellationToken| {
+        tokio::spawn(run_probe(
+            "p".into(),
+            schedule(86_400, 0, 3600),
+            Admission {
+                limiter: limiter.clone(),
+                reserve_bytes: 8 * 1024 * 1024,
+                hold_items: false,
+            },
+            std::future::pending::<Result<Collection, ProbeError>>,
+            tx.clone(),
+            None,
+            cancel,
+        ))
+    };
+    // One hangs holding the permit, the other waits for it; a reload stops both.
+    let holding = spawn(cancel.child_token());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let waiting = spawn(cancel.child_token());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(limiter.available_runs(), 0);
+    assert_eq!(limiter.available_bytes(), 0);
+    cancel.cancel();
+    holding.await.unwrap();
+    waiting.await.unwrap();
+    assert_eq!(limiter.available_runs(), 1);
+    assert_eq!(limiter.available_bytes(), 8 * 1024 * 1024);
 }

@@ -20,6 +20,8 @@ fn empty_file_is_every_default() {
     assert_eq!(a.refresh_interval, Duration::from_secs(12 * 3600));
     assert_eq!(a.quarantine_retry, Duration::from_secs(6 * 3600));
     assert_eq!(a.max_request_bytes, 1_048_576);
+    assert_eq!(a.max_concurrent_probes, 4);
+    assert_eq!(a.probe_output_budget, 32 * 1024 * 1024);
     assert_eq!(a.on_removed, OnRemoved::Clear);
     assert_eq!(a.profile, None);
     assert_eq!(a.credentials_file, None);
@@ -36,6 +38,12 @@ fn empty_file_is_every_default() {
     assert_eq!(DEFAULT_REFRESH_INTERVAL, a.refresh_interval);
     assert_eq!(DEFAULT_QUARANTINE_RETRY, a.quarantine_retry);
     assert_eq!(DEFAULT_MAX_REQUEST_BYTES, a.max_request_bytes);
+    assert_eq!(DEFAULT_MAX_CONCURRENT_PROBES, a.max_concurrent_probes);
+    assert_eq!(DEFAULT_PROBE_OUTPUT_BUDGET, a.probe_output_budget);
+    // The documented worst case of the defaults: 40 MiB + 32 MiB × 3 + 1 MiB × 1 = 137 MiB,
+    // under the unit's 256 MiB.
+    assert_eq!(a.worst_case_bytes(), 137 * 1024 * 1024);
+    assert!(a.worst_case_bytes() < UNIT_MEMORY_MAX);
     assert_eq!(DEFAULT_ON_REMOVED, a.on_removed);
     assert_eq!(DEFAULT_RETRY_BASE, a.retry_base);
     assert_eq!(DEFAULT_RETRY_CAP, a.retry_cap);
@@ -172,7 +180,7 @@ fn auto_means_none() {
 fn agent_errors() {
     assert_eq!(
         err("[agent]\nsplay = \"1s\"\nintervall = \"1s\"\n"),
-        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`, `log_level`, `metrics_file`, `fleet_config`, `fleet_poll_interval`, `fleet_size_hint`, `fleet_exec_dirs`, `fleet_allow_shell`, `fleet_allow_user`"
+        "c.toml:3: key `intervall`: unknown key, expected one of `instance_id`, `region`, `endpoint_url`, `state_dir`, `probes_dir`, `splay`, `min_push_interval`, `refresh_interval`, `quarantine_retry`, `max_request_bytes`, `max_concurrent_probes`, `probe_output_budget`, `on_removed`, `profile`, `credentials_file`, `retry_base`, `retry_cap`, `strict_permissions`, `log_level`, `metrics_file`, `fleet_config`, `fleet_poll_interval`, `fleet_size_hint`, `fleet_exec_dirs`, `fleet_allow_shell`, `fleet_allow_user`"
     );
     assert_eq!(
         err("[agent]\n\nregoin = \"x\"\n"),
@@ -244,4 +252,55 @@ fn strict_permissions_is_a_boolean() {
             .agent
             .strict_permissions
     );
+}
+
+#[test]
+fn probe_run_limits() {
+    let s = ok("[agent]\nmax_concurrent_probes = 1\nprobe_output_budget = 1048576\n");
+    assert_eq!(s.agent.max_concurrent_probes, 1);
+    assert_eq!(s.agent.probe_output_budget, 1024 * 1024);
+    assert_eq!(
+        err("[agent]\nmax_concurrent_probes = 0\n"),
+        "c.toml:2: key `max_concurrent_probes`: 0 is out of range: must be between 1 and 1024"
+    );
+    assert!(
+        err("[agent]\nmax_concurrent_probes = -1\n")
+            .starts_with("c.toml:2: key `max_concurrent_probes`: -1 is out of range")
+    );
+    assert_eq!(
+        err("[agent]\nprobe_output_budget = 1048575\n"),
+        "c.toml:2: key `probe_output_budget`: 1048575 is out of range: must be between \
+         1048576 and 4294967296 (4 GiB)"
+    );
+    // With the default max_request_bytes, 75,147,946 bytes is the largest budget whose worst
+    // case fits the unit's MemoryMax: (256 − 40 − 1) MiB / 3, rounded down.
+    let fits = ok("[agent]\nprobe_output_budget = 75147946\n");
+    assert!(fits.agent.worst_case_bytes() <= UNIT_MEMORY_MAX);
+    let over = ok("[agent]\nprobe_output_budget = 75147947\n");
+    assert!(over.agent.worst_case_bytes() > UNIT_MEMORY_MAX);
+}
+
+#[test]
+fn an_exec_probe_may_not_print_more_than_the_whole_budget() {
+    let probe = "[[probe]]\nname = \"big\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n\
+                 type_name = \"Custom:Big\"\n";
+    // The default max_output_bytes is a quarter of the default budget; the whole fits.
+    ok(probe);
+    ok(&format!("{probe}max_output_bytes = 33554432\n"));
+    assert_eq!(
+        err(&format!("{probe}max_output_bytes = 33554433\n")),
+        "c.toml:6: key `max_output_bytes`: probe \"big\" may print 33554433 bytes, more than \
+         the whole probe_output_budget of 33554432 bytes in [agent]: raise the budget or lower \
+         the probe's max_output_bytes"
+    );
+    // Without its own key, the probe's default is measured against a smaller budget, at its
+    // header.
+    assert!(
+        err(&format!("[agent]\nprobe_output_budget = 1048576\n{probe}"))
+            .starts_with("c.toml:3: key `max_output_bytes`: probe \"big\" may print 8388608 bytes")
+    );
+    let s = ok(&format!(
+        "[agent]\nprobe_output_budget = 268435456\n{probe}max_output_bytes = 268435456\n"
+    ));
+    assert_eq!(s.agent.probe_output_budget, 268_435_456);
 }

@@ -6,7 +6,7 @@ use super::super::AgentSettings;
 use super::super::defaults::*;
 use super::super::error::{ConfigError, Source};
 use super::super::raw::RawAgent;
-use super::{auto_or, bytes_or, duration_or, nonzero_duration_or, path_or};
+use super::{auto_or, bytes_or, count_or, duration_or, nonzero_duration_or, path_or};
 use crate::identity::{is_instance_id, is_region};
 
 pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, ConfigError> {
@@ -64,6 +64,21 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         DEFAULT_MAX_REQUEST_BYTES,
         MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES,
         "64 MiB",
+    )?;
+    let max_concurrent_probes = count_or(
+        src,
+        raw.max_concurrent_probes,
+        "max_concurrent_probes",
+        DEFAULT_MAX_CONCURRENT_PROBES,
+        MIN_CONCURRENT_PROBES..=MAX_CONCURRENT_PROBES,
+    )?;
+    let probe_output_budget = bytes_or(
+        src,
+        raw.probe_output_budget,
+        "probe_output_budget",
+        DEFAULT_PROBE_OUTPUT_BUDGET,
+        MIN_PROBE_OUTPUT_BUDGET..=MAX_PROBE_OUTPUT_BUDGET,
+        "4 GiB",
     )?;
     let on_removed = raw
         .on_removed
@@ -145,6 +160,8 @@ pub(super) fn agent(src: &Source<'_>, raw: RawAgent) -> Result<AgentSettings, Co
         refresh_interval,
         quarantine_retry,
         max_request_bytes,
+        max_concurrent_probes,
+        probe_output_budget,
         on_removed,
         profile,
         credentials_file,

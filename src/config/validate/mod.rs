@@ -111,6 +111,21 @@ impl Loader {
             // opt-out is for files the node's own administrator wrote.
             let strict = self.agent.strict_permissions || src.is_parameter();
             let (probe, places) = probe(src, raw, strict)?;
+            if let ProbeKind::Exec(exec) = &probe.kind {
+                let budget = self.agent.probe_output_budget;
+                if exec.max_output_bytes > budget {
+                    return Err(src.invalid(
+                        places.output.as_ref().unwrap_or(&places.header),
+                        "max_output_bytes",
+                        format!(
+                            "probe {:?} may print {} bytes, more than the whole \
+                             probe_output_budget of {budget} bytes in [agent]: raise the budget \
+                             or lower the probe's max_output_bytes",
+                            probe.name, exec.max_output_bytes
+                        ),
+                    ));
+                }
+            }
             if src.is_parameter() {
                 fleet::check_policy(src, &probe, &places, &self.agent.fleet)?;
             }
@@ -132,6 +147,8 @@ pub(super) struct Places {
     types: Vec<TypeClaim>,
     /// Where the keys the fleet policy may refuse stand.
     keys: Vec<(String, Range<usize>)>,
+    /// Exec: `max_output_bytes`, when set.
+    output: Option<Range<usize>>,
 }
 
 /// One TypeName or prefix a probe claims, and where.
@@ -149,6 +166,7 @@ fn probe(
     let header = raw.span();
     let mut raw = raw.into_inner();
     let keys = fleet::key_spans(&raw);
+    let output = raw.max_output_bytes.as_ref().map(Spanned::span);
 
     let name = raw.name.take().ok_or_else(|| {
         src.invalid(
@@ -287,6 +305,7 @@ fn probe(
         claim,
         types,
         keys,
+        output,
     };
     Ok((probe, places))
 }
@@ -361,6 +380,34 @@ pub(super) fn bytes_or(
                 format!(
                     "{} is out of range: must be between {} and {} ({largest})",
                     bytes.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+/// A count in `range`, or `default` when not set.
+pub(super) fn count_or(
+    src: &Source<'_>,
+    raw: Option<Spanned<i64>>,
+    key: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(count) = raw else {
+        return Ok(default);
+    };
+    usize::try_from(*count.get_ref())
+        .ok()
+        .filter(|c| range.contains(c))
+        .ok_or_else(|| {
+            src.invalid(
+                &count.span(),
+                key,
+                format!(
+                    "{} is out of range: must be between {} and {}",
+                    count.get_ref(),
                     range.start(),
                     range.end()
                 ),
