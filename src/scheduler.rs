@@ -68,7 +68,10 @@ pub struct Admission {
 }
 
 /// Runs `run` on `schedule` until `cancel` fires, each run once `admission` lets it, sending
-/// each outcome on `tx`. `wake` (a files probe's watcher) makes the next run start at once.
+/// each outcome on `tx`. `wake` (a files probe's folder changed, or the daemon needs content
+/// again) makes the next run start at once. A wake-up that arrives during a run stays in the
+/// channel (it holds one), so a burst of them during a run gives exactly one follow-up run,
+/// which reads what the last of them announced.
 pub async fn run_probe<F, Fut>(
     name: String,
     schedule: Schedule,

@@ -3,8 +3,15 @@
 //!
 //! [`watch`] hands back a channel that receives `()` whenever the folder's relevant files may
 //! have changed: a file created, written, renamed in or out, removed, or the folder itself
-//! created, removed or replaced. Whoever holds the receiver works out what changed. Bursts (a writer's temp file, then the rename) are folded into one
-//! message per `debounce`, and the channel holds at most one pending message.
+//! created, removed or replaced. Whoever holds the receiver works out what changed.
+//!
+//! A change is signalled as soon as its event arrives: nothing waits for a burst to end, so
+//! that a single change is acted on within milliseconds. Bursts are coalesced instead: the
+//! channel holds at most one pending message, and events that arrive while it is pending
+//! fold into it. That is safe because the owner reads the folder only after taking the
+//! message, so it sees every change made before. A burst during the owner's work thus costs
+//! one more round of it, not one per event; holding rounds back for longer (while a push is
+//! in flight, or for a moment after a run) is the owner's choice (src/daemon/held_wakes.rs).
 //!
 //! inotify (through `notify`) does the watching; where it cannot (no inotify, the watch limit
 //! reached, a filesystem without events) the folder is polled instead. The folder does not
@@ -16,7 +23,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
@@ -44,20 +51,15 @@ pub enum WatchError {
     },
 }
 
-/// Watches `folder` and returns a receiver that gets `()` at most once per `debounce` while
-/// files `relevant_name` accepts change in it. Needs no async runtime. Setting up inotify or
-/// polling cannot fail the call: problems are logged and the watch degrades to the existence
-/// check.
-pub fn watch(
-    folder: &Path,
-    debounce: Duration,
-    relevant_name: NameFilter,
-) -> Result<mpsc::Receiver<()>, WatchError> {
+/// Watches `folder` and returns a receiver that gets `()` as soon as files `relevant_name`
+/// accepts change in it; at most one message is pending at a time. Needs no async runtime.
+/// Setting up inotify or polling cannot fail the call: problems are logged and the watch
+/// degrades to the existence check.
+pub fn watch(folder: &Path, relevant_name: NameFilter) -> Result<mpsc::Receiver<()>, WatchError> {
     let (tx, rx) = mpsc::channel(1);
     let (events_tx, events) = std_mpsc::channel();
     let mut state = State {
         folder: folder.to_owned(),
-        debounce,
         relevant_name,
         tx,
         events_tx,
@@ -79,7 +81,6 @@ pub fn watch(
 
 struct State {
     folder: PathBuf,
-    debounce: Duration,
     relevant_name: NameFilter,
     tx: mpsc::Sender<()>,
     events_tx: std_mpsc::Sender<notify::Result<Event>>,
@@ -101,7 +102,7 @@ impl State {
                     if !relevant(&self.folder, &event, self.relevant_name) {
                         continue;
                     }
-                    self.settle();
+                    self.drain_queued();
                     self.check_folder();
                     self.signal();
                 }
@@ -116,19 +117,13 @@ impl State {
         }
     }
 
-    /// Lets a burst of events pass: everything arriving within `debounce` of the first.
-    fn settle(&mut self) {
-        let deadline = Instant::now() + self.debounce;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            match self.events.recv_timeout(left) {
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
+    /// Takes the events already queued behind the one being handled, without waiting for
+    /// more: they happened before the signal about to be sent, which covers them, so a burst
+    /// that arrives in one read of the kernel's queue costs one message. Only events queued
+    /// *before* signalling may be dropped this way; one arriving after it may be newer than
+    /// the owner's next read, and gets a message of its own.
+    fn drain_queued(&mut self) {
+        while self.events.try_recv().is_ok() {}
     }
 
     fn signal(&self) {
@@ -214,16 +209,28 @@ fn relevant(folder: &Path, event: &notify::Result<Event>, relevant_name: NameFil
             .any(|p| p == folder || p.file_name().is_none_or(relevant_name))
 }
 
-/// Passes a watch's signals on to `to` until `cancel` fires or the watch ends: several
-/// watches (a probe's folder, the configuration's folders) feed one receiver this way.
-pub fn forward(mut changes: mpsc::Receiver<()>, to: mpsc::Sender<()>, cancel: CancellationToken) {
+/// Passes a watch's signals on to `to`, each as `message`, until `cancel` fires or the watch
+/// ends: several watches (the probes' folders, the configuration's folders) feed one receiver
+/// this way, `message` telling them apart where that matters. A signal waits for room in `to`
+/// rather than being dropped: in a channel several watches share, a full channel may hold
+/// only other watches' messages. Meanwhile the watch's own channel folds further signals.
+pub fn forward<T>(
+    mut changes: mpsc::Receiver<()>,
+    to: mpsc::Sender<T>,
+    message: T,
+    cancel: CancellationToken,
+) where
+    T: Clone + Send + 'static,
+{
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 change = changes.recv() => match change {
-                    // A full channel already means "soon"; one more says nothing new.
-                    Some(()) => { let _ = to.try_send(()); }
+                    Some(()) => tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        sent = to.send(message.clone()) => if sent.is_err() { return },
+                    },
                     None => return,
                 },
             }

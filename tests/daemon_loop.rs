@@ -22,8 +22,8 @@ const MIN_PUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// loopback connection under load) takes real time, during which a paused clock moves on at
 /// `wait_for`'s pace.
 const SLACK: Duration = Duration::from_secs(10);
-/// Virtual time for what waits on a folder watch, whose thread debounces and looks for new
-/// folders on real time: long enough, at `wait_for`'s pace, for several real seconds.
+/// Virtual time for what waits on a folder watch, whose thread looks for new folders on real
+/// time: long enough, at `wait_for`'s pace, for several real seconds.
 const WATCH: Duration = Duration::from_secs(60);
 
 /// A daemon node with `files` probes `(name, TypeName, Stage)` every [`INTERVAL`].
@@ -222,12 +222,147 @@ async fn a_file_renamed_into_a_watched_folder_is_pushed_within_seconds() {
     )
     .unwrap();
     std::fs::rename(&staging, folder.join("rack.json")).unwrap();
-    // Virtual seconds; the watch's own debounce is real time, which `wait_for` gives it.
+    // Virtual seconds; the watch's thread takes real time, which `wait_for` gives it.
     let took = wait_for(Duration::from_secs(5), "the renamed file's item", || {
         stage(emu, "Custom:RackInfo").as_deref() == Some("Bay B")
     })
     .await;
     eprintln!("file renamed into the folder was stored after {took:?}");
+
+    daemon.stop().await;
+}
+
+/// Runs of probe `name` so far, from the metrics file.
+fn probe_runs(node: &Node, name: &str) -> u64 {
+    let text = std::fs::read_to_string(node.path("metrics.prom")).unwrap_or_default();
+    let prefix = format!("ssm_inventoryd_probe_runs_total{{probe=\"{name}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A change to a watched file runs its probe at once, and twenty more writes while that
+/// change's push is in flight make one follow-up run and one follow-up push, which carries
+/// the last write: coalesced, not lost, and not one push per write. With `splay` and
+/// `min_push_interval` at zero nothing else holds a push back.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_writes_during_a_push_makes_one_follow_up_run_and_push() {
+    // Each answer takes this long (virtual time), so that the push is surely in flight while
+    // the burst is written: at `wait_for`'s pace that is seconds of real time for the watch's
+    // thread to report the writes.
+    const LATENCY: Duration = Duration::from_secs(10);
+    let emu = common::emulator::start(EmulatorConfig {
+        latency: LATENCY,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let mut node = Node::daemon(&emu);
+    node.set("min_push_interval", "\"0s\"").with_metrics_file();
+    node.set_document("stage", "Custom:Stage", "A");
+    // An hour-long interval: only the folder watch makes this probe run again.
+    node.write_config_with(&node.files_probe_toml("stage", "1h"));
+    let daemon = Daemon::start(emu, &node);
+    let emu = &daemon.emu;
+    wait_for(LATENCY + SLACK, "first item", || {
+        stage(emu, "Custom:Stage").as_deref() == Some("A")
+    })
+    .await;
+    let pushes = || emu.stats().put_inventory_requests;
+    let before = pushes();
+
+    // One change: its run starts at once and its push reaches the emulator, which holds it.
+    node.set_document("stage", "Custom:Stage", "B");
+    wait_for(SLACK, "the push of B", || pushes() > before).await;
+    // Any run still going for B (the rename may come as more than one event) ends meanwhile.
+    for _ in 0..10 {
+        common::daemon::settle().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let runs_before_burst = probe_runs(&node, "stage");
+    assert_eq!(pushes(), before + 1);
+    assert_eq!(
+        stage(emu, "Custom:Stage").as_deref(),
+        Some("A"),
+        "B is in flight"
+    );
+
+    // The burst, while B's push is in flight.
+    for i in 1..=20 {
+        node.set_document("stage", "Custom:Stage", &format!("C{i}"));
+    }
+    wait_for(LATENCY * 3 + SLACK, "the last write of the burst", || {
+        stage(emu, "Custom:Stage").as_deref() == Some("C20")
+    })
+    .await;
+    // Anything else the burst might still cause would happen now.
+    tokio::time::sleep(LATENCY * 3).await;
+    common::daemon::settle().await;
+    assert_eq!(stage(emu, "Custom:Stage").as_deref(), Some("C20"));
+    assert_eq!(
+        pushes(),
+        before + 2,
+        "B's push and one follow-up push: {:?}",
+        emu.stats()
+    );
+    assert_eq!(
+        probe_runs(&node, "stage") - runs_before_burst,
+        1,
+        "twenty writes during a push make one follow-up run"
+    );
+
+    daemon.stop().await;
+}
+
+/// Twenty writes in quick succession, no push in flight between them for long (the emulator
+/// answers at once, and `min_push_interval` is zero): the first runs the probe at once, the
+/// rest fold into one follow-up run a moment later, so the burst costs at most two runs and
+/// two pushes, and the last write is what the service holds.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_writes_makes_at_most_two_runs_and_two_pushes() {
+    let emu = common::emulator::start(EmulatorConfig::default()).await;
+    let mut node = Node::daemon(&emu);
+    node.set("min_push_interval", "\"0s\"").with_metrics_file();
+    node.set_document("stage", "Custom:Stage", "A");
+    node.write_config_with(&node.files_probe_toml("stage", "1h"));
+    let daemon = Daemon::start(emu, &node);
+    let emu = &daemon.emu;
+    wait_for(SLACK, "first item", || {
+        stage(emu, "Custom:Stage").as_deref() == Some("A")
+    })
+    .await;
+    // Long after the first run, so the burst's first write is a lone change.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let pushes = || emu.stats().put_inventory_requests;
+    let (pushes_before, runs_before) = (pushes(), probe_runs(&node, "stage"));
+
+    // Each write is followed by a moment of real time for the watch's thread and the daemon
+    // (the paused clock stands still meanwhile): the first write's run and push happen
+    // within the burst.
+    for i in 1..=20 {
+        node.set_document("stage", "Custom:Stage", &format!("C{i}"));
+        common::daemon::settle().await;
+    }
+    wait_for(SLACK, "the last write of the burst", || {
+        stage(emu, "Custom:Stage").as_deref() == Some("C20")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    common::daemon::settle().await;
+    let (burst_pushes, burst_runs) = (
+        pushes() - pushes_before,
+        probe_runs(&node, "stage") - runs_before,
+    );
+    eprintln!("burst of 20 writes: {burst_runs} runs, {burst_pushes} pushes");
+    assert!(
+        (1..=2).contains(&burst_pushes),
+        "{burst_pushes} pushes for the burst"
+    );
+    assert!(
+        (1..=2).contains(&burst_runs),
+        "{burst_runs} runs for the burst"
+    );
+    assert_eq!(stage(emu, "Custom:Stage").as_deref(), Some("C20"));
 
     daemon.stop().await;
 }

@@ -1,14 +1,15 @@
 //! Watches the configuration's folders so that an edited drop-in is applied within a second,
 //! without a `systemctl reload`.
+//!
+//! Each change is signalled at once (src/watch.rs); the debounce that makes an editor writing
+//! a file in several steps cause one reload is the daemon's `RELOAD_DEBOUNCE`
+//! (src/daemon/mod.rs), which waits for the changes to stop. A reload restarts every probe,
+//! so there it is worth waiting; a second one here would only add to the delay.
 
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// An editor writing a file in several steps causes one signal.
-const DEBOUNCE: Duration = Duration::from_millis(300);
 
 #[derive(Debug)]
 pub struct ConfigWatch {
@@ -41,8 +42,10 @@ impl ConfigWatch {
             dirs.push(probes_dir.to_path_buf());
         }
         for dir in dirs {
-            match crate::watch::watch(&dir, DEBOUNCE, is_config_name) {
-                Ok(changes) => crate::watch::forward(changes, self.to.clone(), self.cancel.clone()),
+            match crate::watch::watch(&dir, is_config_name) {
+                Ok(changes) => {
+                    crate::watch::forward(changes, self.to.clone(), (), self.cancel.clone());
+                }
                 Err(e) => tracing::warn!("{e}; configuration changes there need a reload"),
             }
         }

@@ -1,12 +1,14 @@
 //! The long-running service: an event loop wiring the parts below, with shutdown and reload
 //! injected by the caller.
 //!
-//! Everything that happens is an event in one loop: a probe finished, the identity should be
-//! looked up, a push is due, a push finished, a reload was asked for or the configuration
-//! changed, the watchdog needs a ping, or shutdown began. Each part keeps its own state and
-//! decides one thing:
+//! Everything that happens is an event in one loop: a probe finished, a probe's folder
+//! changed, the identity should be looked up, a push is due, a push finished, a reload was
+//! asked for or the configuration changed, the watchdog needs a ping, or shutdown began. Each
+//! part keeps its own state and decides one thing:
 //!
-//! * [`probes`] runs the probes (one scheduler task each) and wakes them on demand;
+//! * [`probes`] runs the probes (one scheduler task each) and wakes them on demand: a
+//!   `files` probe as soon as its folder changes, a burst of changes folded into one
+//!   follow-up run ([`held_wakes`]);
 //! * [`identity_resolver`] finds the node's identity and client, with retries;
 //! * [`push_controller`] decides when to push (coalescing, backoff, timed refreshes);
 //! * [`config_watch`] notices configuration changes;
@@ -21,6 +23,7 @@
 pub(crate) mod allocator;
 mod config_watch;
 mod fleet;
+mod held_wakes;
 mod identity_resolver;
 mod persist;
 mod probes;
@@ -54,7 +57,8 @@ use crate::state::{self, InstanceState, State};
 /// How long an in-flight push may go on after SIGTERM before it is abandoned.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// Configuration file changes are applied once they have been quiet this long, so an editor
-/// writing a file in several steps causes one reload.
+/// writing a file in several steps causes one reload. The watch signals each change at once
+/// (src/daemon/config_watch.rs); this is the only wait.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(500);
 /// While the node has no identity, how often the SSM Agent's registration files are looked
 /// at: a node registered after boot is picked up within this, whatever the retry backoff.
@@ -91,12 +95,13 @@ pub async fn run(
     let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
     let (watch_tx, mut config_changes) = mpsc::channel::<()>(8);
+    let (folder_tx, mut folder_changes) = mpsc::channel::<String>(16);
     let clock = options.clock;
     let runtime_dir = options.runtime_dir.clone();
     let mut daemon = Daemon {
         identity: IdentityResolver::new(options.identity_sources.clone(), clock.now()),
         push: PushController::new(Timing::of(&settings.agent)),
-        probes: ProbeRunner::new(outcome_tx),
+        probes: ProbeRunner::new(outcome_tx, folder_tx),
         config_watch: ConfigWatch::new(watch_tx),
         fleet: crate::fleet::Runner::start(&settings, clock),
         options,
@@ -153,6 +158,11 @@ pub async fn run(
         };
         let identity_retry = daemon.identity.retry_at();
         let push_due = daemon.push.due().filter(|_| daemon.push_task.is_none());
+        // Folder changes held back wait for the push in flight, which releases them as it ends.
+        let held_due = daemon
+            .probes
+            .held_due()
+            .filter(|_| daemon.push_task.is_none());
         // While the push task holds the state it writes it itself.
         let persist_retry = daemon.persist.retry_at().filter(|_| daemon.state.is_some());
         let fleet_retry = daemon
@@ -162,6 +172,13 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(outcome) = outcomes.recv() => daemon.on_outcome(outcome).await,
+            Some(probe) = folder_changes.recv() => {
+                let now = daemon.clock.now();
+                daemon.probes.folder_changed(probe, now, daemon.push_task.is_some());
+            }
+            _ = sleep_until(held_due.unwrap_or_else(far_future)), if held_due.is_some() => {
+                daemon.probes.release_held(daemon.clock.now(), false);
+            }
             _ = sleep_until(identity_retry.unwrap_or_else(far_future)), if identity_retry.is_some() => {
                 daemon.resolve_identity().await;
             }
@@ -360,6 +377,10 @@ impl Daemon {
     }
 
     async fn on_push_done(&mut self, joined: Result<(State, PushReport), tokio::task::JoinError>) {
+        // Folder changes held back while the push was in flight run now (or once their
+        // spacing has passed); their results make the next push, which could not have started
+        // any sooner.
+        self.probes.release_held(self.clock.now(), false);
         let (state, report) = match joined {
             Ok(done) => done,
             Err(e) => {

@@ -24,7 +24,6 @@ pub mod system;
 mod user;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -168,18 +167,15 @@ impl Probe {
     }
 
     /// For a `files` probe, starts watching its folder (see [`crate::watch`]): the receiver
-    /// gets `()` when the folder changes, at most once per `debounce`, and the probe should
-    /// then run again. `Ok(None)` for other kinds. Call again after the instance ID changes.
-    pub fn watch(
-        &self,
-        ctx: &CollectContext,
-        debounce: Duration,
-    ) -> Result<Option<mpsc::Receiver<()>>, ProbeError> {
+    /// gets `()` as soon as the folder changes (one pending message at most), and the probe
+    /// should then run again. `Ok(None)` for other kinds. Call again after the instance ID
+    /// changes.
+    pub fn watch(&self, ctx: &CollectContext) -> Result<Option<mpsc::Receiver<()>>, ProbeError> {
         let Kind::Files(f) = &self.kind else {
             return Ok(None);
         };
         let folder = f.folder(ctx)?;
-        crate::watch::watch(&folder, debounce, files::is_document_name)
+        crate::watch::watch(&folder, files::is_document_name)
             .map(Some)
             .map_err(|source| ProbeError::Watch {
                 probe: self.name.clone(),

@@ -361,3 +361,69 @@ async fn a_stopped_probe_gives_its_permit_back_and_stops_waiting() {
     assert_eq!(limiter.available_runs(), 1);
     assert_eq!(limiter.available_bytes(), 8 * 1024 * 1024);
 }
+
+/// A burst of wake-ups during a run (a folder written twenty times while its probe reads it)
+/// gives one follow-up run, started as soon as the run ends; a wake-up during that follow-up
+/// gives one more, so the last change is always read after it happened.
+#[tokio::test(start_paused = true)]
+async fn wake_ups_during_a_run_fold_into_one_follow_up_run() {
+    let start = Instant::now();
+    let (tx, mut rx) = mpsc::channel(16);
+    // As the daemon makes it (src/daemon/probes.rs): one pending wake-up at most.
+    let (wake_tx, wake) = mpsc::channel::<()>(1);
+    let cancel = CancellationToken::new();
+    let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let task = {
+        let started = started.clone();
+        tokio::spawn(run_probe(
+            "p".into(),
+            schedule(3600, 0, 60),
+            Admission {
+                limiter: RunLimiter::default(),
+                reserve_bytes: 1024,
+                hold_items: false,
+            },
+            move || {
+                let started = started.clone();
+                async move {
+                    started.lock().unwrap().push(start.elapsed());
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok(Collection::default())
+                }
+            },
+            tx,
+            Some(wake),
+            cancel.clone(),
+        ))
+    };
+    let runs = || started.lock().unwrap().clone();
+
+    // The first run (at start) is in progress: twenty wake-ups, 10 ms apart.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let _ = wake_tx.try_send(());
+    }
+    rx.recv().await.unwrap();
+    rx.recv().await.unwrap();
+    assert_eq!(
+        runs(),
+        [Duration::ZERO, Duration::from_secs(1)],
+        "one follow-up run, at once"
+    );
+    // Nothing more without another wake-up (the interval is an hour).
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(runs().len(), 2);
+
+    // A wake-up during a run is never lost: the run after it reads what changed.
+    wake_tx.try_send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    wake_tx.try_send(()).unwrap();
+    rx.recv().await.unwrap();
+    rx.recv().await.unwrap();
+    assert_eq!(runs().len(), 4);
+    let last = runs()[3];
+    assert_eq!(last - runs()[2], Duration::from_secs(1));
+
+    cancel.cancel();
+    task.await.unwrap();
+}

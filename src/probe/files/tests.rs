@@ -235,16 +235,12 @@ mod watching {
     use super::*;
 
     /// The watcher as a files probe sets it up.
-    fn watch(
-        folder: &Path,
-        debounce: Duration,
-    ) -> Result<tokio::sync::mpsc::Receiver<()>, crate::watch::WatchError> {
-        crate::watch::watch(folder, debounce, is_document_name)
+    fn watch(folder: &Path) -> Result<tokio::sync::mpsc::Receiver<()>, crate::watch::WatchError> {
+        crate::watch::watch(folder, is_document_name)
     }
 
     /// The acceptance bound: a change is noticed within 5 s.
     const WITHIN: Duration = Duration::from_secs(5);
-    const DEBOUNCE: Duration = Duration::from_millis(200);
 
     async fn fires(rx: &mut tokio::sync::mpsc::Receiver<()>) -> bool {
         tokio::time::timeout(WITHIN, rx.recv())
@@ -265,7 +261,7 @@ mod watching {
         let tmp = tempfile::tempdir().unwrap();
         let folder = tmp.path().join("custom.d");
         fs::create_dir(&folder).unwrap();
-        let mut rx = watch(&folder, DEBOUNCE).unwrap();
+        let mut rx = watch(&folder).unwrap();
         quiet(&mut rx).await;
         // Written elsewhere, then renamed in: the SSM-Agent-style atomic update.
         let staging = tmp.path().join("rack.json");
@@ -285,7 +281,7 @@ mod watching {
     async fn ignored_files_do_not_fire_and_a_late_folder_is_picked_up() {
         let tmp = tempfile::tempdir().unwrap();
         let folder = tmp.path().join("later");
-        let mut rx = watch(&folder, DEBOUNCE).unwrap();
+        let mut rx = watch(&folder).unwrap();
         fs::create_dir(&folder).unwrap();
         assert!(fires(&mut rx).await, "no message when the folder appeared");
         quiet(&mut rx).await;
@@ -309,7 +305,7 @@ mod watching {
     #[tokio::test]
     async fn the_thread_ends_when_the_receiver_is_dropped() {
         let tmp = tempfile::tempdir().unwrap();
-        let rx = watch(tmp.path(), DEBOUNCE).unwrap();
+        let rx = watch(tmp.path()).unwrap();
         drop(rx);
         // Nothing to assert beyond not hanging or panicking; the thread exits within a second.
         fs::write(tmp.path().join("a.json"), RACK).unwrap();
