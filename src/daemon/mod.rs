@@ -29,6 +29,7 @@ mod persist;
 mod probes;
 mod push_controller;
 mod report;
+mod resident;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -118,6 +119,7 @@ pub async fn run(
         fleet_persist: Persistence::of(Subject::Fleet),
         fleet_held: Vec::new(),
         last_reload: None,
+        code_ran_once: true,
     };
     if let Some(dir) = &daemon.options.runtime_dir
         && let Err(e) = crate::reload::write_pid(dir)
@@ -253,6 +255,9 @@ struct Daemon {
     /// How the last reload ended (applied, and what it said), for the answer to
     /// `reload --fleet` when the versions it fetched were applied by a reload.
     last_reload: Option<(bool, String)>,
+    /// Code that runs once (a start, a reload) has run since the last push: the next push's
+    /// end gives its pages back (see [`resident`]), as a large push's end does.
+    code_ran_once: bool,
 }
 
 impl Daemon {
@@ -446,6 +451,14 @@ impl Daemon {
         if first {
             tracing::info!("first cycle done: {line}");
         }
+        // A large push ran code a quiet node seldom runs again (the SDK's request path for
+        // megabytes of body): it goes out with the rest.
+        if std::mem::take(&mut self.code_ran_once) || report.bytes >= allocator::WORTH_TRIMMING {
+            // Reads /proc and asks the kernel per mapping: off the runtime's threads.
+            if let Ok(bytes) = tokio::task::spawn_blocking(resident::page_out_code).await {
+                tracing::debug!(bytes, "code that ran once advised out of memory");
+            }
+        }
         self.notifier.status(&line);
     }
 
@@ -533,6 +546,7 @@ impl Daemon {
             .is_some_and(crate::reload::take_fleet_request);
         self.notifier.reloading(started_ns / 1000);
         let applied = self.apply_new_config();
+        self.code_ran_once = true;
         let line = self.report.status_line(self.acknowledged());
         let (applied, message) = match applied {
             Ok(message) => {
