@@ -277,6 +277,13 @@ impl Daemon {
             .write_metrics(self.settings.agent.metrics_file.clone())
             .await;
         let changed = self.outbox.record(outcome);
+        // A new run of a quarantined item with the same content would otherwise hold its
+        // share of the probe budget until the next push; the service has answered for it.
+        let acknowledged = match (self.identity.identity(), self.state.as_ref()) {
+            (Some(identity), Some(state)) => state.instance(&identity.instance_id),
+            _ => None,
+        };
+        self.outbox.drop_acknowledged(acknowledged);
         if changed {
             self.request_push();
         }

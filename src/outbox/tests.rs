@@ -108,3 +108,45 @@ fn a_failed_run_keeps_the_last_items() {
     assert_eq!(collected.items.len(), 1);
     assert_eq!(collected.errors.len(), 1);
 }
+
+/// An item holds its share of the probe budget while it waits; acknowledged, it lets go of its
+/// Content and the share; refused by the service, it keeps its Content (for the retry) but not
+/// the share.
+#[tokio::test]
+async fn waiting_items_hold_budget_until_acknowledged_or_refused() {
+    use crate::probe::RunLimiter;
+    use crate::state::Quarantine;
+    let limiter = RunLimiter::new(4, 1024 * 1024);
+    let run = |stage: &str| {
+        let limiter = limiter.clone();
+        let mut outcome = outcome(stage);
+        async move {
+            let permit = limiter.acquire(64 * 1024).await;
+            if let Ok(collection) = &mut outcome.result {
+                permit.hold(&mut collection.items);
+            }
+            outcome
+        }
+    };
+    let mut outbox = outbox();
+    outbox.record(run("A").await);
+    assert!(limiter.held_bytes() > 0);
+    outbox.drop_acknowledged(Some(&acked(&item("A"))));
+    assert_eq!(held(&outbox), [false]);
+    assert_eq!(limiter.held_bytes(), 0);
+
+    outbox.record(run("B").await);
+    assert!(limiter.held_bytes() > 0);
+    let mut refused = InstanceState::default();
+    refused.quarantine.insert(
+        "Custom:Stage".into(),
+        Quarantine {
+            content_hash: item("B").content_hash().into(),
+            reason: "too large".into(),
+            since: time::OffsetDateTime::now_utc(),
+        },
+    );
+    outbox.drop_acknowledged(Some(&refused));
+    assert_eq!(held(&outbox), [true]);
+    assert_eq!(limiter.held_bytes(), 0);
+}
