@@ -21,6 +21,9 @@
 # Targets: median RSS <= 8 MB (production build: DAEMON_BIN), peak RSS during the push <= 24 MB,
 # CPU per idle hour with probes every second <= 6 s (the daemon alone).
 #
+# ONE_SECOND_ONLY=1 stops after figures 2 and 3 (probes every second), for comparing the CPU
+# of two builds without the push and the idle window.
+#
 # DAEMON_BIN=PATH measures another build of the daemon (the packaged one, built without the
 # emulator: `packaging/build`), with the default release build still serving as the emulator.
 set -euo pipefail
@@ -159,6 +162,13 @@ libs = sum(kb for name, kb in by_file.items() if name.startswith("/") and ".so" 
 print(f"RSS now {rollup['Rss']} kB: anonymous {rollup['Anonymous']} kB, from files {rollup['Rss'] - rollup['Anonymous']} kB "
       f"(the binary {own} kB, shared libraries {libs} kB)")
 PY
+
+if [[ "${ONE_SECOND_ONLY:-0}" == 1 ]]; then
+    stop_daemon
+    echo "RESULT binary_bytes=$size rss_median_kb=$rss_median rss_min_kb=$rss_min rss_max_kb=$rss_max" \
+        "cpu_1s_daemon_s=$own cpu_1s_children_s=$children window_s=$WINDOW"
+    exit 0
+fi
 
 echo "== 10,000-row push (probes every 1 s)"
 before_rss="$(status_kb "$DAEMON_PID" VmRSS)"

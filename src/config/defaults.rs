@@ -98,8 +98,8 @@ pub const MAX_CONCURRENT_PROBES: usize = 1024;
 /// `max_output_bytes`) before it starts and waits while that is more than is left; its items
 /// then hold their Content's bytes until the service has them. Four default exec probes
 /// (8 MiB each) fit at once, so they do not take turns, and a probe that hangs holds only its
-/// own share. The worst case is [`DAEMON_BASELINE_BYTES`] + 32 MiB × [`PEAK_PER_OUTPUT_BYTE`]
-/// + [`PUSH_PEAK_PER_REQUEST_BYTE`] × the default 1 MiB `max_request_bytes` = 40 + 96 + 1 =
+/// own share. The worst case is [`DAEMON_BASELINE_BYTES`] + 32 MiB × [`PEAK_PER_OUTPUT_BYTE`] +
+/// [`PUSH_PEAK_PER_REQUEST_BYTE`] × the default 1 MiB `max_request_bytes` = 40 + 96 + 1 =
 /// 137 MiB, 119 MiB (46 %) under the unit's `MemoryMax=256M`.
 pub const DEFAULT_PROBE_OUTPUT_BUDGET: usize = 32 * 1024 * 1024;
 /// Bounds of `probe_output_budget`: 1 MiB (a `system` probe's reservation) to 4 GiB.

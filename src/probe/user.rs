@@ -1,8 +1,8 @@
 //! Looking up the account an exec probe runs as.
 //!
 //! Done with the reentrant libc calls (`getpwnam_r`, `getpwuid_r`, `getgrouplist`) so that
-//! NSS modules (LDAP, SSSD) work as they do for `su`, and before the fork: the child may only
-//! make async-signal-safe calls, so everything it needs (uid, gid, supplementary groups) is
+//! NSS modules (LDAP, SSSD) work as they do for `su`, and before the start: the child may only
+//! make raw system calls (see `probe::exec::spawn`), so everything it needs (uid, gid, supplementary groups) is
 //! resolved here and handed to it as plain numbers. These calls may block on the network;
 //! callers run them off the async threads.
 

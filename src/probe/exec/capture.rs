@@ -7,8 +7,9 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Child;
 use tokio::time::Instant;
+
+use super::spawn::Child;
 
 /// Stderr kept for the log line and the error message; the rest is read and dropped.
 pub(super) const STDERR_KEEP_BYTES: usize = 4 * 1024;

@@ -11,6 +11,9 @@
 //! stops and reaps them with the group. A run dropped half-way (a reload, the scheduler's
 //! backstop, the daemon stopping) is stopped the same way, with SIGKILL at once.
 //!
+//! The program is started without `fork` (`spawn`), so that a run does not copy the daemon's
+//! page tables.
+//!
 //! Everything that may block before the start (the PATH search, the trust check of the
 //! program, the user lookup through NSS) runs on the blocking pool.
 //!
@@ -19,25 +22,24 @@
 //! file that was checked, even if the path is made to lead elsewhere in between.
 
 mod capture;
-mod child_setup;
 mod prepare;
 mod procfs;
 mod run_guard;
 mod signal;
+mod spawn;
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
+use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use tokio::process::Command;
-
 use self::capture::{Capped, Ended, STDERR_KEEP_BYTES, drive, head_of, read_into};
-use self::child_setup::{keep_open_across_exec, new_session, switch_user};
 use self::prepare::{Prepared, prepare};
 use self::run_guard::Run;
 use self::signal::Ids;
+use self::spawn::Spawn;
 use super::ProbeError;
 
 pub use self::run_guard::adopt_orphans;
@@ -99,42 +101,40 @@ async fn run_prepared(spec: &ExecSpec, prepared: Prepared) -> Result<ExecOutput,
     });
     let mut run = Run::new(&probe, user);
     let watch = run.watch();
-    let mut command = Command::new(prepared.exec_path());
-    command
-        .arg0(&prepared.argv0)
-        .args(&prepared.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
-        )
-        .envs(std::env::var_os("LANG").map(|v| ("LANG", v)))
-        .envs(&spec.env)
-        .env(RUN_VARIABLE, &run.token)
-        .kill_on_drop(true);
-    // A session of its own, so that stopping the run reaches every process it started: by
-    // its group, by its session, and by the ancestry the run guard records.
-    new_session(&mut command);
-    if let Some(dir) = &spec.working_dir {
-        command.current_dir(dir);
+    // The environment is cleared: PATH (the daemon's, or a fixed one), LANG, the probe's
+    // own, then the run token, which a probe's `env` cannot take over.
+    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
+    env.insert(
+        "PATH".into(),
+        std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
+    );
+    if let Some(lang) = std::env::var_os("LANG") {
+        env.insert("LANG".into(), lang);
     }
-    if let Some(run_as) = prepared.run_as {
-        switch_user(&mut command, run_as);
-    }
-    if let Some(fd) = &prepared.checked {
-        keep_open_across_exec(&mut command, fd.as_raw_fd());
-    }
-
-    let child = run
-        .spawn(&mut command)
-        .map_err(|source| ProbeError::Spawn {
-            probe: probe.clone(),
-            program: prepared.program.display().to_string(),
-            source,
-        })?;
+    env.extend(
+        spec.env
+            .iter()
+            .map(|(name, value)| (name.into(), value.into())),
+    );
+    env.insert(RUN_VARIABLE.into(), run.token.clone().into());
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    // A session of its own (so that stopping the run reaches every process it started: by
+    // its group, by its session, and by the ancestry the run guard records), stdin from
+    // /dev/null, the probe's user; see `spawn`.
+    let started = Spawn {
+        program: &prepared.program,
+        checked: prepared.checked.as_ref().map(AsFd::as_fd),
+        argv0: prepared.argv0.as_ref(),
+        args: &prepared.args,
+        env: &env,
+        working_dir: spec.working_dir.as_deref(),
+        run_as: prepared.run_as.as_ref(),
+    };
+    let child = run.spawn(&started).map_err(|source| ProbeError::Spawn {
+        probe: probe.clone(),
+        program: prepared.program.display().to_string(),
+        source,
+    })?;
     // `spawn` returns once the child has executed the program: the parent's copy of the
     // descriptor has done its work.
     drop(prepared.checked);

@@ -3,7 +3,7 @@
 //! All of it may block, so it runs on the blocking pool.
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -12,29 +12,19 @@ use crate::config::trust;
 use crate::probe::ProbeError;
 use crate::probe::user::{self, RunAs};
 
-/// The program as it will be started, found and checked before the fork.
+/// The program as it will be started, found and checked before it is started.
 #[derive(Debug)]
 pub(super) struct Prepared {
     /// Where it was found, for messages.
     pub(super) program: PathBuf,
     /// The checked program, open, when the trust checks apply; it is executed through this
-    /// descriptor so that what runs is what was checked.
+    /// descriptor (`/proc/self/fd/N`, see `spawn`) so that what runs is what was checked.
     pub(super) checked: Option<OwnedFd>,
     /// What the program sees as its name: as configured, not the resolved path.
     pub(super) argv0: String,
     pub(super) args: Vec<String>,
     /// Set when the daemon runs as root and the probe names a user.
     pub(super) run_as: Option<RunAs>,
-}
-
-impl Prepared {
-    /// What is handed to execve: the checked descriptor when there is one, else the path.
-    pub(super) fn exec_path(&self) -> PathBuf {
-        match &self.checked {
-            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
-            None => self.program.clone(),
-        }
-    }
 }
 
 /// PATH search, trust check, working directory and user lookup: everything that can block

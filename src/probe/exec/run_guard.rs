@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use super::procfs::{children, children_of, is_zombie, run_token, start_time};
 use super::signal::{Group, Ids, as_user, kill_group, kill_if_same};
+use super::spawn::{Child, Spawn, spawn};
 
 /// Time between SIGTERM and SIGKILL when a run is stopped.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -144,9 +144,9 @@ impl Run {
     }
 
     /// Starts the program, holding [`IN_FLIGHT`] until its pid is on record.
-    pub(super) fn spawn(&mut self, command: &mut Command) -> std::io::Result<&mut Child> {
+    pub(super) fn spawn(&mut self, started: &Spawn<'_>) -> std::io::Result<&mut Child> {
         let mut in_flight = in_flight();
-        let child = command.spawn()?;
+        let child = spawn(started)?;
         // The pid is known until the child is reaped, and we have not awaited it yet.
         let pgid = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok());
         if let Some(pgid) = pgid
@@ -220,7 +220,7 @@ impl Run {
     }
 
     /// Stops and reaps the processes of this run found among this process's children, which
-    /// are, leads aside (every lead is on record, and the runtime waits for it), the orphans
+    /// are, leads aside (every lead is on record, and its run waits for it), the orphans
     /// it adopted. Says whether any of them is left. A child is this run's when
     /// - it is in the run's group;
     /// - or it is in no group of another run in flight and not in the daemon's own, and its
@@ -543,7 +543,7 @@ fn record(serial: u64, user: Option<Ids>) {
 
 /// Reaps `pid` if it has ended; says whether it is gone. Only adopted processes are reaped
 /// here, each by its pid: waiting for any child (-1) would take the leads' statuses from the
-/// runtime that waits for them.
+/// runs that wait for them.
 fn reap(pid: libc::pid_t) -> bool {
     let mut status = 0;
     // SAFETY: waits, without blocking, for this one child of ours.

@@ -13,7 +13,9 @@ use super::{
 use crate::inventory::{Row, Rows};
 use crate::probe::output::{Document, OutputError, RowName};
 
-/// What the first object turned out to be.
+/// What the first object turned out to be. One is made per output and taken apart at once, so
+/// the size of the larger variant costs nothing, where a box would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum First {
     Document(Document),
     /// The row, not yet written: the caller decides which list of rows it starts.
