@@ -152,8 +152,20 @@ impl Outbox {
             if held && item.has_content() {
                 *item = item.without_content();
             }
-            // Refused with this content: it waits for `quarantine_retry` (or a newer run)
-            // outside the probe budget, which it must not fill for every other probe.
+        }
+        self.release_refused(Some(acknowledged));
+    }
+
+    /// Takes the items the service refused with their present content out of the probe
+    /// budget: each waits for `quarantine_retry` (or a newer run) with its content, but must
+    /// not fill the budget for every other probe meanwhile. Done after every run as well as
+    /// after every push, so that a run that produced a refused item again does not hold its
+    /// share until the next push.
+    pub fn release_refused(&mut self, acknowledged: Option<&InstanceState>) {
+        let Some(acknowledged) = acknowledged else {
+            return;
+        };
+        for item in self.slots.iter_mut().flat_map(|s| s.items.iter_mut()) {
             let refused = acknowledged
                 .quarantine
                 .get(item.type_name())

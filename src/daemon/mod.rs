@@ -279,11 +279,13 @@ impl Daemon {
         let changed = self.outbox.record(outcome);
         // A new run of a quarantined item with the same content would otherwise hold its
         // share of the probe budget until the next push; the service has answered for it.
+        // (Acknowledged content is let go after pushes only: a run may have just collected
+        // content the service lost, which the next push must send.)
         let acknowledged = match (self.identity.identity(), self.state.as_ref()) {
             (Some(identity), Some(state)) => state.instance(&identity.instance_id),
             _ => None,
         };
-        self.outbox.drop_acknowledged(acknowledged);
+        self.outbox.release_refused(acknowledged);
         if changed {
             self.request_push();
         }
