@@ -202,28 +202,17 @@ impl Probe {
             Kind::Exec(kind) => {
                 let ExecKind { spec, settings } = kind.as_ref();
                 let output = exec::run(spec).await?;
-                let documents = match output::parse_with_type(
-                    &output.stdout,
-                    settings.type_name.as_deref(),
-                ) {
-                    Ok(documents) => documents,
-                    Err(source) => {
-                        if !output.stderr.is_empty() {
-                            tracing::warn!(probe = %self.name, stderr = %output.stderr, "the probe's output is unusable; its stderr may say why");
-                        }
-                        return Err(ProbeError::Output {
+                // Reading, checking and hashing megabytes of output is CPU work: it runs on
+                // the blocking pool, so that the runtime's threads go on serving other runs'
+                // pipes and timers meanwhile.
+                let probe = self.clone();
+                let settings = settings.clone();
+                let items =
+                    tokio::task::spawn_blocking(move || probe.exec_output(&settings, output))
+                        .await
+                        .map_err(|_| ProbeError::Crashed {
                             probe: self.name.clone(),
-                            source,
-                        });
-                    }
-                };
-                if !output.stderr.is_empty() {
-                    tracing::info!(probe = %self.name, stderr = %output.stderr, "the probe wrote to stderr");
-                }
-                // The rows are in their canonical form already: the output is not needed
-                // while they are put in order.
-                drop(output);
-                let items = self.exec_items(settings, documents)?;
+                        })??;
                 Ok(Collection {
                     items,
                     errors: Vec::new(),
@@ -232,6 +221,35 @@ impl Probe {
             Kind::Files(f) => f.collect(ctx).await,
             Kind::System(s) => s.collect().await,
         }
+    }
+
+    /// An exec probe's finished run turned into items: its output read, checked and hashed,
+    /// its stderr logged.
+    fn exec_output(
+        &self,
+        settings: &ExecSettings,
+        output: exec::ExecOutput,
+    ) -> Result<Vec<Item>, ProbeError> {
+        let documents = match output::parse_with_type(&output.stdout, settings.type_name.as_deref())
+        {
+            Ok(documents) => documents,
+            Err(source) => {
+                if !output.stderr.is_empty() {
+                    tracing::warn!(probe = %self.name, stderr = %output.stderr, "the probe's output is unusable; its stderr may say why");
+                }
+                return Err(ProbeError::Output {
+                    probe: self.name.clone(),
+                    source,
+                });
+            }
+        };
+        if !output.stderr.is_empty() {
+            tracing::info!(probe = %self.name, stderr = %output.stderr, "the probe wrote to stderr");
+        }
+        // The rows are in their canonical form already: the output is not needed while they
+        // are put in order.
+        drop(output);
+        self.exec_items(settings, documents)
     }
 
     /// Turns an exec probe's documents into items: each TypeName valid, declared, and there

@@ -46,7 +46,12 @@ pub(super) async fn drive(
             break;
         }
         let drain_deadline = drain_until.unwrap_or_else(Instant::now);
+        // Biased, the deadline last: when the runtime comes back late (its threads were busy)
+        // to a closed stdout and a passed deadline at once, the end of file counts, not the
+        // deadline; the drain period is for children that keep stdout open, not for a reader
+        // that was slow to look.
         tokio::select! {
+            biased;
             exited = child.wait(), if status.is_none() => {
                 status = Some(exited);
                 drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
