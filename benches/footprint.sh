@@ -36,14 +36,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 emulator_bin="$(bench_binary)"
 bin="${DAEMON_BIN:-$emulator_bin}"
-work="$(mktemp -d)"
-DAEMON_PID=""
-cleanup() {
-    [[ -n "$DAEMON_PID" ]] && kill "$DAEMON_PID" 2>/dev/null || true
-    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 machine_info
 size="$(stat -c %s "$bin")"

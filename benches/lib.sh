@@ -23,6 +23,20 @@ bench_binary() {
     echo "$target_dir/release/ssm-inventoryd"
 }
 
+# bench_workdir: makes the temporary folder $work, and on exit stops the daemon and the
+# emulator the script started ($DAEMON_PID, $EMULATOR_PID) and removes the folder.
+bench_workdir() {
+    work="$(mktemp -d)"
+    DAEMON_PID=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    [[ -n "${DAEMON_PID:-}" ]] && kill "$DAEMON_PID" 2>/dev/null || true
+    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
+    rm -rf "$work"
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

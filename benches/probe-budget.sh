@@ -24,14 +24,7 @@ PROBES="${PROBES:-16}"
 RUNS="${RUNS:-3}"
 bin="${BIN:-$(bench_binary)}"
 emulator_bin="${EMULATOR_BIN:-$bin}"
-work="$(mktemp -d)"
-daemon_pid=""
-cleanup() {
-    [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null || true
-    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 machine_info
 echo "daemon: $bin"
@@ -69,7 +62,7 @@ case_row() {
         local start
         start="$(date +%s.%N)"
         "${HENV[@]}" "$bin" --config "$dir/config.toml" run >"$dir/daemon.log" 2>&1 &
-        daemon_pid=$!
+        DAEMON_PID=$!
         local stored=0
         for _ in $(seq 1 1200); do
             stored="$(emulator_stats "$port" | python3 -c 'import json, sys; print(json.load(sys.stdin)["items_stored"])')"
@@ -78,10 +71,10 @@ case_row() {
         done
         local elapsed hwm
         elapsed="$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")"
-        hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$daemon_pid/status")"
-        kill "$daemon_pid"
-        wait "$daemon_pid" 2>/dev/null || true
-        daemon_pid=""
+        hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$DAEMON_PID/status")"
+        kill "$DAEMON_PID"
+        wait "$DAEMON_PID" 2>/dev/null || true
+        DAEMON_PID=""
         kill "$EMULATOR_PID"
         wait "$EMULATOR_PID" 2>/dev/null || true
         if [[ "$stored" -lt "$probes" ]]; then
