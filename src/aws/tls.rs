@@ -22,8 +22,8 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use base64::Engine;
 
 /// Where `rustls-native-certs` 0.8 looks on Linux when neither `SSL_CERT_FILE` nor
-/// `SSL_CERT_DIR` is set: `openssl-probe`'s lists of bundle files and certificate folders.
-/// Only for telling the operator; the crate does the reading.
+/// `SSL_CERT_DIR` is set: `openssl-probe`'s lists of bundle files (first found wins) and
+/// certificate folders, in its order.
 const BUNDLE_FILES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
@@ -70,7 +70,9 @@ impl Roots {
 /// Reads the root certificates now. Cheap when there are none (a few failed `stat`s and
 /// `open`s), so it may be called at every push attempt while they are missing.
 pub fn load() -> Result<Roots, NoRootCertificates> {
-    let found = rustls_native_certs::load_native_certs();
+    let told =
+        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let (found, bundle) = read_native(told);
     for error in &found.errors {
         tracing::debug!("reading root certificates: {error}");
     }
@@ -94,8 +96,36 @@ pub fn load() -> Result<Roots, NoRootCertificates> {
     }
     Ok(Roots {
         pem,
-        source: looked(),
+        source: bundle.map_or_else(looked, str::to_owned),
     })
+}
+
+/// The system's roots: the distribution's bundle file alone when there is one and it holds a
+/// certificate, everything `rustls-native-certs` finds otherwise (or when `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` says where to look: `told`), with the bundle's path when it was read alone.
+///
+/// The crate reads the bundle *and* every file in the certificate folders, which on the
+/// usual distributions hold the same certificates again (one file each, plus hash links):
+/// twice the parsing, a few hundred `stat`s and opens, and about a tenth of a `once`'s CPU
+/// (BENCHMARKS.md, "Root certificates"). `update-ca-certificates` and `update-ca-trust`
+/// write every trusted certificate, locally added ones included, into the bundle, so it is
+/// the whole set; a folder without a bundle is still read.
+fn read_native(told: bool) -> (rustls_native_certs::CertificateResult, Option<&'static str>) {
+    if !told {
+        let bundle = BUNDLE_FILES
+            .iter()
+            .find(|path| std::path::Path::new(path).exists());
+        if let Some(&bundle) = bundle {
+            let found = rustls_native_certs::load_certs_from_paths(
+                Some(std::path::Path::new(bundle)),
+                None,
+            );
+            if !found.certs.is_empty() {
+                return (found, Some(bundle));
+            }
+        }
+    }
+    (rustls_native_certs::load_native_certs(), None)
 }
 
 /// Where [`load`] looked, as `rustls-native-certs` decides: the environment variables when
@@ -123,13 +153,14 @@ fn looked() -> String {
 
 fn to_pem(der: &[u8]) -> Vec<u8> {
     let encoded = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut pem = Vec::with_capacity(encoded.len() + encoded.len() / 64 + 64);
+    pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
     for line in encoded.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(line));
-        pem.push('\n');
+        pem.extend_from_slice(line);
+        pem.push(b'\n');
     }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem.into_bytes()
+    pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    pem
 }
 
 /// The TLS library refused the trust store.
@@ -165,6 +196,69 @@ pub fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, TlsSetupEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bundle read alone holds every certificate authority that the bundle and the
+    /// folders together hold on this machine, so reading it alone loses none here. What the
+    /// folders add may only be certificates that say they are no authority (Debian's
+    /// `ssl-cert-snakeoil.pem`, a server's own self-signed certificate, sits there), which
+    /// reading the folders wrongly trusted as roots.
+    #[test]
+    fn the_bundle_alone_holds_every_authority_the_folders_hold() {
+        let (alone, bundle) = read_native(false);
+        let der = |certs: &[rustls::pki_types::CertificateDer<'_>]| {
+            let mut certs: Vec<Vec<u8>> = certs.iter().map(|c| c.to_vec()).collect();
+            certs.sort();
+            certs.dedup();
+            certs
+        };
+        let alone = der(&alone.certs);
+        assert!(!alone.is_empty(), "this machine has no root certificates");
+        let mut everything = Vec::new();
+        for dir in CERTIFICATE_DIRS {
+            let found = rustls_native_certs::load_certs_from_paths(
+                bundle.map(std::path::Path::new),
+                Some(std::path::Path::new(dir)).filter(|d| d.is_dir()),
+            );
+            everything.extend(found.certs);
+        }
+        let everything = der(&everything);
+        let missing: Vec<&Vec<u8>> = everything.iter().filter(|c| !alone.contains(c)).collect();
+        let authorities = missing.iter().filter(|c| !says_no_authority(c)).count();
+        assert_eq!(
+            authorities,
+            0,
+            "{} certificates in the folders are not in {bundle:?}, {authorities} of them authorities",
+            missing.len()
+        );
+        assert!(alone.iter().all(|c| everything.contains(c)));
+        // The check itself: the test suite's own root is an authority.
+        let root = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/test-root.pem"
+        ));
+        let root = rustls_native_certs::load_certs_from_paths(Some(root), None).certs;
+        assert!(!root.is_empty() && !says_no_authority(&root[0]));
+    }
+
+    /// Whether a DER certificate's basicConstraints extension (2.5.29.19) leaves out `cA`
+    /// or sets it false. A certificate without the extension may be an authority.
+    fn says_no_authority(der: &[u8]) -> bool {
+        const BASIC_CONSTRAINTS: [u8; 5] = [0x06, 0x03, 0x55, 0x1d, 0x13];
+        let Some(at) = der.windows(5).position(|w| w == BASIC_CONSTRAINTS) else {
+            return false;
+        };
+        let mut rest = &der[at + 5..];
+        // An optional `critical` BOOLEAN, then the OCTET STRING holding the SEQUENCE.
+        if rest.starts_with(&[0x01, 0x01]) {
+            rest = &rest[3..];
+        }
+        match rest {
+            // OCTET STRING, SEQUENCE, then either nothing or the cA BOOLEAN first.
+            [0x04, _, 0x30, 0x00, ..] => true,
+            [0x04, _, 0x30, _, 0x01, 0x01, ca, ..] => *ca == 0,
+            _ => false,
+        }
+    }
 
     #[test]
     fn pem_round_trips() {
