@@ -9,6 +9,24 @@ use super::RUN_VARIABLE;
 /// it further out only makes itself look like a stray, and strays are stopped.
 const ENVIRON_READ_LIMIT: u64 = 1024 * 1024;
 
+/// A small `/proc` file, read whole with plain `read`s: `read_to_string` asks for the size
+/// first (`statx` and `lseek`), which `/proc` files never give, and these are read for every
+/// thread at every look at a run (several times a second with probes every second).
+fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// This process's children: every thread's `children` list, since an orphan goes to whichever
 /// thread the kernel picks. Those lists exist with CONFIG_PROC_CHILDREN, which the usual
 /// distribution kernels enable, and they are this process's own, so no `hidepid` setting of
@@ -19,7 +37,7 @@ pub(super) fn children() -> Vec<libc::pid_t> {
     let mut listed = false;
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
-            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            if let Ok(list) = read_proc(&task.path().join("children")) {
                 listed = true;
                 pids.extend(
                     list.split_ascii_whitespace()
@@ -51,7 +69,7 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
 
 /// Field `index` of `/proc/PID/stat` counted from the state (0), which follows the name.
 fn stat_field(pid: libc::pid_t, index: usize) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(std::path::Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The name in parentheses may hold anything, spaces and parentheses included.
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_ascii_whitespace().nth(index).map(str::to_owned)
@@ -79,7 +97,7 @@ pub(super) fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
     let mut pids = Vec::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
-            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            if let Ok(list) = read_proc(&task.path().join("children")) {
                 pids.extend(
                     list.split_ascii_whitespace()
                         .filter_map(|p| p.parse::<libc::pid_t>().ok()),
