@@ -17,13 +17,21 @@
 //! reached, a filesystem without events) the folder is polled instead. The folder does not
 //! have to exist: its appearance is noticed by a cheap `stat` once a second, the same check
 //! that notices it being removed or replaced by another directory. All of this runs on one
-//! plain thread, so no async thread ever blocks on it; the thread ends soon after the
-//! receiver is dropped.
+//! plain thread, so no async thread ever blocks on it.
+//!
+//! Every watch of the process shares that thread and one inotify instance (whose reader is
+//! `notify`'s one thread): a daemon watches three folders or more, and a thread of its own
+//! for each, plus `notify`'s for each, cost resident memory (stacks, allocator arenas), a
+//! wake-up a second each, and a `/proc` read each at every look a probe run takes at this
+//! process's children (BENCHMARKS.md, "Idle CPU and threads"). The thread ends soon after the
+//! last receiver is dropped, and the next watch starts it again.
 
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
@@ -34,9 +42,10 @@ use tokio_util::sync::CancellationToken;
 /// events about other files (a writer's temporary file, an editor's backup) are ignored.
 pub type NameFilter = fn(&std::ffi::OsStr) -> bool;
 
-/// How often the folder's existence and identity are checked, and how soon a dropped
+/// How often the folders' existence and identity are checked, and how soon a dropped
 /// receiver is noticed.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Poll interval where inotify is not available.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -51,136 +60,323 @@ pub enum WatchError {
     },
 }
 
+/// What the shared thread receives: an event from inotify or a poller, or a folder to watch.
+enum Message {
+    Event(notify::Result<Event>),
+    /// With where to say that its watch is armed.
+    Watch(Box<Folder>, std_mpsc::SyncSender<()>),
+}
+
+/// Hands `notify`'s events to the shared thread.
+struct Forward(std_mpsc::Sender<Message>);
+
+impl notify::EventHandler for Forward {
+    fn handle_event(&mut self, event: notify::Result<Event>) {
+        // Fails only once the thread has ended, when nobody is left to tell.
+        let _ = self.0.send(Message::Event(event));
+    }
+}
+
+/// The way into the shared thread while it runs. The thread clears it, under this lock, when
+/// it finds nothing left to watch and nothing queued, so a folder sent under the lock is
+/// never lost to a thread on its way out.
+/// Each start of the thread has its own number, so that a watch that found one thread dead
+/// does not clear the way into the next.
+static SHARED: Mutex<Option<(u64, std_mpsc::Sender<Message>)>> = Mutex::new(None);
+static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Watches `folder` and returns a receiver that gets `()` as soon as files `relevant_name`
 /// accepts change in it; at most one message is pending at a time. Needs no async runtime.
 /// Setting up inotify or polling cannot fail the call: problems are logged and the watch
 /// degrades to the existence check.
 pub fn watch(folder: &Path, relevant_name: NameFilter) -> Result<mpsc::Receiver<()>, WatchError> {
     let (tx, rx) = mpsc::channel(1);
-    let (events_tx, events) = std_mpsc::channel();
-    let mut state = State {
+    let entry = Box::new(Folder {
         folder: folder.to_owned(),
         relevant_name,
         tx,
-        events_tx,
-        events,
         seen: None,
-        watcher: None,
+        poller: None,
+    });
+    // A poisoned lock only means a panic elsewhere while it was held; the sender in it (or
+    // its absence) is still what it was.
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    let (start, sender) = match shared.as_ref() {
+        Some((start, sender)) => (*start, sender.clone()),
+        None => {
+            let (sender, messages) = std_mpsc::channel();
+            let mut state = State {
+                messages,
+                sender: sender.clone(),
+                folders: Vec::new(),
+                inotify: None,
+                armed: HashMap::new(),
+                last_check: Instant::now(),
+            };
+            // Armed before returning, so that every change after this call is seen.
+            state.add(*entry);
+            std::thread::Builder::new()
+                .name("ssm-inventoryd-watch".into())
+                .spawn(move || state.run())
+                .map_err(|source| WatchError::Thread {
+                    folder: folder.to_owned(),
+                    source,
+                })?;
+            let start = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *shared = Some((start, sender));
+            return Ok(rx);
+        }
     };
-    // Armed before returning, so that every change after this call is seen.
-    state.check_folder();
-    std::thread::Builder::new()
-        .name("ssm-inventoryd-watch".into())
-        .spawn(move || state.run())
-        .map_err(|source| WatchError::Thread {
-            folder: folder.to_owned(),
-            source,
-        })?;
+    // Armed before returning, so that every change after this call is seen: the thread says
+    // when it has. The lock is let go first, since a thread on its way out takes it.
+    let (armed_tx, armed) = std_mpsc::sync_channel(1);
+    let sent = sender.send(Message::Watch(entry, armed_tx));
+    drop(shared);
+    if sent.is_err() || armed.recv().is_err() {
+        // The thread ended without clearing the way in (it panicked): start it anew.
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.as_ref().is_some_and(|&(s, _)| s == start) {
+            *shared = None;
+        }
+        drop(shared);
+        return watch(folder, relevant_name);
+    }
     Ok(rx)
 }
 
-struct State {
+/// One watched folder.
+struct Folder {
     folder: PathBuf,
     relevant_name: NameFilter,
     tx: mpsc::Sender<()>,
-    events_tx: std_mpsc::Sender<notify::Result<Event>>,
-    events: std_mpsc::Receiver<notify::Result<Event>>,
     /// The folder's (device, inode) when last looked at; `None` while it does not exist.
     seen: Option<(u64, u64)>,
-    /// Kept alive while it watches the folder `seen` names.
-    watcher: Option<Box<dyn Watcher + Send>>,
+    /// Where inotify cannot watch it: a poller of its own, kept alive while it polls.
+    poller: Option<notify::PollWatcher>,
 }
 
-impl State {
-    fn run(mut self) {
-        loop {
-            if self.tx.is_closed() {
-                return;
-            }
-            match self.events.recv_timeout(CHECK_EVERY) {
-                Ok(event) => {
-                    if !relevant(&self.folder, &event, self.relevant_name) {
-                        continue;
-                    }
-                    self.drain_queued();
-                    self.check_folder();
-                    self.signal();
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.check_folder() {
-                        self.signal();
-                    }
-                }
-                // Cannot happen while `events_tx` is held, but there is nothing left to do.
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        }
-    }
-
-    /// Takes the events already queued behind the one being handled, without waiting for
-    /// more: they happened before the signal about to be sent, which covers them, so a burst
-    /// that arrives in one read of the kernel's queue costs one message. Only events queued
-    /// *before* signalling may be dropped this way; one arriving after it may be newer than
-    /// the owner's next read, and gets a message of its own.
-    fn drain_queued(&mut self) {
-        while self.events.try_recv().is_ok() {}
-    }
-
+impl Folder {
     fn signal(&self) {
         // Full means a message is already waiting, which says the same thing.
         let _ = self.tx.try_send(());
     }
 
-    /// Notices the folder appearing, disappearing or being replaced, and (re)arms the
-    /// watcher on the directory now there. Returns whether anything changed.
-    fn check_folder(&mut self) -> bool {
-        let now = std::fs::metadata(&self.folder)
-            .ok()
-            .filter(std::fs::Metadata::is_dir)
-            .map(|m| (m.dev(), m.ino()));
-        if now == self.seen {
+    /// Whether `event` may be about this folder or a file in it.
+    fn concerns(&self, event: &notify::Result<Event>) -> bool {
+        match event {
+            Ok(event) if !event.need_rescan() && !event.paths.is_empty() => event
+                .paths
+                .iter()
+                .any(|p| p == &self.folder || p.parent() == Some(self.folder.as_path())),
+            // Lost events, or an event about no path: anything may have changed.
+            _ => true,
+        }
+    }
+}
+
+fn identity(folder: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(folder)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// The shared thread's state.
+struct State {
+    messages: std_mpsc::Receiver<Message>,
+    /// For the watchers' event handlers.
+    sender: std_mpsc::Sender<Message>,
+    folders: Vec<Folder>,
+    /// The one inotify watcher, made at the first folder that exists; `Err` once it could not
+    /// be made, so that every folder is polled instead.
+    inotify: Option<Result<notify::RecommendedWatcher, String>>,
+    /// The folders inotify watches, with the (device, inode) each was armed for.
+    armed: HashMap<PathBuf, (u64, u64)>,
+    last_check: Instant,
+}
+
+impl State {
+    fn run(mut self) {
+        loop {
+            let wait = CHECK_EVERY.saturating_sub(self.last_check.elapsed());
+            match self.messages.recv_timeout(wait) {
+                Ok(message) => self.handle(message),
+                Err(RecvTimeoutError::Timeout) => {}
+                // Cannot happen while `sender` is held, but there is nothing left to do.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if self.last_check.elapsed() >= CHECK_EVERY {
+                self.last_check = Instant::now();
+                self.folders.retain(|f| !f.tx.is_closed());
+                for i in 0..self.folders.len() {
+                    if self.check(i) {
+                        self.folders[i].signal();
+                    }
+                }
+                self.rearm();
+                if self.folders.is_empty() && self.leave() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ends the thread if nothing is left to watch and nothing is on its way: says whether it
+    /// may end.
+    fn leave(&mut self) -> bool {
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        match self.messages.try_recv() {
+            Ok(message) => {
+                drop(shared);
+                self.handle(message);
+                false
+            }
+            Err(_) => {
+                *shared = None;
+                true
+            }
+        }
+    }
+
+    /// Handles one message and every one already queued behind it. The events queued behind
+    /// the one being handled happened before the signals about to be sent, which cover them,
+    /// so a burst that arrives in one read of the kernel's queue costs each folder one
+    /// message. Only events queued *before* signalling are folded this way; one arriving
+    /// after it may be newer than the owner's next read, and gets a message of its own.
+    fn handle(&mut self, first: Message) {
+        let mut touched = HashSet::new();
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Event(event) => {
+                    for (i, folder) in self.folders.iter().enumerate() {
+                        if folder.concerns(&event)
+                            && relevant(&folder.folder, &event, folder.relevant_name)
+                        {
+                            touched.insert(i);
+                        }
+                    }
+                }
+                Message::Watch(folder, armed) => {
+                    self.add(*folder);
+                    let _ = armed.send(());
+                }
+            }
+            next = self.messages.try_recv().ok();
+        }
+        if touched.is_empty() {
+            return;
+        }
+        for &i in &touched {
+            self.check(i);
+        }
+        self.rearm();
+        for &i in &touched {
+            self.folders[i].signal();
+        }
+    }
+
+    /// Takes a folder over and arms its watch.
+    fn add(&mut self, mut folder: Folder) {
+        folder.seen = None;
+        self.folders.push(folder);
+        let last = self.folders.len() - 1;
+        self.check(last);
+        self.rearm();
+    }
+
+    /// Notices folder `i` appearing, disappearing or being replaced. Returns whether anything
+    /// changed; [`State::rearm`] then points the watches at what is there now.
+    fn check(&mut self, i: usize) -> bool {
+        let folder = &mut self.folders[i];
+        let now = identity(&folder.folder);
+        if now == folder.seen {
             return false;
         }
-        self.seen = now;
-        self.watcher = None;
-        if now.is_some() {
-            self.watcher = self.arm();
-        }
+        folder.seen = now;
+        folder.poller = None;
         true
     }
 
-    fn arm(&self) -> Option<Box<dyn Watcher + Send>> {
-        let inotify =
-            notify::RecommendedWatcher::new(self.events_tx.clone(), notify::Config::default())
-                .and_then(|mut w| {
-                    w.watch(&self.folder, RecursiveMode::NonRecursive)?;
-                    Ok(w)
-                });
-        let inotify_error = match inotify {
-            Ok(w) => return Some(Box::new(w)),
-            Err(e) => e,
+    /// Makes inotify watch exactly the folders that exist and are not polled, each as the
+    /// directory now at its path; a folder inotify cannot watch gets a poller.
+    ///
+    /// A watch that is no longer wanted (its folder gone, replaced or no longer watched)
+    /// means a new inotify instance, armed before the old one goes: inotify watches a
+    /// directory, not a path, and `notify` names a moved directory's events by the path it
+    /// was watched at, so the old directory would go on being heard under its old name.
+    /// That is rare (a reload, a folder replaced), and no event is lost in between.
+    fn rearm(&mut self) {
+        let mut wanted: HashMap<PathBuf, (u64, u64)> = HashMap::new();
+        for folder in &self.folders {
+            if let (Some(id), None) = (folder.seen, &folder.poller) {
+                wanted.insert(folder.folder.clone(), id);
+            }
+        }
+        let stale = self
+            .armed
+            .iter()
+            .any(|(path, id)| wanted.get(path) != Some(id));
+        // Kept until the new instance is armed.
+        let _old = if stale {
+            self.armed.clear();
+            self.inotify.take()
+        } else {
+            None
         };
-        let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
-        let polled = notify::PollWatcher::new(self.events_tx.clone(), config).and_then(|mut w| {
-            w.watch(&self.folder, RecursiveMode::NonRecursive)?;
-            Ok(w)
-        });
-        match polled {
-            Ok(w) => {
-                tracing::warn!(
-                    "cannot watch {} with inotify ({inotify_error}); polling it every {}s instead",
-                    self.folder.display(),
-                    POLL_INTERVAL.as_secs()
-                );
-                Some(Box::new(w))
+        for (path, id) in wanted {
+            if self.armed.contains_key(&path) {
+                continue;
             }
-            Err(e) => {
-                tracing::warn!(
-                    "cannot watch {} ({inotify_error}; polling: {e}); changes are seen at the probe's interval",
-                    self.folder.display()
-                );
-                None
+            let sender = self.sender.clone();
+            let inotify = self.inotify.get_or_insert_with(|| {
+                notify::RecommendedWatcher::new(Forward(sender), notify::Config::default())
+                    .map_err(|e| e.to_string())
+            });
+            let failed = match inotify {
+                Ok(watcher) => match watcher.watch(&path, RecursiveMode::NonRecursive) {
+                    Ok(()) => {
+                        self.armed.insert(path, id);
+                        continue;
+                    }
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.clone(),
+            };
+            for folder in self.folders.iter_mut().filter(|f| f.folder == path) {
+                folder.poller = poll(&path, &self.sender, &failed);
             }
+        }
+    }
+}
+
+/// A poller for `folder`, where inotify cannot watch it (`inotify_error`): no inotify, the
+/// watch limit reached, a filesystem without events.
+fn poll(
+    folder: &Path,
+    sender: &std_mpsc::Sender<Message>,
+    inotify_error: &str,
+) -> Option<notify::PollWatcher> {
+    let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
+    let polled = notify::PollWatcher::new(Forward(sender.clone()), config).and_then(|mut w| {
+        w.watch(folder, RecursiveMode::NonRecursive)?;
+        Ok(w)
+    });
+    match polled {
+        Ok(w) => {
+            tracing::warn!(
+                "cannot watch {} with inotify ({inotify_error}); polling it every {}s instead",
+                folder.display(),
+                POLL_INTERVAL.as_secs()
+            );
+            Some(w)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot watch {} ({inotify_error}; polling: {e}); changes are seen at the probe's interval",
+                folder.display()
+            );
+            None
         }
     }
 }
