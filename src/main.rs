@@ -139,6 +139,15 @@ fn log_panics() {
 }
 
 fn run(cli: Cli) -> Result<(), CommandError> {
+    // The agent's commands share one malloc arena; the emulator serves many connections at
+    // once and keeps glibc's default. Before the runtime's threads exist (see the function).
+    #[cfg(feature = "emulator")]
+    let serving = matches!(cli.command, Command::Emulator(_));
+    #[cfg(not(feature = "emulator"))]
+    let serving = false;
+    if !serving {
+        ssm_inventoryd::daemon::allocator::limit_arenas();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

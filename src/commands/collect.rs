@@ -16,9 +16,9 @@ pub async fn run(config_path: &Path, only: Option<&str>) -> Result<(), CommandEr
     let probes = select(&settings, only)?;
     let ctx = context(&settings, &probes).await;
     let limiter = RunLimiter::from_settings(&settings.agent);
-    // As in the daemon: few arenas, and each run's freed memory handed back once its items
-    // are printed, so that runs taking turns reuse memory rather than add up.
-    allocator::limit_arenas();
+    // As in the daemon: each run's freed memory handed back once its items are printed
+    // (one malloc arena, set in `main`), so that runs taking turns reuse memory rather than
+    // add up.
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0usize;
     let mut partial = 0usize;

@@ -38,8 +38,6 @@ pub async fn run(config_path: &Path, options: OnceOptions<'_>) -> Result<(), Com
     let identity = resolve_identity(&settings, options.instance_id, !options.dry_run).await?;
     let probes = select(&settings, None)?;
     let state = state::load_logged(&settings.agent.state_dir).await;
-    // As in the daemon: few malloc arenas, so that runs taking turns reuse memory.
-    crate::daemon::allocator::limit_arenas();
     let collected = cycle::collect_with(
         &probes,
         &CollectContext::with_instance_id(identity.instance_id.clone()),

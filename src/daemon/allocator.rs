@@ -12,13 +12,19 @@
 /// runs free is reused by the next one, and `malloc_trim` walks every arena each time.
 pub const WORTH_TRIMMING: usize = 256 * 1024;
 
-/// At most two malloc arenas for the threads started from now on (tokio's blocking threads
-/// run the probes).
+/// One malloc arena for every thread: the probes run on tokio's blocking threads, and each
+/// arena keeps freed pages of its own; with one, the idle daemon's resident memory is about
+/// 0.4 MB lower than with two (BENCHMARKS.md, "Idle CPU and threads"), and an idle agent's
+/// threads hardly ever allocate at once. Must run before any other thread starts: glibc
+/// settles its limit the first time a thread needs an arena of its own, and a later
+/// `mallopt` no longer changes it. `MALLOC_ARENA_MAX`, when set, is left to decide.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes a malloc tuning parameter; any value is accepted.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes a malloc tuning parameter; any value is accepted.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }
 

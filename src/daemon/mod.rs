@@ -20,7 +20,7 @@
 //! is in flight; the acknowledged state travels with the push task and comes back with its
 //! report.
 
-pub(crate) mod allocator;
+pub mod allocator;
 mod config_watch;
 mod fleet;
 mod held_wakes;
@@ -92,7 +92,6 @@ pub async fn run(
     mut reload: mpsc::Receiver<()>,
 ) -> Result<(), DaemonError> {
     let settings = crate::fleet::load_with_stored(&options.config_path)?;
-    allocator::limit_arenas();
     let state = state::load_logged(&settings.agent.state_dir).await;
     let (outcome_tx, mut outcomes) = mpsc::channel::<Outcome>(64);
     let (watch_tx, mut config_changes) = mpsc::channel::<()>(8);
