@@ -63,7 +63,7 @@ pub async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
         Err(e) if needs_roots(options) => return Err(e.into()),
         Err(_) => None,
     };
-    let http = tls::http_client(roots.as_ref())?;
+    let http = tls::http_client(roots)?;
     Ok(assemble(options, Some(http)).await)
 }
 
@@ -71,7 +71,7 @@ pub async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
 /// fails at each request (`demo`, and tests against the emulator over HTTP).
 pub async fn build(options: &ClientOptions) -> Client {
     let roots = tls::load().ok();
-    match tls::http_client(roots.as_ref()) {
+    match tls::http_client(roots) {
         Ok(http) => assemble(options, Some(http)).await,
         Err(e) => {
             tracing::warn!("{e}; using the SDK's default HTTPS client");

@@ -172,17 +172,30 @@ pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 /// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), with
 /// exactly `roots` trusted. Without roots it still speaks plain HTTP (the emulator, instance
 /// metadata); HTTPS then fails at the handshake.
-pub fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, TlsSetupError> {
-    let mut store = TrustStore::empty().with_native_roots(false);
-    for pem in roots.map_or(&[][..], |r| &r.pem[..]) {
-        store = store.with_pem_certificate(pem.clone());
-    }
-    let context = TlsContext::builder().with_trust_store(store).build()?;
+///
+/// The SDK builds a connector for each set of connector settings it meets and parses the
+/// trust store's PEM into a store of its own each time; the PEM itself would stay resident
+/// for the client's whole life (about 200 KB for a distribution's bundle, of the 490 KB of
+/// heap the roots cost the idle daemon: BENCHMARKS.md, "Idle CPU and threads"). So the
+/// first connector takes the roots given here, and a later one, rare, reads them again.
+pub fn http_client(roots: Option<Roots>) -> Result<SharedHttpClient, TlsSetupError> {
+    let first = std::sync::Mutex::new(Some(trusting(roots)?));
     Ok(
         Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = ConnectorBuilder::default()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context.clone());
+            let given = first
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            // Roots that cannot be read now mean no roots: HTTPS fails at the handshake,
+            // as it would for a client built without them.
+            let context = given
+                .or_else(|| trusting(load().ok()).ok())
+                .or_else(|| trusting(None).ok());
+            let mut connector =
+                ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+            if let Some(context) = context {
+                connector = connector.tls_context(context);
+            }
             connector.set_connector_settings(settings.cloned());
             if let Some(components) = components {
                 connector.set_sleep_impl(components.sleep_impl());
@@ -191,6 +204,15 @@ pub fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, TlsSetupEr
             connector.build()
         }),
     )
+}
+
+/// A TLS context that trusts exactly `roots`, the platform's own turned off.
+fn trusting(roots: Option<Roots>) -> Result<TlsContext, TlsSetupError> {
+    let mut store = TrustStore::empty().with_native_roots(false);
+    for pem in roots.map_or_else(Vec::new, |r| r.pem) {
+        store = store.with_pem_certificate(pem);
+    }
+    Ok(TlsContext::builder().with_trust_store(store).build()?)
 }
 
 #[cfg(test)]
