@@ -301,11 +301,11 @@ impl State {
     /// Makes inotify watch exactly the folders that exist and are not polled, each as the
     /// directory now at its path; a folder inotify cannot watch gets a poller.
     ///
-    /// A watch that is no longer wanted (its folder gone, replaced or no longer watched)
-    /// means a new inotify instance, armed before the old one goes: inotify watches a
-    /// directory, not a path, and `notify` names a moved directory's events by the path it
-    /// was watched at, so the old directory would go on being heard under its old name.
-    /// That is rare (a reload, a folder replaced), and no event is lost in between.
+    /// A watch no longer wanted as it is (its folder no longer watched, gone or replaced) is
+    /// removed before its path is watched again: inotify watches a directory, not a path, and
+    /// `notify` names a moved directory's events by the path it was watched at, so a
+    /// directory moved away would otherwise go on being heard under its old name. Removing
+    /// the watch by that path reaches the directory wherever it went.
     fn rearm(&mut self) {
         let mut wanted: HashMap<PathBuf, (u64, u64)> = HashMap::new();
         for folder in &self.folders {
@@ -313,17 +313,19 @@ impl State {
                 wanted.insert(folder.folder.clone(), id);
             }
         }
-        let stale = self
+        let stale: Vec<PathBuf> = self
             .armed
             .iter()
-            .any(|(path, id)| wanted.get(path) != Some(id));
-        // Kept until the new instance is armed.
-        let _old = if stale {
-            self.armed.clear();
-            self.inotify.take()
-        } else {
-            None
-        };
+            .filter(|&(path, id)| wanted.get(path) != Some(id))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in stale {
+            self.armed.remove(&path);
+            if let Some(Ok(watcher)) = self.inotify.as_mut() {
+                // Fails when the directory was deleted, which removed its watch already.
+                let _ = watcher.unwatch(&path);
+            }
+        }
         for (path, id) in wanted {
             if self.armed.contains_key(&path) {
                 continue;
