@@ -237,7 +237,9 @@ impl Run {
     /// already ended is stopped by the next run that ends, and a process of another run in
     /// flight that cannot be told apart is stopped early rather than left running.
     fn sweep(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
-        record(self.serial, self.user);
+        // The children that look read serve this one too: a second read an instant later
+        // would cost a `/proc` read per thread and tell nothing new.
+        let listed = record(self.serial, self.user);
         let descendants = self.signal_recorded(signal, reach);
         if !ADOPTING.load(Ordering::Relaxed) {
             return descendants;
@@ -259,7 +261,7 @@ impl Run {
         let daemon_group = unsafe { libc::getpgrp() };
         let this_process = format!("{}.", std::process::id());
         let mut candidates = Vec::new();
-        for pid in children() {
+        for pid in listed.unwrap_or_else(children) {
             if in_flight.iter().any(|r| r.pgid == pid) {
                 continue;
             }
@@ -490,18 +492,18 @@ impl Watch {
 /// pid now has another start time), and adds the lead, this process's orphans that are in the
 /// run's session or carry its token, and every descendant of a recorded process. Reads
 /// `/proc` as the run's user, where `hidepid` hides that user's processes from the daemon.
-fn record(serial: u64, user: Option<Ids>) {
-    let Some((lead, token, known, leads)) = ({
+/// Returns this process's children as it listed them (`None` when it did not: no run on
+/// record, or orphans are not adopted here).
+fn record(serial: u64, user: Option<Ids>) -> Option<Vec<libc::pid_t>> {
+    let (lead, token, known, leads) = {
         let in_flight = in_flight();
         let leads: Vec<libc::pid_t> = in_flight.iter().map(|r| r.pgid).collect();
         in_flight
             .iter()
             .find(|r| r.serial == serial && r.pgid > 0)
             .map(|r| (r.pgid, r.token.clone(), r.known.clone(), leads))
-    }) else {
-        return;
-    };
-    let found = as_user(user, move || {
+    }?;
+    let (found, listed) = as_user(user, move || {
         let mut found: HashMap<libc::pid_t, u64> = known
             .into_iter()
             .filter(|&(pid, started)| start_time(pid) == Some(started))
@@ -509,18 +511,17 @@ fn record(serial: u64, user: Option<Ids>) {
         if let Some(started) = start_time(lead) {
             found.insert(lead, started);
         }
-        if ADOPTING.load(Ordering::Relaxed) {
-            for pid in children() {
-                if leads.contains(&pid) || found.contains_key(&pid) {
-                    continue;
-                }
-                // SAFETY: getsid only reads; for a process that is gone it yields -1.
-                let sid = unsafe { libc::getsid(pid) };
-                let ours =
-                    sid == lead || run_token(pid).ok().flatten().as_deref() == Some(token.as_str());
-                if ours && let Some(started) = start_time(pid) {
-                    found.insert(pid, started);
-                }
+        let listed = ADOPTING.load(Ordering::Relaxed).then(children);
+        for &pid in listed.iter().flatten() {
+            if leads.contains(&pid) || found.contains_key(&pid) {
+                continue;
+            }
+            // SAFETY: getsid only reads; for a process that is gone it yields -1.
+            let sid = unsafe { libc::getsid(pid) };
+            let ours =
+                sid == lead || run_token(pid).ok().flatten().as_deref() == Some(token.as_str());
+            if ours && let Some(started) = start_time(pid) {
+                found.insert(pid, started);
             }
         }
         let mut queue: Vec<libc::pid_t> = found.keys().copied().collect();
@@ -534,11 +535,12 @@ fn record(serial: u64, user: Option<Ids>) {
                 }
             }
         }
-        found
+        (found, listed)
     });
     if let Some(entry) = in_flight().iter_mut().find(|r| r.serial == serial) {
         entry.known = found;
     }
+    listed
 }
 
 /// Reaps `pid` if it has ended; says whether it is gone. Only adopted processes are reaped
