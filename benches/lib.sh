@@ -43,15 +43,19 @@ free_port() {
 
 # hermetic_env WORKDIR: sets the array HENV to an `env -i …` prefix that runs a command with
 # only the environment it needs (usable under /usr/bin/time, which cannot run a function).
+# BENCH_ENV="NAME=value …" adds variables to every process the scripts start (for comparing one build
+# with and without a setting: SSL_CERT_DIR, MALLOC_ARENA_MAX).
 hermetic_env() {
     local work="$1"
+    local extra=()
     : >"$work/empty"
+    read -r -a extra <<<"${BENCH_ENV:-}"
     HENV=(env -i PATH=/usr/bin:/bin HOME="$work" LANG=C.UTF-8 NO_COLOR=1
         RUST_LOG="${RUST_LOG:-warn}"
         AWS_ACCESS_KEY_ID="$DEMO_KEY" AWS_SECRET_ACCESS_KEY="$DEMO_SECRET"
         AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE="$work/empty"
         AWS_SHARED_CREDENTIALS_FILE="$work/empty" AWS_DEFAULT_REGION="$REGION"
-        AWS_MAX_ATTEMPTS=1 AWS_PAGER=)
+        AWS_MAX_ATTEMPTS=1 AWS_PAGER= "${extra[@]}")
 }
 
 # hermetic WORKDIR CMD... : runs CMD in that environment.
