@@ -175,8 +175,8 @@ pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 ///
 /// The SDK builds a connector for each set of connector settings it meets and parses the
 /// trust store's PEM into a store of its own each time; the PEM itself would stay resident
-/// for the client's whole life (about 200 KB for a distribution's bundle, of the 490 KB of
-/// heap the roots cost the idle daemon: BENCHMARKS.md, "Idle CPU and threads"). So the
+/// for the client's whole life (about 200 KB for a distribution's bundle, of the roughly
+/// 580 KB the roots cost the idle daemon: BENCHMARKS.md, "Idle CPU and threads"). So the
 /// first connector takes the roots given here, and a later one, rare, reads them again.
 pub fn http_client(roots: Option<Roots>) -> Result<SharedHttpClient, TlsSetupError> {
     let first = std::sync::Mutex::new(Some(trusting(roots)?));

@@ -13,7 +13,7 @@
 pub const WORTH_TRIMMING: usize = 256 * 1024;
 
 /// One malloc arena for every thread: the probes run on tokio's blocking threads, and each
-/// arena keeps freed pages of its own; with one, the idle daemon's resident memory is about
+/// arena keeps freed pages of its own; with one, the idle daemon's resident memory is 0.2 to
 /// 0.4 MB lower than with two (BENCHMARKS.md, "Idle CPU and threads"), and an idle agent's
 /// threads hardly ever allocate at once. Must run before any other thread starts: glibc
 /// settles its limit the first time a thread needs an arena of its own, and a later
