@@ -187,8 +187,9 @@ struct State {
     /// For the watchers' event handlers.
     sender: std_mpsc::Sender<Message>,
     folders: Vec<Folder>,
-    /// The one inotify watcher, made at the first folder that exists; `Err` once it could not
-    /// be made, so that every folder is polled instead.
+    /// The one inotify watcher, made at the first folder that exists. One that could not be
+    /// made (no inotify, the instance limit reached) is not kept: the folders that wanted it
+    /// are polled, and the next folder to watch tries anew.
     inotify: Option<Result<notify::RecommendedWatcher, String>>,
     /// The folders inotify watches, with the (device, inode) each was armed for.
     armed: HashMap<PathBuf, (u64, u64)>,
@@ -343,8 +344,11 @@ impl State {
                     }
                     Err(e) => e.to_string(),
                 },
-                Err(e) => e.clone(),
+                Err(e) => std::mem::take(e),
             };
+            if matches!(self.inotify, Some(Err(_))) {
+                self.inotify = None;
+            }
             for folder in self.folders.iter_mut().filter(|f| f.folder == path) {
                 folder.poller = poll(&path, &self.sender, &failed);
             }
