@@ -31,6 +31,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value};
 use ssm_inventoryd::config;
+use ssm_inventoryd::inventory::validate::{ItemError, check_rows};
+use ssm_inventoryd::inventory::{Row, Rows};
 use ssm_inventoryd::probe::CollectContext;
 use ssm_inventoryd::probe::files::FilesProbe;
 use ssm_inventoryd::probe::output::{self, OutputError};
@@ -251,19 +253,48 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Asserts that `rows` are exactly the flat objects of `source`, null attributes dropped.
-fn same_rows(rows: &[BTreeMap<String, String>], source: &[Value]) -> Result<(), TestCaseError> {
-    prop_assert_eq!(rows.len(), source.len());
-    for (row, value) in rows.iter().zip(source) {
-        let object = value
-            .as_object()
-            .ok_or_else(|| fail("a row from a non-object"))?;
-        let expected: BTreeMap<String, String> = object
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| Ok((k.clone(), scalar_text(v).ok_or_else(|| fail("nested"))?)))
-            .collect::<Result<_, TestCaseError>>()?;
-        prop_assert_eq!(row, &expected);
+/// The flat objects of `source` as rows, null attributes dropped.
+fn source_rows(source: &[Value]) -> Result<Vec<Row>, TestCaseError> {
+    source
+        .iter()
+        .map(|value| {
+            let object = value
+                .as_object()
+                .ok_or_else(|| fail("a row from a non-object"))?;
+            object
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| Ok((k.clone(), scalar_text(v).ok_or_else(|| fail("nested"))?)))
+                .collect::<Result<Row, TestCaseError>>()
+        })
+        .collect()
+}
+
+/// Asserts that `rows` are exactly the flat objects of `source`, null attributes dropped; or,
+/// when a row breaks a row rule (the reader keeps reading and leaves the refusal to the item
+/// made of the rows), that the refusal is the one the same rows as maps get, and for two
+/// spellings of one name, that the input has both.
+fn same_rows(rows: &Rows, source: &[Value]) -> Result<(), TestCaseError> {
+    let expected = source_rows(source)?;
+    match rows.clone().finish("Custom:Fuzz", true) {
+        Ok(_) => {
+            let rows = rows.to_rows();
+            prop_assert_eq!(rows.len(), expected.len());
+            for (row, expected) in rows.iter().zip(&expected) {
+                prop_assert_eq!(row, expected);
+            }
+        }
+        Err(refused) => {
+            prop_assert_eq!(Err(refused.clone()), check_rows("Custom:Fuzz", &expected));
+            if let ItemError::AttributeSpelling {
+                row, name, first, ..
+            } = &refused
+            {
+                prop_assert!(name != first && name.to_lowercase() == first.to_lowercase());
+                prop_assert!(expected[*row].contains_key(name));
+                prop_assert!(expected.iter().any(|r| r.contains_key(first)));
+            }
+        }
     }
     Ok(())
 }
@@ -353,12 +384,12 @@ fn check_accepted(value: &Value, docs: &[output::Document]) -> Result<(), TestCa
         Value::Array(rows) => {
             prop_assert_eq!(docs.len(), 1);
             prop_assert!(docs[0].type_name.is_none());
-            return same_rows(&docs[0].rows.to_rows(), rows);
+            return same_rows(&docs[0].rows, rows);
         }
         v if is_document(v) => vec![v],
         Value::Object(_) => {
             prop_assert_eq!(docs.len(), 1);
-            return same_rows(&docs[0].rows.to_rows(), std::slice::from_ref(value));
+            return same_rows(&docs[0].rows, std::slice::from_ref(value));
         }
         other => return Err(fail(&format!("accepted {}", kind(other)))),
     };
@@ -370,8 +401,8 @@ fn check_accepted(value: &Value, docs: &[output::Document]) -> Result<(), TestCa
             v.get("SchemaVersion").and_then(Value::as_str)
         );
         match &v["Content"] {
-            Value::Array(rows) => same_rows(&doc.rows.to_rows(), rows)?,
-            one @ Value::Object(_) => same_rows(&doc.rows.to_rows(), std::slice::from_ref(one))?,
+            Value::Array(rows) => same_rows(&doc.rows, rows)?,
+            one @ Value::Object(_) => same_rows(&doc.rows, std::slice::from_ref(one))?,
             Value::Null => prop_assert!(doc.rows.is_empty()),
             other => return Err(fail(&format!("Content {} accepted", kind(other)))),
         }
@@ -396,6 +427,20 @@ fn fuzz_probe_output_near_json() {
         cases(512),
         NEAR_SYNTAX,
         |text| check_output(text.as_bytes()),
+    );
+}
+
+/// Found by `fuzz_probe_output_structured`: one name in two spellings is read, and refused by
+/// the item made of the rows, not by the reader.
+#[test]
+fn a_name_in_two_spellings_is_refused_by_the_item() {
+    check_output(br#"{"P":"","p":""}"#).expect("checked");
+    check_output(br#"[{"Name":"a"},{"name":"b"}]"#).expect("checked");
+    let docs = output::parse(br#"{"P":"","p":""}"#).expect("read");
+    let refused = docs[0].rows.clone().finish("Custom:X", false);
+    assert!(
+        matches!(refused, Err(ItemError::AttributeSpelling { .. })),
+        "{refused:?}"
     );
 }
 
