@@ -104,6 +104,7 @@ mod shared {
 
         fs::write(a.join("x.json"), "{}").unwrap();
         assert!(fires(&mut on_a).await, "a's watch missed a's change");
+        settle(&mut on_a).await;
         assert!(silent(&mut on_b).await, "b's watch fired for a's change");
         assert!(
             silent(&mut on_b_too).await,
