@@ -2,8 +2,9 @@
 //!
 //! Each collector yields one item. They report only what stays the same while nothing on the
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
-//! that the ContentHash skips them until something real changes. Everything is read with
-//! `sysinfo` and from `/proc`, `/sys` and `/etc`, on the blocking pool.
+//! that the ContentHash skips them until something real changes. Everything is read on the
+//! blocking pool: host and disks with `sysinfo`, interfaces with `getifaddrs` (`interfaces`),
+//! and the rest from `/proc`, `/sys` and `/etc`.
 //!
 //! | collector | TypeName | one row per | attributes |
 //! |---|---|---|---|
@@ -15,9 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
-use sysinfo::{
-    CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System,
-};
+use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, RefreshKind, System};
 
 use super::{Collection, ProbeError};
 use crate::config::Collector;
@@ -268,38 +267,25 @@ fn unescape_mountinfo(field: &str) -> String {
 
 /// `Custom:NetworkInterfaces`: one row per interface except loopback.
 fn network() -> Result<Vec<Row>, String> {
-    let networks = Networks::new_with_refreshed_list()
-        .map_err(|e| format!("cannot list network interfaces: {e}"))?;
+    let found =
+        interfaces::interfaces().map_err(|e| format!("cannot list network interfaces: {e}"))?;
     let stable_v6 = std::fs::read_to_string("/proc/net/if_inet6")
         .ok()
         .map(|text| parse_if_inet6(&text));
     let mut rows = Vec::new();
-    for (name, data) in networks.iter() {
-        let name = name.to_string_lossy().into_owned();
+    for (name, interface) in found {
         if name == "lo" {
             continue;
         }
         let mut row = Row::new();
         insert(&mut row, "Name", name.clone());
-        let mac = data.mac_address();
-        if !mac.is_unspecified() {
-            insert(&mut row, "MACAddress", mac.to_string());
+        if let Some(mac) = interface.mac {
+            insert(&mut row, "MACAddress", mac);
         }
-        let mut v4: Vec<String> = data
-            .ip_networks()
-            .iter()
-            .filter(|n| n.addr.is_ipv4())
-            .map(ToString::to_string)
-            .collect();
-        let mut v6: Vec<String> = match &stable_v6 {
+        let mut v4 = interface.v4;
+        let mut v6 = match &stable_v6 {
             Some(by_interface) => by_interface.get(&name).cloned().unwrap_or_default(),
-            // Without /proc (IPv6 disabled), sysinfo's list is all there is.
-            None => data
-                .ip_networks()
-                .iter()
-                .filter(|n| n.addr.is_ipv6())
-                .map(ToString::to_string)
-                .collect(),
+            None => interface.v6,
         };
         insert(&mut row, "IPv4Addresses", join_within_limit(&name, &mut v4));
         insert(&mut row, "IPv6Addresses", join_within_limit(&name, &mut v6));
@@ -356,6 +342,8 @@ fn parse_if_inet6(text: &str) -> BTreeMap<String, Vec<String>> {
     }
     by_interface
 }
+
+mod interfaces;
 
 #[cfg(test)]
 mod tests;

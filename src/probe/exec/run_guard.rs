@@ -479,11 +479,16 @@ pub(super) struct Watch {
 
 impl Watch {
     /// Records until dropped; the reading of `/proc` runs on the blocking pool.
+    ///
+    /// The first look waits [`WATCH_EVERY`] too. One taken as the program starts finds the
+    /// lead alone (which every look records anyway, and the stop's look sees), and a run that
+    /// ends sooner, as most do, is looked at once, by its stop: with probes every second that
+    /// saves each run a hop to the blocking pool and a `/proc` read per thread.
     pub(super) async fn run(self) -> std::convert::Infallible {
         loop {
+            tokio::time::sleep(WATCH_EVERY).await;
             // A failed look (a panic in it) is only a missed one: the next, or the stop's, follows.
             let _ = tokio::task::spawn_blocking(move || record(self.serial, self.user)).await;
-            tokio::time::sleep(WATCH_EVERY).await;
         }
     }
 }
