@@ -139,20 +139,23 @@ fn log_panics() {
 }
 
 fn run(cli: Cli) -> Result<(), CommandError> {
-    // The agent's commands share one malloc arena and run their async work on one worker
-    // thread: their heavy work (probe runs, parsing, files) is on the blocking pool, and an
-    // idle agent's second worker only cost resident memory (BENCHMARKS.md, "Idle CPU and
-    // threads"). The emulator serves many connections at once and keeps the defaults. The
-    // arena limit is set before the runtime's threads exist (see the function).
+    // The agent's commands share one malloc arena and run their async work on the thread
+    // that started them (a current-thread runtime): their heavy work (probe runs, parsing,
+    // files) is on the blocking pool, and with a separate worker every probe's outcome was
+    // a wake-up of the other thread, every wake-up two context switches (BENCHMARKS.md,
+    // "Idle CPU by probe kind"). The emulator serves many connections at once and keeps the
+    // defaults. The arena limit is set before the runtime's threads exist (see the
+    // function).
     #[cfg(feature = "emulator")]
     let serving = matches!(cli.command, Command::Emulator(_));
     #[cfg(not(feature = "emulator"))]
     let serving = false;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if !serving {
+    let mut builder = if serving {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
         ssm_inventoryd::daemon::allocator::limit_arenas();
-        builder.worker_threads(1);
-    }
+        tokio::runtime::Builder::new_current_thread()
+    };
     let runtime = builder
         .enable_all()
         .build()
