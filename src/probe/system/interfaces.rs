@@ -3,7 +3,8 @@
 //!
 //! `sysinfo`'s interface list also reads eight counters per interface from
 //! `/sys/class/net/*/statistics` and friends, which this collector never reports: with the
-//! probe every second that was a third of its system calls (BENCHMARKS.md, "Idle CPU").
+//! probe every second that was a third of its system calls (BENCHMARKS.md, "Idle CPU by probe
+//! kind").
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
