@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One interface as the `network` collector reports it.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(super) struct Interface {
     /// `aa:bb:cc:dd:ee:ff`, lower case; `None` for an interface without a hardware address.
     pub mac: Option<String>,
@@ -33,9 +33,9 @@ pub(super) fn interfaces() -> std::io::Result<BTreeMap<String, Interface>> {
             continue;
         };
         match entry.address {
-            Address::Link(mac) => interface.mac = (mac != [0; 6]).then(|| format_mac(mac)),
-            Address::Ip(ip, prefix) => {
-                let text = format!("{ip}/{prefix}");
+            Sock::Link(mac) => interface.mac = (mac != [0; 6]).then(|| format_mac(mac)),
+            Sock::Ip(ip) => {
+                let text = format!("{ip}/{}", entry.prefix);
                 match ip {
                     IpAddr::V4(_) => interface.v4.push(text),
                     IpAddr::V6(_) => interface.v6.push(text),
@@ -71,14 +71,11 @@ fn prefix_of(mask: IpAddr) -> u8 {
     u8::try_from(ones).unwrap_or(0)
 }
 
-enum Address {
-    Link([u8; 6]),
-    Ip(IpAddr, u8),
-}
-
 struct Entry {
     name: String,
-    address: Address,
+    address: Sock,
+    /// The netmask's prefix length for an IP address, 0 for a hardware one.
+    prefix: u8,
 }
 
 /// The list `getifaddrs` made, freed when dropped.
@@ -112,20 +109,19 @@ impl IfAddrs {
                 .into_owned();
             // SAFETY: ifa_addr and ifa_netmask are null or point at socket addresses of the
             // family they say, inside the list.
-            let address = unsafe { address_of(node.ifa_addr) }.map(|address| match address {
-                Sock::Link(mac) => Address::Link(mac),
-                Sock::Ip(ip) => {
-                    // SAFETY: as above.
-                    let prefix = match unsafe { address_of(node.ifa_netmask) } {
-                        Some(Sock::Ip(mask)) => prefix_of(mask),
-                        _ => 0,
-                    };
-                    Address::Ip(ip, prefix)
-                }
+            let Some(address) = (unsafe { address_of(node.ifa_addr) }) else {
+                continue;
+            };
+            // SAFETY: as above.
+            let prefix = match unsafe { address_of(node.ifa_netmask) } {
+                Some(Sock::Ip(mask)) if matches!(address, Sock::Ip(_)) => prefix_of(mask),
+                _ => 0,
+            };
+            out.push(Entry {
+                name,
+                address,
+                prefix,
             });
-            if let Some(address) = address {
-                out.push(Entry { name, address });
-            }
         }
         out
     }
