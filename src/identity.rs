@@ -270,7 +270,8 @@ fn imds_client(sources: &Sources, tried: &mut Vec<String>) -> Option<aws_config:
     let mut builder = aws_config::imds::Client::builder();
     // Plain HTTP, but through the daemon's own client: the SDK's default one reads the
     // system's root certificates as it is built, and panics in a debug build without any.
-    match crate::aws::tls::http_client(None) {
+    // This one reads none for plain HTTP.
+    match crate::aws::tls::http_client(crate::aws::tls::Trust::WhenNeeded) {
         Ok(http) => {
             builder = builder.configure(
                 &aws_config::provider_config::ProviderConfig::without_region()

@@ -12,6 +12,7 @@
 
 use std::io;
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::inventory::Item;
@@ -96,35 +97,44 @@ pub fn request_overhead(instance_id: &str) -> usize {
     })
 }
 
-/// The whole request body for `items`: what is sent (see `sender::put`). The Content is the
-/// item's canonical bytes as they are; the members around it are written by serde_json.
-/// Written into a buffer of exactly its size, which the sizes above give.
-pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
-    let size = request_overhead(instance_id)
-        + items
-            .iter()
-            .map(|&(item, payload)| item_bytes(item, payload))
-            .sum::<usize>()
-        + items.len().saturating_sub(1);
-    let mut body = Vec::with_capacity(size);
-    body.extend_from_slice(b"{\"InstanceId\":");
+/// The request body for `items` in pieces: the members around each Content, written here,
+/// and each full item's canonical bytes as they are, shared with the item and not copied.
+/// This is what is sent (see `sender::put`): a 1 MB request would otherwise copy its items'
+/// Content once more, beside the items that still hold it.
+pub fn request_pieces(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<Bytes> {
+    let mut pieces = Vec::with_capacity(2 * items.len() + 1);
+    let mut text = Vec::with_capacity(256);
+    text.extend_from_slice(b"{\"InstanceId\":");
     // Writing into a Vec cannot fail: no I/O happens and every member is a string.
-    let _ = serde_json::to_writer(&mut body, instance_id);
-    body.extend_from_slice(b",\"Items\":[");
+    let _ = serde_json::to_writer(&mut text, instance_id);
+    text.extend_from_slice(b",\"Items\":[");
     for (i, &(item, payload)) in items.iter().enumerate() {
         if i > 0 {
-            body.push(b',');
+            text.push(b',');
         }
-        let _ = serde_json::to_writer(&mut body, &WireItem::new(item));
+        let _ = serde_json::to_writer(&mut text, &WireItem::new(item));
         if payload == Payload::Full {
             // `{…}` becomes `{…,"Content":[…]}`.
-            body.pop();
-            body.extend_from_slice(CONTENT_MEMBER.as_bytes());
-            body.extend_from_slice(item.content_json());
-            body.push(b'}');
+            text.pop();
+            text.extend_from_slice(CONTENT_MEMBER.as_bytes());
+            pieces.push(Bytes::from(std::mem::take(&mut text)));
+            pieces.push(item.shared_content());
+            text.push(b'}');
         }
     }
-    body.extend_from_slice(b"]}");
+    text.extend_from_slice(b"]}");
+    pieces.push(Bytes::from(text));
+    pieces
+}
+
+/// The whole request body for `items` in one buffer, the pieces of [`request_pieces`] joined:
+/// what `once --dry-run` prints. Its length is what the sizes above give.
+pub fn request_body(instance_id: &str, items: &[(&Item, Payload)]) -> Vec<u8> {
+    let pieces = request_pieces(instance_id, items);
+    let mut body = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in &pieces {
+        body.extend_from_slice(piece);
+    }
     body
 }
 

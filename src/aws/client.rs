@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use super::agent_credentials::AgentCredentials;
 use super::credentials::{CredentialsSource, credentials_source};
 use super::options::ClientOptions;
-use super::tls::{self, NoRootCertificates, TlsSetupError};
+use super::tls::{self, NoRootCertificates, TlsSetupError, Trust};
 
 /// Bound on one PutInventory attempt, connection included.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,20 +58,20 @@ pub fn needs_roots(options: &ClientOptions) -> bool {
 /// operator is told that instead, in one sentence. Reads the roots anew at each call, so a
 /// bundle installed since the last call is found.
 pub async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
-    let roots = match tls::load() {
-        Ok(roots) => Some(roots),
-        Err(e) if needs_roots(options) => return Err(e.into()),
-        Err(_) => None,
+    let trust = if needs_roots(options) {
+        Trust::Roots(Some(tls::load()?))
+    } else {
+        Trust::WhenNeeded
     };
-    let http = tls::http_client(roots)?;
+    let http = tls::http_client(trust)?;
     Ok(assemble(options, Some(http)).await)
 }
 
-/// Builds a client whatever the roots: with the ones found, or with none, when HTTPS then
-/// fails at each request (`demo`, and tests against the emulator over HTTP).
+/// Builds a client whatever the roots: they are read at its first request that needs TLS,
+/// and without them HTTPS fails at each request (`demo`, and tests against the emulator over
+/// HTTP, which read none).
 pub async fn build(options: &ClientOptions) -> Client {
-    let roots = tls::load().ok();
-    match tls::http_client(roots) {
+    match tls::http_client(Trust::WhenNeeded) {
         Ok(http) => assemble(options, Some(http)).await,
         Err(e) => {
             tracing::warn!("{e}; using the SDK's default HTTPS client");

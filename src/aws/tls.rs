@@ -14,12 +14,21 @@
 //! the SDK's loader never runs, nothing in it can panic, a missing bundle is one sentence
 //! ([`NoRootCertificates`]), and reading again later finds a bundle installed since.
 
+use std::sync::Arc;
+
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine;
+use hyper_util::client::proxy::matcher::Matcher;
 
 /// Where `rustls-native-certs` 0.8 looks on Linux when neither `SSL_CERT_FILE` nor
 /// `SSL_CERT_DIR` is set: `openssl-probe`'s lists of bundle files (first found wins) and
@@ -169,8 +178,8 @@ fn to_pem(der: &[u8]) -> Vec<u8> {
 pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 
 /// The HTTP(S) client of every SDK call: the SDK's own defaults (rustls with aws-lc, its
-/// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), with
-/// exactly `roots` trusted. Without roots it still speaks plain HTTP (the emulator, instance
+/// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), trusting
+/// exactly the roots `trust` names. Without roots it still speaks plain HTTP (the emulator, instance
 /// metadata); HTTPS then fails at the handshake.
 ///
 /// The SDK builds a connector for each set of connector settings it meets and parses the
@@ -178,32 +187,128 @@ pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 /// for the client's whole life (about 200 KB for a distribution's bundle, of the roughly
 /// 580 KB the roots cost the idle daemon: BENCHMARKS.md, "Idle CPU and threads"). So the
 /// first connector takes the roots given here, and a later one, rare, reads them again.
-pub fn http_client(roots: Option<Roots>) -> Result<SharedHttpClient, TlsSetupError> {
-    let first = std::sync::Mutex::new(Some(trusting(roots)?));
-    Ok(
-        Builder::new().build_with_connector_fn(move |settings, components| {
-            let given = first
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            // Roots that cannot be read now mean no roots: HTTPS fails at the handshake,
-            // as it would for a client built without them.
-            let context = given
-                .or_else(|| trusting(load().ok()).ok())
-                .or_else(|| trusting(None).ok());
-            let mut connector =
-                ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-            if let Some(context) = context {
-                connector = connector.tls_context(context);
-            }
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        }),
-    )
+///
+/// With `Trust::WhenNeeded` nothing is read until a request needs TLS: one to an `https://`
+/// address, or one that a proxy from the environment takes. Plain `http://` requests go
+/// through a connector without TLS, so a client whose endpoint is plain HTTP (the emulator,
+/// instance metadata) reads no roots at all (BENCHMARKS.md, "`once` without copies").
+pub fn http_client(trust: Trust) -> Result<SharedHttpClient, TlsSetupError> {
+    let first = match trust {
+        Trust::Roots(roots) => Some(trusting(roots)?),
+        Trust::WhenNeeded => None,
+    };
+    let first = std::sync::Mutex::new(first);
+    let tls = Builder::new().build_with_connector_fn(move |settings, components| {
+        let given = first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // Roots that cannot be read now mean no roots: HTTPS fails at the handshake,
+        // as it would for a client built without them.
+        let context = given
+            .or_else(|| trusting(load().ok()).ok())
+            .or_else(|| trusting(None).ok());
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        if let Some(context) = context {
+            connector = connector.tls_context(context);
+        }
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
+    let plain = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default();
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.build_http()
+    });
+    Ok(SharedHttpClient::new(ByScheme {
+        proxies: Arc::new(Matcher::from_env()),
+        plain,
+        tls,
+    }))
+}
+
+/// Which roots [`http_client`] trusts.
+#[derive(Debug)]
+pub enum Trust {
+    /// These, read by the caller (none: HTTPS fails at the handshake).
+    Roots(Option<Roots>),
+    /// Those read at the first request to an `https://` address.
+    WhenNeeded,
+}
+
+/// An HTTP client that sends a plain `http://` request that no proxy takes through `plain`,
+/// and every other through `tls`, whose connector, and so its roots, is built at its first
+/// request. Which requests a proxy takes is decided by the same matcher, read from the same
+/// environment, as the TLS connector's.
+///
+/// The SDK's own client builds a connector as each SDK client's configuration is checked, to
+/// read the roots before the first request (`validate_base_client_config`); a `once` checks
+/// three configurations, so the roots were read and parsed three times. This client checks
+/// nothing there: `client::connect` has already refused to start without roots when the
+/// endpoint needs them.
+#[derive(Debug)]
+struct ByScheme {
+    proxies: Arc<Matcher>,
+    plain: SharedHttpClient,
+    tls: SharedHttpClient,
+}
+
+impl HttpClient for ByScheme {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(SchemeConnector {
+            proxies: Arc::clone(&self.proxies),
+            plain: self.plain.http_connector(settings, components),
+            tls: self.tls.clone(),
+            settings: settings.clone(),
+            components: components.clone(),
+        })
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.tls.connector_metadata()
+    }
+}
+
+/// One request's connector of [`ByScheme`]: the TLS one is asked for only when needed.
+#[derive(Debug)]
+struct SchemeConnector {
+    proxies: Arc<Matcher>,
+    plain: SharedHttpConnector,
+    tls: SharedHttpClient,
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+}
+
+/// Whether a request to `uri` goes out as plain HTTP, straight to its host: `http://`, and no
+/// proxy of `proxies` takes it. An address that does not parse goes to the TLS connector,
+/// which reports it.
+fn goes_plain(proxies: &Matcher, uri: &str) -> bool {
+    uri.parse::<http::Uri>()
+        .is_ok_and(|uri| uri.scheme_str() == Some("http") && proxies.intercept(&uri).is_none())
+}
+
+impl HttpConnector for SchemeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if goes_plain(&self.proxies, request.uri()) {
+            self.plain.call(request)
+        } else {
+            self.tls
+                .http_connector(&self.settings, &self.components)
+                .call(request)
+        }
+    }
 }
 
 /// A TLS context that trusts exactly `roots`, the platform's own turned off.
@@ -218,6 +323,86 @@ fn trusting(roots: Option<Roots>) -> Result<TlsContext, TlsSetupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the first byte a client sends to `scheme://127.0.0.1:PORT` is, through
+    /// `http_client(Trust::WhenNeeded)` and the SDK: the request fails once that byte is in.
+    async fn first_byte_sent(scheme: &str) -> u8 {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.read_u8().await.unwrap()
+        });
+        let config = aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .http_client(http_client(Trust::WhenNeeded).unwrap())
+            .endpoint_url(format!("{scheme}://127.0.0.1:{port}"))
+            .build();
+        let client = aws_sdk_ssm::Client::from_conf(config);
+        let call = client.get_inventory().send();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), call).await;
+        seen.await.unwrap()
+    }
+
+    /// Without roots read up front, `http://` goes out as plain HTTP and `https://` still
+    /// starts a TLS handshake (a ClientHello record begins with 0x16).
+    #[tokio::test]
+    async fn plain_http_goes_without_tls_and_https_with_it() {
+        let proxied = [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+        if proxied {
+            eprintln!("a proxy is set in the environment: every request takes the TLS connector");
+            return;
+        }
+        assert_eq!(first_byte_sent("http").await, b'P', "POST, in plain text");
+        assert_eq!(
+            first_byte_sent("https").await,
+            0x16,
+            "a TLS handshake record"
+        );
+    }
+
+    /// Only `http://` that no proxy takes skips TLS: `https://`, a proxied `http://` and an
+    /// address that does not parse all take the TLS connector, which knows proxies.
+    #[test]
+    fn only_unproxied_plain_http_skips_tls() {
+        let none = Matcher::builder().build();
+        assert!(goes_plain(&none, "http://127.0.0.1:8080/"));
+        assert!(goes_plain(&none, "HTTP://169.254.169.254/latest/api/token"));
+        assert!(!goes_plain(&none, "https://ssm.us-east-1.amazonaws.com/"));
+        assert!(!goes_plain(&none, "not an address"));
+
+        let proxied = Matcher::builder()
+            .http("http://proxy.internal:3128")
+            .no("169.254.169.254")
+            .build();
+        assert!(!goes_plain(&proxied, "http://127.0.0.1:8080/"));
+        assert!(goes_plain(
+            &proxied,
+            "http://169.254.169.254/latest/api/token"
+        ));
+        assert!(!goes_plain(
+            &proxied,
+            "https://ssm.us-east-1.amazonaws.com/"
+        ));
+    }
 
     /// The bundle read alone holds every certificate authority that the bundle and the
     /// folders together hold on this machine, so reading it alone loses none here. What the

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use hyper::HeaderMap;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

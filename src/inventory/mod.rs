@@ -206,6 +206,15 @@ impl Item {
     pub fn content_bytes(&self) -> usize {
         self.content.len()
     }
+    /// The canonical Content bytes as a buffer that shares them with this item: a request body
+    /// carries them without a copy (`wire::request_pieces`). `[]` for an item whose content
+    /// was let go.
+    pub fn shared_content(&self) -> bytes::Bytes {
+        bytes::Bytes::from_owner(SharedContent {
+            content: Arc::clone(&self.content),
+            _hold: self.hold.clone(),
+        })
+    }
 }
 
 /// The canonical bytes written as they are (`collect` prints items with serde_json): reading
@@ -235,6 +244,19 @@ pub fn format_capture_time(t: time::OffsetDateTime) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// An item's Content as the owner of a [`bytes::Bytes`], still counted in the probe budget
+/// while a request body holds it.
+struct SharedContent {
+    content: Arc<Vec<u8>>,
+    _hold: Keepalive,
+}
+
+impl AsRef<[u8]> for SharedContent {
+    fn as_ref(&self) -> &[u8] {
+        &self.content
+    }
 }
 
 #[cfg(test)]

@@ -6,13 +6,20 @@
 //! position, without HTTP; the SDK client is the implementation the daemon uses.
 //!
 //! The SDK is given the items without their Content and the request body is rendered here
-//! ([`wire::request_body`]) and put in place before the request is signed. Handing the SDK
+//! ([`wire::request_pieces`]) and put in place before the request is signed. Handing the SDK
 //! the Content would make it copy every row into `HashMap`s of its own first: for a 10,000-row
 //! item that copy is 10 MB against the 2.6 MB body it becomes (BENCHMARKS.md, Latest figures),
-//! and building it was much of a push's CPU.
+//! and building it was much of a push's CPU. The body is not one buffer either: it is the
+//! items' own Content between the few bytes around them, so a request copies no Content at
+//! all, and its SHA-256 for the signature is computed here over those pieces.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::InventoryItem;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -21,6 +28,9 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use sha2::{Digest, Sha256};
 
 use super::classify::{self, Failure};
 use crate::aws::error::Endpoint;
@@ -61,14 +71,14 @@ impl PutInventory for Client {
             },
             code: None,
         })?;
-        let body = bytes::Bytes::from(wire::request_body(instance_id, items));
+        let body = RenderedBody::new(wire::request_pieces(instance_id, items));
         let endpoint = Endpoint::new();
         match self
             .put_inventory()
             .instance_id(instance_id)
             .set_items(Some(headers))
             .customize()
-            .interceptor(RenderedBody(body))
+            .interceptor(body)
             .interceptor(endpoint.clone())
             .send()
             .await
@@ -88,10 +98,35 @@ impl PutInventory for Client {
     }
 }
 
-/// Puts the body rendered by [`wire::request_body`] in place of the one the SDK serialised
-/// from Content-less items, before signing, so the signature covers what is sent.
+/// Puts the body rendered by [`wire::request_pieces`] in place of the one the SDK serialised
+/// from Content-less items, before signing, with its SHA-256 computed over the pieces, so the
+/// signature covers what is sent.
 #[derive(Debug)]
-struct RenderedBody(bytes::Bytes);
+struct RenderedBody {
+    pieces: Arc<[Bytes]>,
+    len: usize,
+    /// Lowercase hex, as SigV4 writes a payload hash.
+    sha256: String,
+}
+
+impl RenderedBody {
+    fn new(pieces: Vec<Bytes>) -> Self {
+        let mut hasher = Sha256::new();
+        for piece in &pieces {
+            hasher.update(piece);
+        }
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        RenderedBody {
+            len: pieces.iter().map(Bytes::len).sum(),
+            pieces: pieces.into(),
+            sha256,
+        }
+    }
+}
 
 impl Intercept for RenderedBody {
     fn name(&self) -> &'static str {
@@ -102,14 +137,48 @@ impl Intercept for RenderedBody {
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request_mut();
-        *request.body_mut() = SdkBody::from(self.0.clone());
+        let pieces = Arc::clone(&self.pieces);
+        *request.body_mut() = SdkBody::retryable(move || {
+            SdkBody::from_body_1_x(Pieces {
+                left: pieces.iter().cloned().collect(),
+            })
+        });
         request
             .headers_mut()
-            .insert("content-length", self.0.len().to_string());
+            .insert("content-length", self.len.to_string());
+        // The signer hashes a body it can see whole; this one it cannot, so it is told.
+        cfg.interceptor_state()
+            .store_put(PayloadSigningOverride::Precomputed(self.sha256.clone()));
         Ok(())
+    }
+}
+
+/// A request body handed to the HTTP client piece by piece, each piece a shared buffer: the
+/// client writes them out as they are.
+struct Pieces {
+    left: VecDeque<Bytes>,
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.left.pop_front().map(|piece| Ok(Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left.iter().map(|piece| piece.len() as u64).sum())
     }
 }
 
@@ -123,4 +192,29 @@ pub fn without_content(item: &Item) -> Result<InventoryItem, String> {
         .content_hash(item.content_hash())
         .build()
         .map_err(|e| format!("{}: cannot build the request item: {e}", item.type_name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pieces' hash is the SHA-256 of the body they make, in SigV4's lowercase hex, and
+    /// the body handed to the client is the pieces in order.
+    #[tokio::test]
+    async fn the_body_is_its_pieces_and_its_hash_is_theirs() {
+        use http_body_util::BodyExt;
+        let rendered = RenderedBody::new(vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")]);
+        assert_eq!(rendered.len, 3);
+        // SHA-256("abc"), FIPS 180-2's first example.
+        assert_eq!(
+            rendered.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let body = Pieces {
+            left: rendered.pieces.iter().cloned().collect(),
+        };
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(3));
+        let sent = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&sent[..], b"abc");
+    }
 }
