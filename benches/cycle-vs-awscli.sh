@@ -5,6 +5,12 @@
 #   ONCE_BIN=PATH benches/cycle-vs-awscli.sh
 #                                         times another build's `once` (the packaged production
 #                                         binary, say); the emulator stays the release build
+#   PEAK_MAPPINGS=1 benches/cycle-vs-awscli.sh
+#                                         also where the peak memory of ours is, by mapping, in one
+#                                         more run under benches/peak_mappings.py
+#   THROUGH_PROXY=1 benches/cycle-vs-awscli.sh
+#                                         ours pays for the root certificates as on an HTTPS
+#                                         endpoint (`ours_env` in lib.sh)
 #
 # 20 types × 500 rows × 8 attributes, written as SSM Agent custom inventory files (one
 # document per type) and read by a `files` probe. Both push once to `ssm-inventoryd emulator`
@@ -63,6 +69,7 @@ timeout = "30s"
 EOF
 
 hermetic_env "$work"
+ours_env "$endpoint"
 "${HENV[@]}" "$once_bin" --config "$work/config.toml" validate >/dev/null
 
 # The request bodies ssm-inventoryd would send, for the CLI.
@@ -91,7 +98,7 @@ for run in $(seq 1 "$RUNS"); do
     rm -rf "$work/state"
     before="$(accepted)"
     cpu_of "$work/cpu" /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-        "${HENV[@]}" "$once_bin" --config "$work/config.toml" once >"$work/once.out"
+        "${HENV[@]}" "${OURS_ENV[@]}" "$once_bin" --config "$work/config.toml" once >"$work/once.out"
     read -r wall user sys rss <"$work/time"
     cpu="$(cat "$work/cpu")"
     grep -q "$TYPES sent in full" "$work/once.out" || { cat "$work/once.out"; exit 1; }
@@ -109,6 +116,12 @@ for run in $(seq 1 "$RUNS"); do
     cli_cpu+=("$cpu"); cli_rss+=("$rss"); cli_wall+=("$wall")
     echo "run $run: aws ssm put-inventory x $requests: wall ${wall}s, user ${user}s, sys ${sys}s, CPU ${cpu}s, peak RSS ${rss} kB"
 done
+
+if [[ "${PEAK_MAPPINGS:-}" == 1 ]]; then
+    rm -rf "$work/state"
+    "${HENV[@]}" "${OURS_ENV[@]}" python3 "$BENCH_ROOT/benches/peak_mappings.py" \
+        "$once_bin" --config "$work/config.toml" once
+fi
 
 m() { printf '%s\n' "$@" | median; }
 oc="$(m "${ours_cpu[@]}")"; orss="$(m "${ours_rss[@]}")"; ow="$(m "${ours_wall[@]}")"

@@ -27,6 +27,9 @@
 # names in config/probes.d, without .toml) runs only those every second and the others once an
 # hour, for what one kind of probe costs.
 #
+# THROUGH_PROXY=1 makes the daemon pay for the root certificates as on an HTTPS endpoint
+# (`ours_env` in lib.sh); over plain HTTP to the emulator it reads none.
+#
 # DAEMON_BIN=PATH measures another build of the daemon (the packaged one, built without the
 # emulator: `packaging/build`), with the default release build still serving as the emulator.
 set -euo pipefail
@@ -47,6 +50,7 @@ echo "binary: $bin: $size bytes ($(python3 -c "print(f'{$size / 1048576:.2f}')")
 
 port="$(free_port)"
 start_emulator "$emulator_bin" "$work" "$port" --max-item-bytes 1000000000 --max-node-bytes 100000000000
+ours_env "http://127.0.0.1:$port"
 
 # configure ONE_SECOND(yes|no): the example configuration, made hermetic.
 configure() {
@@ -81,7 +85,7 @@ EOF
 
 start_daemon() {
     hermetic_env "$work"
-    "${HENV[@]}" RUST_LOG=info "$bin" --config "$work/etc/ssm-inventoryd.toml" run \
+    "${HENV[@]}" "${OURS_ENV[@]}" RUST_LOG=info "$bin" --config "$work/etc/ssm-inventoryd.toml" run \
         >"$work/daemon.out" 2>"$work/daemon.log" &
     DAEMON_PID=$!
 }

@@ -58,6 +58,19 @@ hermetic_env() {
         AWS_MAX_ATTEMPTS=1 AWS_PAGER= "${extra[@]}")
 }
 
+# ours_env ENDPOINT: sets the array OURS_ENV to what the daemon's own processes get on top of
+# HENV. THROUGH_PROXY=1 makes the emulator at ENDPOINT their HTTP proxy too: a proxied request
+# takes the TLS connector, so the daemon reads and parses the root certificates as it does on a
+# node whose endpoint is HTTPS, without a handshake the emulator cannot answer (it serves the
+# proxied requests as its own). The AWS CLI is never proxied.
+ours_env() {
+    OURS_ENV=()
+    if [[ "${THROUGH_PROXY:-}" == 1 ]]; then
+        OURS_ENV=(HTTP_PROXY="$1")
+        echo "ssm-inventoryd through HTTP_PROXY=$1: the root certificates read as for HTTPS"
+    fi
+}
+
 # hermetic WORKDIR CMD... : runs CMD in that environment.
 hermetic() {
     local work="$1"; shift
