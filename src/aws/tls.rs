@@ -178,9 +178,9 @@ fn to_pem(der: &[u8]) -> Vec<u8> {
 pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 
 /// The HTTP(S) client of every SDK call: the SDK's own defaults (rustls with aws-lc, its
-/// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), trusting
-/// exactly the roots `trust` names. Without roots it still speaks plain HTTP (the emulator, instance
-/// metadata); HTTPS then fails at the handshake.
+/// connector settings and sleep, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`),
+/// trusting exactly the roots `trust` names. Without roots it still speaks plain HTTP (the
+/// emulator, instance metadata); HTTPS then fails at the handshake.
 ///
 /// The SDK builds a connector for each set of connector settings it meets and parses the
 /// trust store's PEM into a store of its own each time; the PEM itself would stay resident
@@ -240,7 +240,7 @@ pub fn http_client(trust: Trust) -> Result<SharedHttpClient, TlsSetupError> {
 pub enum Trust {
     /// These, read by the caller (none: HTTPS fails at the handshake).
     Roots(Option<Roots>),
-    /// Those read at the first request to an `https://` address.
+    /// Those read at the first request that needs TLS.
     WhenNeeded,
 }
 
