@@ -59,7 +59,7 @@ pub fn needs_roots(options: &ClientOptions) -> bool {
 /// bundle installed since the last call is found.
 pub async fn connect(options: &ClientOptions) -> Result<Client, ClientError> {
     let trust = if needs_roots(options) {
-        Trust::Roots(Some(tls::load()?))
+        Trust::Roots(tls::load()?)
     } else {
         Trust::WhenNeeded
     };

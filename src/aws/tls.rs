@@ -194,7 +194,7 @@ pub struct TlsSetupError(#[from] aws_smithy_http_client::HttpClientError);
 /// instance metadata) reads no roots at all (BENCHMARKS.md, "`once` without copies").
 pub fn http_client(trust: Trust) -> Result<SharedHttpClient, TlsSetupError> {
     let first = match trust {
-        Trust::Roots(roots) => Some(trusting(roots)?),
+        Trust::Roots(roots) => Some(trusting(Some(roots))?),
         Trust::WhenNeeded => None,
     };
     let first = std::sync::Mutex::new(first);
@@ -238,8 +238,8 @@ pub fn http_client(trust: Trust) -> Result<SharedHttpClient, TlsSetupError> {
 /// Which roots [`http_client`] trusts.
 #[derive(Debug)]
 pub enum Trust {
-    /// These, read by the caller (none: HTTPS fails at the handshake).
-    Roots(Option<Roots>),
+    /// These, read by the caller.
+    Roots(Roots),
     /// Those read at the first request that needs TLS.
     WhenNeeded,
 }
