@@ -77,6 +77,7 @@ pub mod plan;
 pub mod probe;
 pub mod record;
 pub mod reload;
+pub mod resident;
 pub mod scheduler;
 pub mod sender;
 pub mod splay;

@@ -29,7 +29,6 @@ mod persist;
 mod probes;
 mod push_controller;
 mod report;
-mod resident;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +50,7 @@ use crate::cycle::{self, PushOptions, PushReport};
 use crate::identity;
 use crate::notify::Notifier;
 use crate::outbox::Outbox;
+use crate::resident;
 use crate::scheduler::Outcome;
 use crate::sender::RetryPolicy;
 use crate::state::{self, InstanceState, State};
