@@ -23,24 +23,13 @@ pub fn page_out_code() -> usize {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return 0;
     };
-    let mut advised = 0;
-    for line in maps.lines() {
-        let Some(range) = code_mapping(line) else {
-            continue;
-        };
-        let len = range.end - range.start;
-        // SAFETY: the range is one whole mapping of this process as /proc/self/maps lists it,
-        // page-aligned by construction; MADV_PAGEOUT only drops clean file-backed pages from
-        // the page tables (they are read back on the next touch) and changes no content, so
-        // it cannot invalidate any reference. On failure (an old kernel, a mapping gone in
-        // between) nothing happened.
-        let done =
-            unsafe { libc::madvise(range.start as *mut libc::c_void, len, libc::MADV_PAGEOUT) };
-        if done == 0 {
-            advised += len;
-        }
-    }
-    advised
+    let ranges = maps.lines().filter_map(code_mapping);
+    // SAFETY: each range is one whole mapping of this process as /proc/self/maps lists it,
+    // page-aligned by construction; MADV_PAGEOUT only drops clean file-backed pages from the
+    // page tables (they are read back on the next touch) and changes no content, so it cannot
+    // invalidate any reference. On failure (an old kernel, a mapping gone in between) nothing
+    // happened.
+    unsafe { advise_each(ranges, libc::MADV_PAGEOUT) }
 }
 
 /// Takes the pages of this process's own binary that still equal the file (its code, read-only
@@ -60,23 +49,40 @@ pub fn unmap_clean_binary_pages() -> usize {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
-    let mut advised = 0;
-    for range in clean_mappings_of(&smaps, exe) {
-        let len = range.end - range.start;
-        // SAFETY: the range is one whole read-only private mapping of the executable file
-        // itself, page-aligned, with no private copies (`Anonymous: 0 kB`) when smaps was
-        // read: every page equals the file's page in the page cache, and the executable's
-        // mappings do not change after the loader has relocated it (only a library loaded
-        // later is relocated, and it is not the executable). MADV_DONTNEED on such pages only
-        // unmaps them; the next touch maps the same bytes again, so no reference is
-        // invalidated. On failure nothing happened.
-        let done =
-            unsafe { libc::madvise(range.start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-        if done == 0 {
-            advised += len;
-        }
-    }
-    advised
+    // SAFETY: each range is one whole read-only private mapping of the executable file
+    // itself, page-aligned, with no private copies (`Anonymous: 0 kB`) when smaps was read:
+    // every page equals the file's page in the page cache, and the executable's mappings do
+    // not change after the loader has relocated it (only a library loaded later is relocated,
+    // and it is not the executable). MADV_DONTNEED on such pages only unmaps them; the next
+    // touch maps the same bytes again, so no reference is invalidated. On failure nothing
+    // happened.
+    unsafe { advise_each(clean_mappings_of(&smaps, exe), libc::MADV_DONTNEED) }
+}
+
+/// Gives `advice` for each range; returns the bytes of those the kernel took it for.
+///
+/// # Safety
+///
+/// Each range must be page-aligned and `advice` must change no memory that any reference
+/// may see there; the callers say why theirs does not.
+unsafe fn advise_each(
+    ranges: impl Iterator<Item = std::ops::Range<usize>>,
+    advice: libc::c_int,
+) -> usize {
+    ranges
+        .filter(|range| {
+            // SAFETY: as the caller guarantees for every range.
+            let done = unsafe {
+                libc::madvise(
+                    range.start as *mut libc::c_void,
+                    range.end - range.start,
+                    advice,
+                )
+            };
+            done == 0
+        })
+        .map(|range| range.end - range.start)
+        .sum()
 }
 
 /// The ranges of `/proc/self/smaps` entries that map `path` privately and read-only and hold
