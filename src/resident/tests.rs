@@ -19,9 +19,16 @@ fn only_private_read_only_file_mappings_are_code() {
     }
 }
 
+/// Held by the tests that advise this process's pages out: one of them running while the
+/// other measures what is resident would leave it nothing to measure.
+static ADVISING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Advising this test process's own code out leaves it running: the pages come back on use.
 #[test]
 fn paging_out_code_keeps_the_process_running() {
+    let _alone = ADVISING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let advised = page_out_code();
     assert!(advised > 0, "the test binary's code is file-backed");
     // Code that runs after the advice is faulted back in.
@@ -86,10 +93,28 @@ fn clean_binary_resident_kb() -> u64 {
     total
 }
 
+/// Reads one byte of every page of this process's clean binary mappings, so that all of
+/// them are resident: what comes back after the advice can then only be less.
+fn touch_clean_binary_pages() {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap();
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    for range in clean_mappings_of(&smaps, exe.to_str().unwrap()) {
+        for page in range.step_by(4096) {
+            // SAFETY: a readable mapping of the executable, which stays mapped for the
+            // process's life; reading it changes nothing.
+            unsafe { std::ptr::read_volatile(page as *const u8) };
+        }
+    }
+}
+
 /// This test process's own binary, unmapped: its clean pages leave the resident set, and it
 /// keeps running on the pages mapped again, its relocated data (vtables) intact.
 #[test]
 fn unmapping_the_binarys_clean_pages_keeps_the_process_running() {
+    let _alone = ADVISING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    touch_clean_binary_pages();
     let before = clean_binary_resident_kb();
     let advised = unmap_clean_binary_pages();
     let after = clean_binary_resident_kb();
