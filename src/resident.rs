@@ -97,16 +97,26 @@ fn clean_mappings_of<'a>(
             let range = current.take()?;
             return (anonymous.trim() == "0 kB").then_some(range);
         }
-        if let Some((range, perms, mapped)) = mapping_header(line) {
-            current = (mapped == path && matches!(perms, "r-xp" | "r--p")).then_some(range);
+        if let Some(mapping) = mapping_header(line) {
+            current =
+                (mapping.path == path && is_read_only_file(&mapping)).then_some(mapping.range);
         }
         None
     })
 }
 
-/// A smaps or maps header line: its range, permissions and the mapped path (the rest of the
-/// line, which may hold spaces), or `None` for any other line.
-fn mapping_header(line: &str) -> Option<(std::ops::Range<usize>, &str, &str)> {
+/// One mapping as a maps or smaps header line gives it.
+struct Mapping<'a> {
+    range: std::ops::Range<usize>,
+    perms: &'a str,
+    /// 0 for memory that no file backs.
+    inode: u64,
+    /// The rest of the line, which may hold spaces: a path, `[heap]`, or nothing.
+    path: &'a str,
+}
+
+/// A smaps or maps header line as a [`Mapping`], or `None` for any other line.
+fn mapping_header(line: &str) -> Option<Mapping<'_>> {
     let mut rest = line;
     let mut field = || {
         let trimmed = rest.trim_start();
@@ -116,29 +126,33 @@ fn mapping_header(line: &str) -> Option<(std::ops::Range<usize>, &str, &str)> {
         token
     };
     let (range, perms, _offset, _device, inode) = (field(), field(), field(), field(), field());
-    if perms.len() != 4 || inode.parse::<u64>().is_err() {
+    let inode = inode.parse::<u64>().ok()?;
+    if perms.len() != 4 {
         return None;
     }
     let (start, end) = range.split_once('-')?;
     let start = usize::from_str_radix(start, 16).ok()?;
     let end = usize::from_str_radix(end, 16).ok()?;
-    (start < end).then_some((start..end, perms, rest.trim()))
+    (start < end).then_some(Mapping {
+        range: start..end,
+        perms,
+        inode,
+        path: rest.trim(),
+    })
+}
+
+/// Whether a mapping maps a file privately and read-only (`r-xp`, `r--p`): code, read-only
+/// data, unwinding tables.
+fn is_read_only_file(mapping: &Mapping<'_>) -> bool {
+    mapping.inode != 0 && mapping.path.starts_with('/') && matches!(mapping.perms, "r-xp" | "r--p")
 }
 
 /// The address range of one `/proc/self/maps` line when it maps a file privately and
-/// read-only (`r-xp`, `r--p`): code, read-only data, unwinding tables.
+/// read-only.
 fn code_mapping(line: &str) -> Option<std::ops::Range<usize>> {
-    let mut fields = line.split_ascii_whitespace();
-    let (range, perms) = (fields.next()?, fields.next()?);
-    let inode = fields.nth(2)?;
-    let path = fields.next()?;
-    if inode == "0" || !path.starts_with('/') || !matches!(perms, "r-xp" | "r--p") {
-        return None;
-    }
-    let (start, end) = range.split_once('-')?;
-    let start = usize::from_str_radix(start, 16).ok()?;
-    let end = usize::from_str_radix(end, 16).ok()?;
-    (start < end).then_some(start..end)
+    mapping_header(line)
+        .filter(is_read_only_file)
+        .map(|mapping| mapping.range)
 }
 
 #[cfg(test)]

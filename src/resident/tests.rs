@@ -84,8 +84,8 @@ fn clean_binary_resident_kb() -> u64 {
     let mut total = 0;
     let mut counted = false;
     for line in smaps.lines() {
-        if let Some((range, _, _)) = mapping_header(line) {
-            counted = clean.contains(&range);
+        if let Some(mapping) = mapping_header(line) {
+            counted = clean.contains(&mapping.range);
         } else if let Some(rss) = line.strip_prefix("Rss:").filter(|_| counted) {
             total += rss.trim().trim_end_matches(" kB").parse::<u64>().unwrap();
         }
