@@ -3,8 +3,9 @@
 //! Each collector yields one item. They report only what stays the same while nothing on the
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
 //! that the ContentHash skips them until something real changes. Everything is read on the
-//! blocking pool: host and disks with `sysinfo`, interfaces with `getifaddrs` (`interfaces`),
-//! and the rest from `/proc`, `/sys` and `/etc`.
+//! blocking pool: host with `sysinfo` (its CPU facts kept while the online CPUs stay the
+//! same: `cpus`), disks from `/proc/self/mountinfo` and `statvfs` (`mounts`), interfaces with
+//! `getifaddrs` (`interfaces`), and the rest from `/proc`, `/sys` and `/etc`.
 //!
 //! | collector | TypeName | one row per | attributes |
 //! |---|---|---|---|
@@ -12,11 +13,11 @@
 //! | `disks` | `Custom:Disks` | mounted filesystem | MountPoint, Device, FileSystem, SizeBytes |
 //! | `network` | `Custom:NetworkInterfaces` | interface but `lo` | Name, MACAddress, IPv4Addresses, IPv6Addresses |
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, RefreshKind, System};
+use sysinfo::{MemoryRefreshKind, RefreshKind, System};
 
 use super::{Collection, ProbeError};
 use crate::config::Collector;
@@ -53,6 +54,18 @@ const PSEUDO_FILESYSTEMS: &[&str] = &[
     "tmpfs",
     "tracefs",
 ];
+
+/// Filesystems that are not the node's disks although they may have a size: the root of an
+/// initramfs, cgroup hierarchies, optical media, and network filesystems, whose `statvfs`
+/// hangs for as long as a hard-mounted server does not answer (and whose size is the
+/// server's).
+const NOT_DISK_FILESYSTEMS: &[&str] = &[
+    "rootfs", "cgroup", "cgroup2", "iso9660", "cifs", "nfs", "nfs4",
+];
+
+/// Mount points below these hold kernel interfaces and runtime state, not disks (removable
+/// media under `/run/media` aside).
+const NOT_DISK_FOLDERS: &[&str] = &["/sys", "/proc", "/run"];
 
 /// IPv6 address flags (`/proc/net/if_inet6`) of addresses that do not last: privacy
 /// (temporary), failed or still-tentative duplicate detection, deprecated.
@@ -149,21 +162,20 @@ fn host() -> Result<Vec<Row>, String> {
         insert(&mut row, "KernelVersion", kernel);
     }
     insert(&mut row, "Architecture", System::cpu_arch());
-    let refresh = RefreshKind::nothing()
-        .with_cpu(CpuRefreshKind::nothing())
-        .with_memory(MemoryRefreshKind::nothing().with_ram());
-    let system = System::new_with_specifics(refresh)
-        .map_err(|e| format!("cannot read CPU and memory: {e}"))?;
-    let cpus = system.cpus();
-    if let Some(cpu) = cpus.first() {
-        insert(&mut row, "CPUModel", cpu.brand());
+    let cpus = cpus::cpu_facts()?;
+    if let Some(model) = cpus.model {
+        insert(&mut row, "CPUModel", model);
     }
-    if !cpus.is_empty() {
-        insert(&mut row, "CPUCount", cpus.len().to_string());
+    if cpus.count > 0 {
+        insert(&mut row, "CPUCount", cpus.count.to_string());
     }
-    if let Ok(cores) = System::physical_core_count() {
+    if let Some(cores) = cpus.cores {
         insert(&mut row, "CPUCores", cores.to_string());
     }
+    let system = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    )
+    .map_err(|e| format!("cannot read the memory size: {e}"))?;
     if system.total_memory() > 0 {
         insert(
             &mut row,
@@ -188,81 +200,43 @@ fn machine_id() -> Option<String> {
 
 /// `Custom:Disks`: one row per mount point of a real filesystem.
 fn disks() -> Result<Vec<Row>, String> {
-    let disks = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing().with_storage())
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot list mounted filesystems: {e}"))?;
-    let binds = std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|text| bind_mount_points(&text))
-        .unwrap_or_default();
-    // By mount point: when two mounts stack on one point the later, visible one wins.
-    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    for disk in disks.iter() {
-        let file_system = disk.file_system().to_string_lossy().into_owned();
-        let mount_point = disk.mount_point();
+    let mut rows = Vec::new();
+    for mount in mounts::visible_mounts(&mountinfo) {
         // Files bind-mounted into containers (/etc/hosts, /etc/resolv.conf) are not disks,
         // and neither are bind mounts: another view of a filesystem mounted elsewhere, or
         // one the service's own sandbox made (its state and configuration folders, its
         // private /tmp). The root stays, whatever backs it: in a container it is a bind
         // mount of a host folder, and it is still the node's root filesystem.
-        if PSEUDO_FILESYSTEMS.contains(&file_system.as_str())
-            || disk.total_space() == 0
+        let mount_point = &mount.mount_point;
+        if PSEUDO_FILESYSTEMS.contains(&mount.file_system.as_str())
+            || NOT_DISK_FILESYSTEMS.contains(&mount.file_system.as_str())
+            || NOT_DISK_FOLDERS.iter().any(|folder| {
+                mount_point.starts_with(folder) && !mount_point.starts_with("/run/media")
+            })
+            || (mount.bind && mount_point != Path::new("/"))
             || !mount_point.is_dir()
-            || (binds.contains(mount_point) && mount_point != Path::new("/"))
         {
             continue;
         }
-        let mount_point = mount_point.to_string_lossy().into_owned();
-        let mut row = Row::new();
-        insert(&mut row, "MountPoint", mount_point.clone());
-        insert(&mut row, "Device", disk.name().to_string_lossy());
-        insert(&mut row, "FileSystem", file_system);
-        insert(&mut row, "SizeBytes", disk.total_space().to_string());
-        rows.insert(mount_point, row);
-    }
-    Ok(rows.into_values().collect())
-}
-
-/// Mount points whose visible (last) mount is a bind mount, from `/proc/self/mountinfo`: its
-/// fourth field, the root of the mount within its filesystem, is not `/`.
-fn bind_mount_points(mountinfo: &str) -> BTreeSet<PathBuf> {
-    let mut visible: BTreeMap<PathBuf, bool> = BTreeMap::new();
-    for line in mountinfo.lines() {
-        let mut fields = line.split(' ');
-        let (Some(root), Some(mount_point)) = (fields.nth(3), fields.next()) else {
+        // A size of 0 is a filesystem with no storage of its own; a failing `statvfs` one
+        // that cannot be asked.
+        let Some(size) = mounts::size_bytes(mount_point).filter(|&size| size > 0) else {
             continue;
         };
-        visible.insert(
-            PathBuf::from(unescape_mountinfo(mount_point)),
-            unescape_mountinfo(root) != "/",
+        let mut row = Row::new();
+        insert(
+            &mut row,
+            "MountPoint",
+            mount_point.to_string_lossy().into_owned(),
         );
+        insert(&mut row, "Device", mount.source);
+        insert(&mut row, "FileSystem", mount.file_system);
+        insert(&mut row, "SizeBytes", size.to_string());
+        rows.push(row);
     }
-    visible
-        .into_iter()
-        .filter_map(|(point, bind)| bind.then_some(point))
-        .collect()
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo` octal escapes.
-fn unescape_mountinfo(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match octal {
-            Some(d) => {
-                let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
-                out.push(u8::try_from(value).unwrap_or(b'?'));
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(rows)
 }
 
 /// `Custom:NetworkInterfaces`: one row per interface except loopback.
@@ -343,7 +317,9 @@ fn parse_if_inet6(text: &str) -> BTreeMap<String, Vec<String>> {
     by_interface
 }
 
+mod cpus;
 mod interfaces;
+mod mounts;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,6 @@
 use super::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 /// Taken from a service with `ProtectSystem=strict`, `PrivateTmp=yes`, a state directory
 /// and `ProtectHome=tmpfs`, in a container whose root is a host folder.
@@ -15,7 +17,12 @@ fn bind_mounts_are_found_in_mountinfo() {
 136 102 259:2 /sub /data2 rw - xfs /dev/nvme2n1 rw
 137 102 259:3 / /data2 rw - xfs /dev/nvme3n1 rw
 ";
-    let binds = bind_mount_points(text);
+    let mounts = mounts::visible_mounts(text);
+    let binds: BTreeSet<PathBuf> = mounts
+        .iter()
+        .filter(|m| m.bind)
+        .map(|m| m.mount_point.clone())
+        .collect();
     let expected: BTreeSet<PathBuf> = [
         "/",
         "/var/lib/ssm-inventoryd",
@@ -28,8 +35,52 @@ fn bind_mounts_are_found_in_mountinfo() {
     .collect();
     // /data2 is a bind mount covered by a real mount: the visible one counts.
     assert_eq!(binds, expected);
-    assert_eq!(unescape_mountinfo("a\\134b\\011"), "a\\b\t");
-    assert_eq!(unescape_mountinfo("x\\9"), "x\\9");
+    let data2 = mounts
+        .iter()
+        .find(|m| m.mount_point == Path::new("/data2"))
+        .unwrap();
+    assert_eq!(
+        (data2.source.as_str(), data2.file_system.as_str()),
+        ("/dev/nvme3n1", "xfs")
+    );
+    assert_eq!(mounts.len(), 8, "one per mount point: {mounts:?}");
+    assert_eq!(mounts::unescape("a\\134b\\011"), "a\\b\t");
+    assert_eq!(mounts::unescape("x\\9"), "x\\9");
+}
+
+/// Optional fields before the `-` (none, one, several), a FUSE subtype, and lines cut short.
+#[test]
+fn mountinfo_fields_after_the_separator() {
+    let text = "\
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+40 27 0:50 / /mnt/ssh rw shared:7 master:2 propagate_from:1 - fuse.sshfs me@host:/srv rw
+41 27 0:51 / /mnt/none rw
+42 27 0:52 / /mnt/short rw - ext4
+";
+    let mounts = mounts::visible_mounts(text);
+    let found: Vec<(&str, &str, &str)> = mounts
+        .iter()
+        .map(|m| {
+            (
+                m.mount_point.to_str().unwrap(),
+                m.file_system.as_str(),
+                m.source.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("/", "ext4", "/dev/vda"),
+            ("/mnt/ssh", "fuse.sshfs", "me@host:/srv")
+        ]
+    );
+}
+
+#[test]
+fn the_root_filesystem_has_a_size() {
+    assert!(mounts::size_bytes(Path::new("/")).is_some_and(|size| size > 0));
+    assert_eq!(mounts::size_bytes(Path::new("/no/such/mount")), None);
 }
 
 #[test]

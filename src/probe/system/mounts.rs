@@ -1,0 +1,102 @@
+//! The node's mounted filesystems as the `disks` collector sees them: one read of
+//! `/proc/self/mountinfo`, then `statvfs` of the mount points that may be disks.
+//!
+//! `mountinfo` has, for each mount, everything the collector needs (mount point, filesystem
+//! type, source device) and what it needs to leave bind mounts out (the root of the mount
+//! within its filesystem), so nothing else is listed or resolved: a `system` probe that runs
+//! every second reads this table every second.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// One mount point's visible (last) mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Mount {
+    pub(super) mount_point: PathBuf,
+    /// The filesystem type, with its subtype (`fuse.sshfs`).
+    pub(super) file_system: String,
+    /// The mount source: the device for a block filesystem.
+    pub(super) source: String,
+    /// A bind mount: the root of the mount within its filesystem is not `/`, so it shows
+    /// a folder (or file) of a filesystem that is mounted, or could be, elsewhere.
+    pub(super) bind: bool,
+}
+
+/// The visible mount of each mount point, by mount point. When two mounts stack on one
+/// point, the later one (later in the table) hides the earlier, and is the one kept.
+///
+/// Each line: `id parent major:minor root mount-point options [optional fields…] - type
+/// source super-options`; a line that does not have that shape is skipped.
+pub(super) fn visible_mounts(mountinfo: &str) -> Vec<Mount> {
+    let mut visible: BTreeMap<PathBuf, Mount> = BTreeMap::new();
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(&root), Some(&mount_point)) = (fields.get(3), fields.get(4)) else {
+            continue;
+        };
+        // The optional fields end with a lone `-`.
+        let Some(dash) = fields.iter().skip(6).position(|&f| f == "-") else {
+            continue;
+        };
+        let (Some(&file_system), Some(&source)) =
+            (fields.get(6 + dash + 1), fields.get(6 + dash + 2))
+        else {
+            continue;
+        };
+        let mount_point = PathBuf::from(unescape(mount_point));
+        visible.insert(
+            mount_point.clone(),
+            Mount {
+                mount_point,
+                file_system: unescape(file_system),
+                source: unescape(source),
+                bind: unescape(root) != "/",
+            },
+        );
+    }
+    visible.into_values().collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal escapes.
+pub(super) fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The size of the filesystem mounted at `path` in bytes (fragment size × blocks), or
+/// `None` when `statvfs` fails.
+pub(super) fn size_bytes(path: &Path) -> Option<u64> {
+    let path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stat` has room for one `statvfs`, which
+    // the call fills when it returns 0.
+    if unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: filled by the successful call above.
+    let stat = unsafe { stat.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field widths differ between targets
+    let (fragment, blocks) = (u64::from(stat.f_frsize), u64::from(stat.f_blocks));
+    Some(fragment.saturating_mul(blocks))
+}
