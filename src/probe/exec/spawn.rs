@@ -37,6 +37,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use libc::{c_char, c_int, c_long, c_void};
@@ -222,7 +223,7 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
     // is newer than the glibc 2.17 floor; these are pipes, made non-blocking by `pipe`.
     let stdout = Receiver::from_owned_fd_unchecked(stdout_read)?;
     let stderr = Receiver::from_owned_fd_unchecked(stderr_read)?;
-    let stack = Stack::new()?;
+    let stack = Stack::take()?;
 
     let args = ChildArgs {
         path: path.as_ptr(),
@@ -296,7 +297,7 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
             });
         }
     };
-    drop(stack);
+    stack.give_back();
     let step = Step::from_raw(args.failed_step.load(Ordering::SeqCst));
     if step != Step::None {
         let errno = args.failed_errno.load(Ordering::SeqCst);
@@ -638,7 +639,36 @@ struct Stack {
     base: *mut c_void,
 }
 
+// SAFETY: the mapping belongs to this value alone; nothing else holds its address, and it is
+// only used through the value, by whichever thread has it.
+unsafe impl Send for Stack {}
+
+/// One stack kept for the next run. Mapping and unmapping one per run cost two system calls
+/// and, with the daemon's threads on other CPUs, a TLB shootdown of each at the unmapping
+/// (with probes every second, visible in the idle daemon's profile: BENCHMARKS.md). Runs
+/// that overlap map stacks of their own, which are unmapped when one is kept already. What
+/// stays resident is the few pages a child touched before its exec.
+static SPARE_STACK: Mutex<Option<Stack>> = Mutex::new(None);
+
 impl Stack {
+    /// The spare stack, or a new one.
+    fn take() -> io::Result<Stack> {
+        let spare = SPARE_STACK
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        spare.map_or_else(Stack::new, Ok)
+    }
+
+    /// Keeps this stack for the next run unless one is kept already. Only for a stack no
+    /// child runs on any more: with `CLONE_VFORK` that is once `clone` has returned.
+    fn give_back(self) {
+        let mut spare = SPARE_STACK.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.is_none() {
+            *spare = Some(self);
+        }
+    }
+
     fn new() -> io::Result<Stack> {
         // SAFETY: a new private anonymous mapping; nothing else refers to it.
         let base = unsafe {
