@@ -3,9 +3,10 @@
 //! Each collector yields one item. They report only what stays the same while nothing on the
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
 //! that the ContentHash skips them until something real changes. Everything is read on the
-//! blocking pool: host with `sysinfo` (its CPU facts kept while the online CPUs stay the
-//! same: `cpus`), disks from `/proc/self/mountinfo` and `statvfs` (`mounts`), interfaces with
-//! `getifaddrs` (`interfaces`), and the rest from `/proc`, `/sys` and `/etc`.
+//! blocking pool: host with `sysinfo` and `/proc/meminfo` (its CPU facts kept while the
+//! online CPUs stay the same: `cpus`), disks from `/proc/self/mountinfo` and `statvfs`
+//! (`mounts`), interfaces with `getifaddrs` (`interfaces`), and the rest from `/proc`, `/sys`
+//! and `/etc`.
 //!
 //! | collector | TypeName | one row per | attributes |
 //! |---|---|---|---|
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::path::Path;
 
-use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+use sysinfo::System;
 
 use super::{Collection, ProbeError};
 use crate::config::Collector;
@@ -172,21 +173,29 @@ fn host() -> Result<Vec<Row>, String> {
     if let Some(cores) = cpus.cores {
         insert(&mut row, "CPUCores", cores.to_string());
     }
-    let system = System::new_with_specifics(
-        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
-    )
-    .map_err(|e| format!("cannot read the memory size: {e}"))?;
-    if system.total_memory() > 0 {
-        insert(
-            &mut row,
-            "TotalMemoryBytes",
-            system.total_memory().to_string(),
-        );
+    if let Some(bytes) = total_memory_bytes().filter(|&bytes| bytes > 0) {
+        insert(&mut row, "TotalMemoryBytes", bytes.to_string());
     }
     if let Some(id) = machine_id() {
         insert(&mut row, "MachineID", id);
     }
     Ok(vec![row])
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes (the file says kB and means KiB). Read here
+/// rather than through `sysinfo`, whose `System` also reads `/proc/stat` for the boot time
+/// whenever one is made: a text the kernel builds for every CPU and interrupt.
+fn total_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    mem_total_bytes(&meminfo)
+}
+
+fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().next()?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// systemd's machine ID, or D-Bus's older copy of it.

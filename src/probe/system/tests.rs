@@ -145,3 +145,12 @@ async fn every_collector_yields_a_valid_item_and_is_stable() {
         );
     }
 }
+
+#[test]
+fn total_memory_is_memtotal_in_bytes() {
+    let meminfo = "MemTotal:       24683772 kB\nMemFree:        22289000 kB\n";
+    assert_eq!(mem_total_bytes(meminfo), Some(24_683_772 * 1024));
+    assert_eq!(mem_total_bytes("MemFree: 1 kB\n"), None);
+    assert_eq!(mem_total_bytes("MemTotal: lots\n"), None);
+    assert!(total_memory_bytes().is_some_and(|bytes| bytes > 0));
+}
