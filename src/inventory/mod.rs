@@ -99,10 +99,7 @@ impl Item {
             context,
             keep_order,
         } = raw;
-        let canonical = Rows::from(&rows[..]);
-        // Written out: from here on the bytes are the rows, and the maps (several times their
-        // size) are freed before the rows are put in order.
-        drop(rows);
+        let canonical = Rows::from(rows);
         let head = ItemHead {
             type_name,
             schema_version,
