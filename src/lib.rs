@@ -91,3 +91,6 @@ pub mod wire;
 #[cfg(test)]
 #[path = "../tests/common/skip.rs"]
 mod skip;
+
+#[cfg(test)]
+mod test_alone;

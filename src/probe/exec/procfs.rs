@@ -34,6 +34,9 @@ fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
 /// process's parent, though only for the processes this one may see.
 pub(super) fn children() -> Vec<libc::pid_t> {
     let mut pids = Vec::new();
+    if !has_children() {
+        return pids;
+    }
     let mut listed = false;
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
@@ -61,6 +64,30 @@ pub(super) fn children() -> Vec<libc::pid_t> {
     pids.sort_unstable();
     pids.dedup();
     pids
+}
+
+/// Whether this process has any child at all, asked of the kernel in one call. Once a run's
+/// program has been reaped and no other run is in flight (the usual end of a run), it has
+/// none, and the lists above (a `/proc` read per thread of the daemon) need not be read.
+///
+/// `waitid` with `WNOHANG | WNOWAIT` neither waits nor reaps: it fails with ECHILD only when
+/// no child exists, in whatever state (running, stopped, a zombie), of whichever thread of
+/// this process (`__WALL`: whatever signal its end sends its parent). An adopted orphan is a
+/// child by the time its parent has ended, before that parent can be reaped. Any other
+/// answer, an error included, counts as children to be listed.
+pub(super) fn has_children() -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value, and the call only writes to it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let options = libc::WEXITED
+        | libc::WSTOPPED
+        | libc::WCONTINUED
+        | libc::WNOHANG
+        | libc::WNOWAIT
+        | libc::__WALL;
+    // SAFETY: `info` is valid for writes; with WNOHANG and WNOWAIT the call never blocks and
+    // changes no child's state.
+    let listed = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, options) };
+    !(listed == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
 }
 
 fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
