@@ -209,10 +209,12 @@ fn machine_id() -> Option<String> {
 
 /// `Custom:Disks`: one row per mount point of a real filesystem.
 fn disks() -> Result<Vec<Row>, String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+    // The list is taken out of the kept table: `statvfs` below may be slow (a filesystem
+    // whose device does not answer), and no other run should wait for it.
+    let visible = mounts::with_mountinfo(mounts::visible_mounts)
         .map_err(|e| format!("cannot list mounted filesystems: {e}"))?;
     let mut rows = Vec::new();
-    for mount in mounts::visible_mounts(&mountinfo) {
+    for mount in visible {
         // Files bind-mounted into containers (/etc/hosts, /etc/resolv.conf) are not disks,
         // and neither are bind mounts: another view of a filesystem mounted elsewhere, or
         // one the service's own sandbox made (its state and configuration folders, its

@@ -3,14 +3,79 @@
 //!
 //! `mountinfo` has, for each mount, everything the collector needs (mount point, filesystem
 //! type, source device) and what it needs to leave bind mounts out (the root of the mount
-//! within its filesystem), so nothing else is listed or resolved: a `system` probe that runs
-//! every second reads this table every second.
+//! within its filesystem), so nothing else is listed or resolved. It is read again only when
+//! the mount table has changed ([`with_mountinfo`]): a `system` probe that runs every second
+//! would otherwise have the kernel print every mount every second.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
 use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+/// `/proc/self/mountinfo` as last read, with the file it was read from, kept open.
+struct MountTable {
+    file: File,
+    text: String,
+}
+
+/// The table the last run read; see [`with_mountinfo`].
+static KEPT: Mutex<Option<MountTable>> = Mutex::new(None);
+
+impl MountTable {
+    fn read() -> std::io::Result<MountTable> {
+        let mut file = File::open(MOUNTINFO)?;
+        // Plain reads: `read_to_string` asks for a size first, which `/proc` files never give.
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(MountTable { file, text })
+    }
+
+    /// Whether a filesystem was mounted, moved or unmounted in this process's mount
+    /// namespace since the file was opened or since the last call that said so. The kernel
+    /// marks an open `mountinfo` with POLLPRI (and POLLERR) at every change of the table
+    /// (proc(5)); a poll that cannot be made counts as a change.
+    fn changed(&self) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a timeout of 0 never blocks.
+        unsafe { libc::poll(&mut poll, 1, 0) != 0 }
+    }
+}
+
+/// Calls `f` with the text of `/proc/self/mountinfo`, read again only when the mount table
+/// has changed since it was last read. Printing the table is the kernel's work (every mount's
+/// paths resolved and options formatted) and was most of what the `disks` collector cost a
+/// run; a poll of the kept file costs one system call. Sizes are not in the table: the
+/// collector asks each filesystem for its own every run.
+pub(super) fn with_mountinfo<T>(f: impl FnOnce(&str) -> T) -> std::io::Result<T> {
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    let table = match kept.take() {
+        Some(table) if !table.changed() => table,
+        // Opened anew, so that the next change is told against this reading.
+        _ => MountTable::read()?,
+    };
+    Ok(f(&kept.insert(table).text))
+}
 
 /// One mount point's visible (last) mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,3 +165,6 @@ pub(super) fn size_bytes(path: &Path) -> Option<u64> {
     let (fragment, blocks) = (u64::from(stat.f_frsize), u64::from(stat.f_blocks));
     Some(fragment.saturating_mul(blocks))
 }
+
+#[cfg(test)]
+mod tests;
