@@ -4,9 +4,10 @@
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
 //! that the ContentHash skips them until something real changes. Everything is read on the
 //! blocking pool: host with `sysinfo` and `/proc/meminfo` (its CPU facts kept while the
-//! online CPUs stay the same: `cpus`), disks from `/proc/self/mountinfo` and `statvfs`
-//! (`mounts`), interfaces with `getifaddrs` (`interfaces`), and the rest from `/proc`, `/sys`
-//! and `/etc`.
+//! online CPUs stay the same: `cpus`), disks from `/proc/self/mountinfo` (read again only
+//! when the mount table changed) and `statvfs` (`mounts`), interfaces with `getifaddrs`
+//! (`interfaces`; read again only when the kernel tells of a link or address change:
+//! `link_changes`), and the rest from `/proc`, `/sys` and `/etc`.
 //!
 //! | collector | TypeName | one row per | attributes |
 //! |---|---|---|---|
@@ -17,7 +18,9 @@
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
+use link_changes::LinkChanges;
 use sysinfo::System;
 
 use super::{Collection, ProbeError};
@@ -250,8 +253,40 @@ fn disks() -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// `Custom:NetworkInterfaces`: one row per interface except loopback.
+/// The `network` collector's last rows, with the subscription that tells whether they
+/// still hold ([`LinkChanges`]).
+struct KeptNetwork {
+    changes: LinkChanges,
+    rows: Vec<Row>,
+}
+
+static NETWORK: Mutex<Option<KeptNetwork>> = Mutex::new(None);
+
+/// `Custom:NetworkInterfaces`: one row per interface except loopback. Read again only when
+/// the kernel has told of a link or address change since the last read (or cannot tell).
 fn network() -> Result<Vec<Row>, String> {
+    let mut kept = NETWORK.lock().unwrap_or_else(PoisonError::into_inner);
+    let changes = match kept.take() {
+        Some(last) if !last.changes.changed() => {
+            let rows = last.rows.clone();
+            *kept = Some(last);
+            return Ok(rows);
+        }
+        Some(last) => Some(last.changes),
+        // Subscribed before the read, so that a change during it is told at the next run.
+        None => LinkChanges::subscribe().ok(),
+    };
+    let rows = network_now()?;
+    if let Some(changes) = changes {
+        *kept = Some(KeptNetwork {
+            changes,
+            rows: rows.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+fn network_now() -> Result<Vec<Row>, String> {
     let found =
         interfaces::interfaces().map_err(|e| format!("cannot list network interfaces: {e}"))?;
     let stable_v6 = std::fs::read_to_string("/proc/net/if_inet6")
@@ -330,6 +365,7 @@ fn parse_if_inet6(text: &str) -> BTreeMap<String, Vec<String>> {
 
 mod cpus;
 mod interfaces;
+mod link_changes;
 mod mounts;
 
 #[cfg(test)]
