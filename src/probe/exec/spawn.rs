@@ -31,13 +31,13 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use libc::{c_char, c_int, c_long, c_void};
@@ -209,7 +209,7 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
         .map(|dir| cstring(dir.as_os_str().as_bytes()))
         .transpose()?;
 
-    let stdin = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
+    let stdin = dev_null()?;
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
     let stdout_write = above_stdio(stdout_write)?;
@@ -700,6 +700,18 @@ impl Drop for Stack {
         // has exec'd or exited before clone returned).
         unsafe { libc::munmap(self.base, CHILD_STACK_BYTES) };
     }
+}
+
+/// `/dev/null`, opened at the first run and kept: every run's stdin is a copy of it, made by
+/// the child's `dup3`, so a run costs no open and close of its own for it.
+fn dev_null() -> io::Result<BorrowedFd<'static>> {
+    static DEV_NULL: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = DEV_NULL.get() {
+        return Ok(fd.as_fd());
+    }
+    let opened = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
+    // A run that opened one at the same instant keeps the other; this one is closed.
+    Ok(DEV_NULL.get_or_init(|| opened).as_fd())
 }
 
 /// `fd`, or when it is 0–2 a close-on-exec copy of it numbered 3 or above. Rust opens 0–2 on
