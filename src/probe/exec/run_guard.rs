@@ -239,7 +239,12 @@ impl Run {
     fn sweep(&self, signal: libc::c_int, reach: &mut Reach) -> bool {
         // The children that look read serve this one too: a second read an instant later
         // would cost a `/proc` read per thread and tell nothing new.
-        let listed = record(self.serial, self.user);
+        // A reaped lead's pid may already be another process's: it is not looked up.
+        let lead_reaped = self
+            .child
+            .as_ref()
+            .is_some_and(|child| child.id().is_none());
+        let listed = record(self.serial, self.user, lead_reaped);
         let descendants = self.signal_recorded(signal, reach);
         if !ADOPTING.load(Ordering::Relaxed) {
             return descendants;
@@ -488,7 +493,8 @@ impl Watch {
         loop {
             tokio::time::sleep(WATCH_EVERY).await;
             // A failed look (a panic in it) is only a missed one: the next, or the stop's, follows.
-            let _ = tokio::task::spawn_blocking(move || record(self.serial, self.user)).await;
+            let _ =
+                tokio::task::spawn_blocking(move || record(self.serial, self.user, false)).await;
         }
     }
 }
@@ -497,9 +503,10 @@ impl Watch {
 /// pid now has another start time), and adds the lead, this process's orphans that are in the
 /// run's session or carry its token, and every descendant of a recorded process. Reads
 /// `/proc` as the run's user, where `hidepid` hides that user's processes from the daemon.
+/// The lead is left out once `lead_reaped`: its pid is free for the kernel to hand out again.
 /// Returns this process's children as it listed them (`None` when it did not: no run on
 /// record, or orphans are not adopted here).
-fn record(serial: u64, user: Option<Ids>) -> Option<Vec<libc::pid_t>> {
+fn record(serial: u64, user: Option<Ids>, lead_reaped: bool) -> Option<Vec<libc::pid_t>> {
     let (lead, token, known, leads) = {
         let in_flight = in_flight();
         let leads: Vec<libc::pid_t> = in_flight.iter().map(|r| r.pgid).collect();
@@ -511,9 +518,11 @@ fn record(serial: u64, user: Option<Ids>) -> Option<Vec<libc::pid_t>> {
     let (found, listed) = as_user(user, move || {
         let mut found: HashMap<libc::pid_t, u64> = known
             .into_iter()
-            .filter(|&(pid, started)| start_time(pid) == Some(started))
+            .filter(|&(pid, started)| {
+                !(lead_reaped && pid == lead) && start_time(pid) == Some(started)
+            })
             .collect();
-        if let Some(started) = start_time(lead) {
+        if !lead_reaped && let Some(started) = start_time(lead) {
             found.insert(lead, started);
         }
         let listed = ADOPTING.load(Ordering::Relaxed).then(children);
