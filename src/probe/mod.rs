@@ -20,6 +20,7 @@ pub mod exec;
 pub mod files;
 pub mod limit;
 pub mod output;
+mod proc_text;
 pub mod system;
 mod user;
 

@@ -189,7 +189,8 @@ fn host() -> Result<Vec<Row>, String> {
 /// rather than through `sysinfo`, whose `System` also reads `/proc/stat` for the boot time
 /// whenever one is made: a text the kernel builds for every CPU and interrupt.
 fn total_memory_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let mut file = std::fs::File::open("/proc/meminfo").ok()?;
+    let meminfo = super::proc_text::read_whole(&mut file).ok()?;
     mem_total_bytes(&meminfo)
 }
 

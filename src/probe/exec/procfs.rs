@@ -9,22 +9,9 @@ use super::RUN_VARIABLE;
 /// it further out only makes itself look like a stray, and strays are stopped.
 const ENVIRON_READ_LIMIT: u64 = 1024 * 1024;
 
-/// A small `/proc` file, read whole with plain `read`s: `read_to_string` asks for the size
-/// first (`statx` and `lseek`), which `/proc` files never give, and these are read for every
-/// thread at every look at a run (several times a second with probes every second).
+/// A small `/proc` file, read whole (these are read for every thread at every look at a run).
 fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut text = Vec::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => text.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    crate::probe::proc_text::read_whole(&mut std::fs::File::open(path)?)
 }
 
 /// This process's children: every thread's `children` list, since an orphan goes to whichever

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -31,19 +30,7 @@ static KEPT: Mutex<Option<MountTable>> = Mutex::new(None);
 impl MountTable {
     fn read() -> std::io::Result<MountTable> {
         let mut file = File::open(MOUNTINFO)?;
-        // Plain reads: `read_to_string` asks for a size first, which `/proc` files never give.
-        let mut bytes = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match file.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let text = String::from_utf8(bytes)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let text = crate::probe::proc_text::read_whole(&mut file)?;
         Ok(MountTable { file, text })
     }
 
