@@ -38,3 +38,34 @@ pub fn inside(name: &str, wrapper: &[&str]) -> bool {
     );
     false
 }
+
+/// [`inside`] in namespaces of the test's own: the test run again under `unshare(1)` with
+/// `namespaces` (`--net`, …) and a mount namespace with private propagation, so that what it
+/// mounts or adds stays there. The outer run skips (see `crate::skip`, which fails instead
+/// where root is required) without root, without `unshare`, or without what `needs` names
+/// (whether it is there, and its name).
+#[track_caller]
+pub fn inside_namespaces(name: &str, namespaces: &[&str], needs: &[(bool, &str)]) -> bool {
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists());
+    let missing: Vec<&str> = std::iter::once((unshare.is_some(), "unshare(1)"))
+        .chain(needs.iter().copied())
+        .filter(|&(present, _)| !present)
+        .map(|(_, what)| what)
+        .collect();
+    if std::env::var(ALONE).as_deref() != Ok(name)
+        && (!crate::skip::as_root("needs root for namespaces of its own")
+            || !crate::skip::can_run(
+                missing.is_empty(),
+                crate::skip::ROOT,
+                &format!("needs {}", missing.join(" and ")),
+            ))
+    {
+        return false;
+    }
+    let mut wrapper = vec![unshare.unwrap_or("unshare")];
+    wrapper.extend_from_slice(namespaces);
+    wrapper.extend_from_slice(&["--mount", "--propagation", "private"]);
+    inside(name, &wrapper)
+}

@@ -4,31 +4,14 @@ use std::path::Path;
 
 use super::*;
 
-/// Whether the test may run: as root, with `unshare(1)` for a network namespace of its own
-/// and `/dev/net/tun` for an interface to add there. The inner run, in those namespaces,
-/// goes on with the test.
+/// Whether this is the run of `test` in a network and mount namespace of its own (with
+/// `/dev/net/tun` for an interface to add there), which goes on with the test.
 fn can_run(test: &str) -> bool {
-    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
-        .into_iter()
-        .find(|path| Path::new(path).exists());
-    if std::env::var_os("SSM_INVENTORYD_TEST_ALONE").is_none()
-        && (!crate::skip::as_root("needs root for a network namespace of its own")
-            || !crate::skip::can_run(
-                unshare.is_some() && Path::new("/dev/net/tun").exists(),
-                crate::skip::ROOT,
-                "needs unshare(1) and /dev/net/tun",
-            ))
-    {
-        return false;
-    }
-    let wrapper = [
-        unshare.unwrap_or("unshare"),
-        "--net",
-        "--mount",
-        "--propagation",
-        "private",
-    ];
-    if !crate::test_alone::inside(test, &wrapper) {
+    if !crate::test_alone::inside_namespaces(
+        test,
+        &["--net"],
+        &[(Path::new("/dev/net/tun").exists(), "/dev/net/tun")],
+    ) {
         return false;
     }
     // `/sys/class/net` shows the interfaces of the namespace its sysfs was mounted in: a

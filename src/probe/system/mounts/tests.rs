@@ -9,29 +9,10 @@ use super::*;
 /// own), so that the machine's table is not touched.
 #[test]
 fn a_mount_and_an_unmount_are_told_and_read() {
-    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
-        .into_iter()
-        .find(|path| Path::new(path).exists());
-    let outside = std::env::var_os("SSM_INVENTORYD_TEST_ALONE").is_none();
-    if outside
-        && (!crate::skip::as_root("needs root to mount in a mount namespace of its own")
-            || !crate::skip::can_run(
-                unshare.is_some(),
-                crate::skip::ROOT,
-                "needs unshare(1) for a mount namespace of its own",
-            ))
-    {
-        return;
-    }
-    let wrapper = [
-        unshare.unwrap_or("unshare"),
-        "--mount",
-        "--propagation",
-        "private",
-    ];
-    if !crate::test_alone::inside(
+    if !crate::test_alone::inside_namespaces(
         "probe::system::mounts::tests::a_mount_and_an_unmount_are_told_and_read",
-        &wrapper,
+        &[],
+        &[],
     ) {
         return;
     }
