@@ -13,30 +13,36 @@
 //! one more round of it, not one per event; holding rounds back for longer (while a push is
 //! in flight, or for a moment after a run) is the owner's choice (src/daemon/held_wakes.rs).
 //!
-//! inotify (through `notify`) does the watching; where it cannot (no inotify, the watch limit
-//! reached, a filesystem without events) the folder is polled instead. The folder does not
-//! have to exist: its appearance is noticed by a cheap `stat` once a second, the same check
-//! that notices it being removed or replaced by another directory. All of this runs on one
-//! plain thread, so no async thread ever blocks on it.
+//! inotify does the watching (`inotify`: asked for changes only, never for a file being opened
+//! or read, and read by this module's thread); where it cannot (no inotify, the watch limit
+//! reached, a filesystem without events) `notify`'s poller polls the folder instead. The folder
+//! does not have to exist: its appearance is noticed by a cheap `stat` once a second, the same
+//! check that notices it being removed or replaced by another directory. All of this runs on
+//! one plain thread, so no async thread ever blocks on it.
 //!
-//! Every watch of the process shares that thread and one inotify instance (whose reader is
-//! `notify`'s one thread): a daemon watches three folders or more, and a thread of its own
-//! for each, plus `notify`'s for each, cost resident memory (stacks, allocator arenas), a
-//! wake-up a second each, and a `/proc` read each at every look a probe run takes at this
-//! process's children (BENCHMARKS.md, "Idle CPU and threads"). The thread ends soon after the
-//! last receiver is dropped, and the next watch starts it again.
+//! Every watch of the process shares that thread and one inotify instance: a daemon watches
+//! three folders or more, and a thread of its own for each cost resident memory (stacks,
+//! allocator arenas), a wake-up a second each, and a `/proc` read each at every look a probe
+//! run takes at this process's children (BENCHMARKS.md, "Idle CPU and threads"). The thread
+//! waits in `poll` on the inotify descriptor and on an eventfd that says its mailbox has mail.
+//! It ends soon after the last receiver is dropped, and the next watch starts it again.
+
+mod inotify;
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use self::inotify::{Inotify, Seen};
 
 /// Which file names matter to the watcher's owner (`*.json` documents, `*.toml` drop-ins);
 /// events about other files (a writer's temporary file, an editor's backup) are ignored.
@@ -60,15 +66,53 @@ pub enum WatchError {
     },
 }
 
-/// What the shared thread receives: an event from inotify or a poller, or a folder to watch.
+/// What the shared thread receives: an event from a poller, or a folder to watch.
 enum Message {
     Event(notify::Result<Event>),
     /// With where to say that its watch is armed.
     Watch(Box<Folder>, std_mpsc::SyncSender<()>),
 }
 
-/// Hands `notify`'s events to the shared thread.
-struct Forward(std_mpsc::Sender<Message>);
+/// The way messages reach the shared thread: the channel, and an eventfd written after each
+/// message, which wakes the thread's `poll`.
+#[derive(Clone)]
+struct Mailbox {
+    messages: std_mpsc::Sender<Message>,
+    bell: Arc<OwnedFd>,
+}
+
+impl Mailbox {
+    /// Fails only once the thread has ended.
+    fn send(&self, message: Message) -> Result<(), ()> {
+        self.messages.send(message).map_err(|_| ())?;
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from `one` to our eventfd. It cannot block (non-blocking) and
+        // fails only when the counter is near overflow, when the thread is woken anyway.
+        unsafe {
+            libc::write(
+                self.bell.as_raw_fd(),
+                (&one as *const u64).cast::<libc::c_void>(),
+                8,
+            )
+        };
+        Ok(())
+    }
+}
+
+/// A non-blocking eventfd, for [`Mailbox`].
+fn bell() -> std::io::Result<OwnedFd> {
+    // SAFETY: eventfd takes an initial count and flags; a non-negative result is a new
+    // descriptor.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: just opened, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Hands a poller's events to the shared thread.
+struct Forward(Mailbox);
 
 impl notify::EventHandler for Forward {
     fn handle_event(&mut self, event: notify::Result<Event>) {
@@ -82,7 +126,7 @@ impl notify::EventHandler for Forward {
 /// never lost to a thread on its way out.
 /// Each start of the thread has its own number, so that a watch that found one thread dead
 /// does not clear the way into the next.
-static SHARED: Mutex<Option<(u64, std_mpsc::Sender<Message>)>> = Mutex::new(None);
+static SHARED: Mutex<Option<(u64, Mailbox)>> = Mutex::new(None);
 static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Watches `folder` and returns a receiver that gets `()` as soon as files `relevant_name`
@@ -105,9 +149,17 @@ pub fn watch(folder: &Path, relevant_name: NameFilter) -> Result<mpsc::Receiver<
         Some((start, sender)) => (*start, sender.clone()),
         None => {
             let (sender, messages) = std_mpsc::channel();
+            let bell = bell().map_err(|source| WatchError::Thread {
+                folder: folder.to_owned(),
+                source,
+            })?;
+            let sender = Mailbox {
+                messages: sender,
+                bell: Arc::new(bell),
+            };
             let mut state = State {
                 messages,
-                sender: sender.clone(),
+                mailbox: sender.clone(),
                 folders: Vec::new(),
                 inotify: None,
                 armed: HashMap::new(),
@@ -184,13 +236,13 @@ fn identity(folder: &Path) -> Option<(u64, u64)> {
 /// The shared thread's state.
 struct State {
     messages: std_mpsc::Receiver<Message>,
-    /// For the watchers' event handlers.
-    sender: std_mpsc::Sender<Message>,
+    /// For the pollers' event handlers; its bell is what the thread waits on.
+    mailbox: Mailbox,
     folders: Vec<Folder>,
-    /// The one inotify watcher, made at the first folder that exists. One that could not be
+    /// The one inotify instance, made at the first folder that exists. One that could not be
     /// made (no inotify, the instance limit reached) is not kept: the folders that wanted it
     /// are polled, and the next folder to watch tries anew.
-    inotify: Option<Result<notify::RecommendedWatcher, String>>,
+    inotify: Option<Result<Inotify, String>>,
     /// The folders inotify watches, with the (device, inode) each was armed for.
     armed: HashMap<PathBuf, (u64, u64)>,
     last_check: Instant,
@@ -199,27 +251,52 @@ struct State {
 impl State {
     fn run(mut self) {
         loop {
-            let wait = CHECK_EVERY.saturating_sub(self.last_check.elapsed());
-            match self.messages.recv_timeout(wait) {
-                Ok(message) => self.handle(message),
-                Err(RecvTimeoutError::Timeout) => {}
-                // Cannot happen while `sender` is held, but there is nothing left to do.
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
+            self.wait(CHECK_EVERY.saturating_sub(self.last_check.elapsed()));
+            self.handle(None);
             if self.last_check.elapsed() >= CHECK_EVERY {
                 self.last_check = Instant::now();
                 self.folders.retain(|f| !f.tx.is_closed());
-                for i in 0..self.folders.len() {
-                    if self.check(i) {
-                        self.folders[i].signal();
-                    }
+                let changed: Vec<usize> =
+                    (0..self.folders.len()).filter(|&i| self.check(i)).collect();
+                // Most seconds nothing changed and every watch is as it should be: then there
+                // is nothing to rebuild.
+                if !self.settled() {
+                    self.rearm();
                 }
-                self.rearm();
+                for i in changed {
+                    self.folders[i].signal();
+                }
                 if self.folders.is_empty() && self.leave() {
                     return;
                 }
             }
         }
+    }
+
+    /// Sleeps until a message or an inotify event arrives, or `timeout` passes.
+    fn wait(&self, timeout: Duration) {
+        let inotify = match &self.inotify {
+            Some(Ok(inotify)) => inotify.raw_fd(),
+            // poll skips a negative descriptor.
+            _ => -1,
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: self.mailbox.bell.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: inotify,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // Rounded up, so that a wait of less than a millisecond does not spin.
+        let ms = libc::c_int::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        // SAFETY: `fds` is valid for its two entries for the call. An error (EINTR) is only a
+        // shorter wait: the loop looks at everything and waits again.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
     }
 
     /// Ends the thread if nothing is left to watch and nothing is on its way: says whether it
@@ -229,7 +306,7 @@ impl State {
         match self.messages.try_recv() {
             Ok(message) => {
                 drop(shared);
-                self.handle(message);
+                self.handle(Some(message));
                 false
             }
             Err(_) => {
@@ -239,14 +316,24 @@ impl State {
         }
     }
 
-    /// Handles one message and every one already queued behind it. The events queued behind
-    /// the one being handled happened before the signals about to be sent, which cover them,
-    /// so a burst that arrives in one read of the kernel's queue costs each folder one
-    /// message. Only events queued *before* signalling are folded this way; one arriving
-    /// after it may be newer than the owner's next read, and gets a message of its own.
-    fn handle(&mut self, first: Message) {
+    /// Handles `first`, every message queued and every inotify event queued. The events
+    /// taken together happened before the signals about to be sent, which cover them, so a
+    /// burst that arrives in one look costs each folder one message. Only events queued
+    /// *before* signalling are folded this way; one arriving after it may be newer than the
+    /// owner's next read, and gets a message of its own.
+    fn handle(&mut self, first: Option<Message>) {
+        let mut rung = 0u64;
+        // SAFETY: reads the eventfd's 8-byte counter into `rung`, resetting it; non-blocking,
+        // so with nothing rung it fails with EAGAIN, which is fine.
+        unsafe {
+            libc::read(
+                self.mailbox.bell.as_raw_fd(),
+                (&mut rung as *mut u64).cast::<libc::c_void>(),
+                8,
+            )
+        };
         let mut touched = HashSet::new();
-        let mut next = Some(first);
+        let mut next = first.or_else(|| self.messages.try_recv().ok());
         while let Some(message) = next {
             match message {
                 Message::Event(event) => {
@@ -264,6 +351,27 @@ impl State {
                 }
             }
             next = self.messages.try_recv().ok();
+        }
+        let mut seen = Vec::new();
+        if let Some(Ok(inotify)) = self.inotify.as_mut()
+            && let Err(error) = inotify.read(&mut seen)
+        {
+            tracing::warn!("cannot read the folders' change events: {error}");
+            seen.push(Seen::Overflow);
+        }
+        for seen in seen {
+            for (i, folder) in self.folders.iter().enumerate() {
+                let concerned = match &seen {
+                    Seen::Overflow => true,
+                    Seen::Folder(path) => *path == folder.folder,
+                    Seen::Name { folder: path, name } => {
+                        *path == folder.folder && (folder.relevant_name)(name)
+                    }
+                };
+                if concerned {
+                    touched.insert(i);
+                }
+            }
         }
         if touched.is_empty() {
             return;
@@ -299,6 +407,27 @@ impl State {
         true
     }
 
+    /// Whether inotify watches exactly what [`State::rearm`] would make it watch: each folder
+    /// that exists and is not polled, as the directory last seen at its path, and nothing else.
+    fn settled(&self) -> bool {
+        let inotify = match &self.inotify {
+            Some(Ok(inotify)) => Some(inotify),
+            _ => None,
+        };
+        let wanted = |path: &Path| {
+            self.folders
+                .iter()
+                .any(|f| f.folder == path && f.seen.is_some() && f.poller.is_none())
+        };
+        self.folders.iter().all(|f| match (f.seen, &f.poller) {
+            (Some(id), None) => {
+                self.armed.get(&f.folder) == Some(&id)
+                    && inotify.is_some_and(|i| i.watches(&f.folder))
+            }
+            _ => true,
+        }) && self.armed.keys().all(|path| wanted(path))
+    }
+
     /// Makes inotify watch exactly the folders that exist and are not polled, each as the
     /// directory now at its path; a folder inotify cannot watch gets a poller.
     ///
@@ -314,30 +443,30 @@ impl State {
                 wanted.insert(folder.folder.clone(), id);
             }
         }
+        // A watch the kernel ended (its directory deleted, its filesystem unmounted) is no
+        // longer on record with inotify: it is stale too, and armed again if still wanted.
+        let on_record = |inotify: &Option<Result<Inotify, String>>, path: &Path| matches!(inotify, Some(Ok(i)) if i.watches(path));
         let stale: Vec<PathBuf> = self
             .armed
             .iter()
-            .filter(|&(path, id)| wanted.get(path) != Some(id))
+            .filter(|&(path, id)| wanted.get(path) != Some(id) || !on_record(&self.inotify, path))
             .map(|(path, _)| path.clone())
             .collect();
         for path in stale {
             self.armed.remove(&path);
-            if let Some(Ok(watcher)) = self.inotify.as_mut() {
-                // Fails when the directory was deleted, which removed its watch already.
-                let _ = watcher.unwatch(&path);
+            if let Some(Ok(inotify)) = self.inotify.as_mut() {
+                inotify.remove(&path);
             }
         }
         for (path, id) in wanted {
             if self.armed.contains_key(&path) {
                 continue;
             }
-            let sender = self.sender.clone();
-            let inotify = self.inotify.get_or_insert_with(|| {
-                notify::RecommendedWatcher::new(Forward(sender), notify::Config::default())
-                    .map_err(|e| e.to_string())
-            });
+            let inotify = self
+                .inotify
+                .get_or_insert_with(|| Inotify::new().map_err(|e| e.to_string()));
             let failed = match inotify {
-                Ok(watcher) => match watcher.watch(&path, RecursiveMode::NonRecursive) {
+                Ok(inotify) => match inotify.add(&path) {
                     Ok(()) => {
                         self.armed.insert(path, id);
                         continue;
@@ -350,7 +479,7 @@ impl State {
                 self.inotify = None;
             }
             for folder in self.folders.iter_mut().filter(|f| f.folder == path) {
-                folder.poller = poll(&path, &self.sender, &failed);
+                folder.poller = poll(&path, &self.mailbox, &failed);
             }
         }
     }
@@ -358,13 +487,9 @@ impl State {
 
 /// A poller for `folder`, where inotify cannot watch it (`inotify_error`): no inotify, the
 /// watch limit reached, a filesystem without events.
-fn poll(
-    folder: &Path,
-    sender: &std_mpsc::Sender<Message>,
-    inotify_error: &str,
-) -> Option<notify::PollWatcher> {
+fn poll(folder: &Path, mailbox: &Mailbox, inotify_error: &str) -> Option<notify::PollWatcher> {
     let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
-    let polled = notify::PollWatcher::new(Forward(sender.clone()), config).and_then(|mut w| {
+    let polled = notify::PollWatcher::new(Forward(mailbox.clone()), config).and_then(|mut w| {
         w.watch(folder, RecursiveMode::NonRecursive)?;
         Ok(w)
     });
