@@ -213,26 +213,20 @@ fn machine_id() -> Option<String> {
 
 /// `Custom:Disks`: one row per mount point of a real filesystem.
 fn disks() -> Result<Vec<Row>, String> {
-    // The list is taken out of the kept table: `statvfs` below may be slow (a filesystem
-    // whose device does not answer), and no other run should wait for it.
-    let visible = mounts::with_mountinfo(mounts::visible_mounts)
-        .map_err(|e| format!("cannot list mounted filesystems: {e}"))?;
+    // The candidates are taken out of the kept table: `statvfs` below may be slow (a
+    // filesystem whose device does not answer), and no other run should wait for it.
+    let candidates = mounts::with_mounts(|visible| {
+        visible
+            .iter()
+            .filter(|mount| may_be_disk(mount))
+            .cloned()
+            .collect::<Vec<_>>()
+    })
+    .map_err(|e| format!("cannot list mounted filesystems: {e}"))?;
     let mut rows = Vec::new();
-    for mount in visible {
-        // Files bind-mounted into containers (/etc/hosts, /etc/resolv.conf) are not disks,
-        // and neither are bind mounts: another view of a filesystem mounted elsewhere, or
-        // one the service's own sandbox made (its state and configuration folders, its
-        // private /tmp). The root stays, whatever backs it: in a container it is a bind
-        // mount of a host folder, and it is still the node's root filesystem.
+    for mount in candidates {
         let mount_point = &mount.mount_point;
-        if PSEUDO_FILESYSTEMS.contains(&mount.file_system.as_str())
-            || NOT_DISK_FILESYSTEMS.contains(&mount.file_system.as_str())
-            || NOT_DISK_FOLDERS.iter().any(|folder| {
-                mount_point.starts_with(folder) && !mount_point.starts_with("/run/media")
-            })
-            || (mount.bind && mount_point != Path::new("/"))
-            || !mount_point.is_dir()
-        {
+        if !mount_point.is_dir() {
             continue;
         }
         // A size of 0 is a filesystem with no storage of its own; a failing `statvfs` one
@@ -252,6 +246,22 @@ fn disks() -> Result<Vec<Row>, String> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Whether a mount may be a disk, as far as the mount table tells: files bind-mounted into
+/// containers (/etc/hosts, /etc/resolv.conf) are not disks (nor any mount point that is not a
+/// directory, which the caller looks at), and neither are bind mounts: another view of a
+/// filesystem mounted elsewhere, or one the service's own sandbox made (its state and
+/// configuration folders, its private /tmp). The root stays, whatever backs it: in a
+/// container it is a bind mount of a host folder, and it is still the node's root filesystem.
+fn may_be_disk(mount: &mounts::Mount) -> bool {
+    let mount_point = &mount.mount_point;
+    !(PSEUDO_FILESYSTEMS.contains(&mount.file_system.as_str())
+        || NOT_DISK_FILESYSTEMS.contains(&mount.file_system.as_str())
+        || NOT_DISK_FOLDERS.iter().any(|folder| {
+            mount_point.starts_with(folder) && !mount_point.starts_with("/run/media")
+        })
+        || (mount.bind && mount_point != Path::new("/")))
 }
 
 /// The `network` collector's last rows, with the subscription that tells whether they

@@ -3,9 +3,10 @@
 //!
 //! `mountinfo` has, for each mount, everything the collector needs (mount point, filesystem
 //! type, source device) and what it needs to leave bind mounts out (the root of the mount
-//! within its filesystem), so nothing else is listed or resolved. It is read again only when
-//! the mount table has changed ([`with_mountinfo`]): a `system` probe that runs every second
-//! would otherwise have the kernel print every mount every second.
+//! within its filesystem), so nothing else is listed or resolved. It is read and parsed again
+//! only when the mount table has changed ([`with_mounts`]): a `system` probe that runs every
+//! second would otherwise have the kernel print every mount, and itself parse every line,
+//! every second.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -18,20 +19,23 @@ use std::sync::{Mutex, PoisonError};
 
 const MOUNTINFO: &str = "/proc/self/mountinfo";
 
-/// `/proc/self/mountinfo` as last read, with the file it was read from, kept open.
+/// `/proc/self/mountinfo` as last read, parsed, with the file it was read from, kept open.
 struct MountTable {
     file: File,
-    text: String,
+    visible: Vec<Mount>,
 }
 
-/// The table the last run read; see [`with_mountinfo`].
+/// The table the last run read; see [`with_mounts`].
 static KEPT: Mutex<Option<MountTable>> = Mutex::new(None);
 
 impl MountTable {
     fn read() -> std::io::Result<MountTable> {
         let mut file = File::open(MOUNTINFO)?;
         let text = crate::probe::proc_text::read_whole(&mut file)?;
-        Ok(MountTable { file, text })
+        Ok(MountTable {
+            file,
+            visible: visible_mounts(&text),
+        })
     }
 
     /// Whether a filesystem was mounted, moved or unmounted in this process's mount
@@ -49,19 +53,21 @@ impl MountTable {
     }
 }
 
-/// Calls `f` with the text of `/proc/self/mountinfo`, read again only when the mount table
-/// has changed since it was last read. Printing the table is the kernel's work (every mount's
-/// paths resolved and options formatted) and was most of what the `disks` collector cost a
-/// run; a poll of the kept file costs one system call. Sizes are not in the table: the
-/// collector asks each filesystem for its own every run.
-pub(super) fn with_mountinfo<T>(f: impl FnOnce(&str) -> T) -> std::io::Result<T> {
+/// Calls `f` with the visible mounts of `/proc/self/mountinfo` ([`visible_mounts`]), read
+/// and parsed again only when the mount table has changed since it was last read. Printing
+/// the table is the kernel's work (every mount's paths resolved and options formatted) and
+/// was most of what the `disks` collector cost a run, and parsing it (every line split, its
+/// fields unescaped into strings of their own) the largest part of what was left; a poll of
+/// the kept file costs one system call. Sizes are not in the table: the collector asks each
+/// filesystem for its own every run.
+pub(super) fn with_mounts<T>(f: impl FnOnce(&[Mount]) -> T) -> std::io::Result<T> {
     let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
     let table = match kept.take() {
         Some(table) if !table.changed() => table,
         // Opened anew, so that the next change is told against this reading.
         _ => MountTable::read()?,
     };
-    Ok(f(&kept.insert(table).text))
+    Ok(f(&kept.insert(table).visible))
 }
 
 /// One mount point's visible (last) mount.

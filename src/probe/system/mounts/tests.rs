@@ -4,7 +4,7 @@ use std::os::unix::ffi::OsStrExt;
 use super::*;
 
 /// A mount and an unmount are told by the kept file, each once, and the table read after
-/// them shows them; with no change, the kept text is what a fresh read gives. The mounts are
+/// them shows them; with no change, the kept mounts are what a fresh read gives. The mounts are
 /// made in a namespace of their own (`unshare --mount`, the test run again in a process of its
 /// own), so that the machine's table is not touched.
 #[test]
@@ -18,8 +18,8 @@ fn a_mount_and_an_unmount_are_told_and_read() {
     }
     let dir = tempfile::tempdir().unwrap();
     let point = dir.path().canonicalize().unwrap();
-    let shown = |text: &str| {
-        visible_mounts(text)
+    let shown = |visible: &[Mount]| {
+        visible
             .iter()
             .any(|m| m.mount_point == point && m.file_system == "tmpfs")
     };
@@ -27,8 +27,8 @@ fn a_mount_and_an_unmount_are_told_and_read() {
     let tmpfs = CString::new("tmpfs").unwrap();
 
     let table = MountTable::read().unwrap();
-    let unchanged = (table.changed(), with_mountinfo(str::to_owned).unwrap());
-    let fresh = MountTable::read().unwrap().text;
+    let unchanged = (table.changed(), with_mounts(<[Mount]>::to_vec).unwrap());
+    let fresh = MountTable::read().unwrap().visible;
     // SAFETY: NUL-terminated strings; no data argument.
     let mounted = unsafe {
         libc::mount(
@@ -43,14 +43,14 @@ fn a_mount_and_an_unmount_are_told_and_read() {
     let after_mount = (
         table.changed(),
         table.changed(),
-        shown(&with_mountinfo(str::to_owned).unwrap()),
+        shown(&with_mounts(<[Mount]>::to_vec).unwrap()),
     );
     // SAFETY: a NUL-terminated path.
     let unmounted = unsafe { libc::umount(target.as_ptr()) };
     assert_eq!(unmounted, 0, "{}", std::io::Error::last_os_error());
     let after_unmount = (
         table.changed(),
-        shown(&with_mountinfo(str::to_owned).unwrap()),
+        shown(&with_mounts(<[Mount]>::to_vec).unwrap()),
     );
 
     assert_eq!(unchanged, (false, fresh));
