@@ -42,6 +42,9 @@ pub struct ProbeRunner {
     /// One for the daemon's life, its limits taken from each configuration: items waiting
     /// for delivery across a reload still count in it.
     limiter: RunLimiter,
+    /// Where the grid every probe's runs start on begins ([`Schedule::grid`]): one for the
+    /// daemon's life, so that probes started again by a reload keep sharing it.
+    grid: Instant,
 }
 
 impl ProbeRunner {
@@ -56,6 +59,7 @@ impl ProbeRunner {
             held: HeldWakes::new(WATCH_RUN_SPACING),
             instance_id: None,
             limiter: RunLimiter::default(),
+            grid: Instant::now(),
         }
     }
 
@@ -97,6 +101,7 @@ impl ProbeRunner {
                 interval: settings.interval,
                 splay: settings.splay,
                 timeout: settings.timeout,
+                grid: Some(self.grid),
             };
             let name = probe.name().to_string();
             let admission = Admission {

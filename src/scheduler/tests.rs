@@ -7,6 +7,7 @@ fn schedule(interval: u64, splay: u64, timeout: u64) -> Schedule {
         interval: Duration::from_secs(interval),
         splay: Duration::from_secs(splay),
         timeout: Duration::from_secs(timeout),
+        grid: None,
     }
 }
 
@@ -17,6 +18,107 @@ fn delays() {
     assert_eq!(s.next_delay(0, 0.5), Duration::from_secs(65));
     let backoff: Vec<u64> = (1..=6).map(|f| s.next_delay(f, 0.9).as_secs()).collect();
     assert_eq!(backoff, [5, 10, 20, 40, 60, 60]);
+}
+
+#[test]
+fn a_due_run_starts_at_the_next_point_of_the_grid() {
+    let origin = Instant::now();
+    let at = |ms: u64| origin + Duration::from_millis(ms);
+    let every_second = Schedule {
+        grid: Some(origin),
+        ..schedule(1, 0, 1)
+    };
+    // A tenth of the interval apart.
+    assert_eq!(every_second.start_at(at(1_030)), at(1_100));
+    assert_eq!(every_second.start_at(at(1_170)), at(1_200));
+    assert_eq!(every_second.start_at(at(1_200)), at(1_200));
+    assert_eq!(every_second.start_at(at(0)), at(0));
+    // At most a second apart, however long the interval.
+    let hourly = Schedule {
+        grid: Some(origin),
+        ..schedule(3_600, 0, 1)
+    };
+    assert_eq!(hourly.start_at(at(3_600_001)), at(3_601_000));
+    // Without a grid, or due before it began, a run starts when due.
+    assert_eq!(schedule(1, 0, 1).start_at(at(1_030)), at(1_030));
+    let later = Schedule {
+        grid: Some(at(5_000)),
+        ..schedule(1, 0, 1)
+    };
+    assert_eq!(later.start_at(at(1_030)), at(1_030));
+}
+
+/// Two probes every second whose runs take different times, each shorter than the grid's
+/// step: without a grid each drifts by its own run time, started apart every second; on one
+/// grid, from their second run on, they start together.
+#[tokio::test(start_paused = true)]
+async fn probes_on_one_grid_start_together() {
+    async fn starts(grid: Option<Instant>) -> Vec<Vec<Duration>> {
+        let start = Instant::now();
+        let (tx, mut rx) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let started = Arc::new(std::sync::Mutex::new(vec![Vec::new(), Vec::new()]));
+        let mut tasks = Vec::new();
+        for (i, run_for) in [30u64, 70].into_iter().enumerate() {
+            let started = started.clone();
+            tasks.push(tokio::spawn(run_probe(
+                format!("p{i}"),
+                Schedule {
+                    grid,
+                    ..schedule(1, 0, 1)
+                },
+                Admission {
+                    limiter: RunLimiter::default(),
+                    reserve_bytes: 1024,
+                    hold_items: false,
+                },
+                move || {
+                    let started = started.clone();
+                    async move {
+                        started.lock().unwrap()[i].push(start.elapsed());
+                        tokio::time::sleep(Duration::from_millis(run_for)).await;
+                        Ok(Collection::default())
+                    }
+                },
+                tx.clone(),
+                None,
+                cancel.child_token(),
+            )));
+        }
+        drop(tx);
+        let horizon = tokio::time::sleep(Duration::from_millis(4_500));
+        tokio::pin!(horizon);
+        loop {
+            tokio::select! {
+                _ = &mut horizon => break,
+                Some(_) = rx.recv() => {}
+            }
+        }
+        cancel.cancel();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        started.lock().unwrap().clone()
+    }
+    let ms = |ms: u64| Duration::from_millis(ms);
+
+    let apart = starts(None).await;
+    assert_eq!(
+        apart[0],
+        [ms(0), ms(1_030), ms(2_060), ms(3_090), ms(4_120)]
+    );
+    assert_eq!(
+        apart[1],
+        [ms(0), ms(1_070), ms(2_140), ms(3_210), ms(4_280)]
+    );
+
+    let origin = Instant::now();
+    let together = starts(Some(origin)).await;
+    assert_eq!(
+        together[0],
+        [ms(0), ms(1_100), ms(2_200), ms(3_300), ms(4_400)]
+    );
+    assert_eq!(together[1], together[0]);
 }
 
 /// Starts a probe loop whose runs take `run_for` and fail when `fail` says so, and
