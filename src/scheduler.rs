@@ -5,13 +5,14 @@
 //! long one takes. A run that is due starts at the next point of a grid shared by every
 //! probe ([`Schedule::grid`]: a tenth of its interval apart, at most a second): probes due
 //! at about the same time then start together, and the daemon wakes once for all of them
-//! rather than once for each. A failing probe is retried sooner than its interval at first (a blip
-//! should not cost a whole interval) with a delay that doubles per consecutive failure, up to
-//! the interval itself. Each run is bounded by the probe's timeout (the exec probe enforces
-//! its own; this is the backstop for every kind). Before each run the task waits for a
-//! permit from the daemon-wide [`RunLimiter`] (a run slot and the output bytes the run may
-//! hold); the wait is not part of the timeout, and the permit goes back when the run ends,
-//! however it ends — as holds on the run's items' Content where the admission says so.
+//! rather than once for each. A failing probe is retried sooner than its interval at first
+//! (a blip should not cost a whole interval) with a delay that doubles per consecutive
+//! failure, up to the interval itself. Each run is bounded by the probe's timeout (the exec
+//! probe enforces its own; this is the backstop for every kind). Before each run the task
+//! waits for a permit from the daemon-wide [`RunLimiter`] (a run slot and the output bytes
+//! the run may hold); the wait is not part of the timeout, and the permit goes back when the
+//! run ends, however it ends — as holds on the run's items' Content where the admission says
+//! so.
 
 use std::future::Future;
 use std::time::Duration;
@@ -39,8 +40,8 @@ pub struct Schedule {
     pub interval: Duration,
     pub splay: Duration,
     pub timeout: Duration,
-    /// Where the grid that runs start on begins, the same for every probe of the daemon; `None`
-    /// starts each run the moment it is due. Each probe's runs, timed from the end of the
+    /// Where the grid that runs start on begins, the same for every probe of the daemon;
+    /// `None` starts each run the moment it is due. Each probe's runs, timed from the end of the
     /// one before, would otherwise drift apart, and with five probes every second the daemon
     /// woke five times a second to start them one by one: with the grid it wakes about once,
     /// for about 30 % less CPU (BENCHMARKS.md, "Idle CPU: wake-ups nobody needed").

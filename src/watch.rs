@@ -445,11 +445,11 @@ impl State {
         }
         // A watch the kernel ended (its directory deleted, its filesystem unmounted) is no
         // longer on record with inotify: it is stale too, and armed again if still wanted.
-        let on_record = |inotify: &Option<Result<Inotify, String>>, path: &Path| matches!(inotify, Some(Ok(i)) if i.watches(path));
+        let on_record = |path: &Path| matches!(&self.inotify, Some(Ok(i)) if i.watches(path));
         let stale: Vec<PathBuf> = self
             .armed
             .iter()
-            .filter(|&(path, id)| wanted.get(path) != Some(id) || !on_record(&self.inotify, path))
+            .filter(|&(path, id)| wanted.get(path) != Some(id) || !on_record(path))
             .map(|(path, _)| path.clone())
             .collect();
         for path in stale {
