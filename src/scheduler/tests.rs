@@ -11,6 +11,15 @@ fn schedule(interval: u64, splay: u64, timeout: u64) -> Schedule {
     }
 }
 
+/// A run slot and 1 KiB from a limiter of their own: admission never waits.
+fn unlimited() -> Admission {
+    Admission {
+        limiter: RunLimiter::default(),
+        reserve_bytes: 1024,
+        hold_items: false,
+    }
+}
+
 #[test]
 fn delays() {
     let s = schedule(60, 10, 5);
@@ -67,11 +76,7 @@ async fn probes_on_one_grid_start_together() {
                     grid,
                     ..schedule(1, 0, 1)
                 },
-                Admission {
-                    limiter: RunLimiter::default(),
-                    reserve_bytes: 1024,
-                    hold_items: false,
-                },
+                unlimited(),
                 move || {
                     let started = started.clone();
                     async move {
@@ -147,11 +152,7 @@ async fn observe(
         tokio::spawn(run_probe(
             "p".into(),
             sched,
-            Admission {
-                limiter: RunLimiter::default(),
-                reserve_bytes: 1024,
-                hold_items: false,
-            },
+            unlimited(),
             move || {
                 let (started, running, max_running, count) = (
                     started.clone(),
@@ -480,11 +481,7 @@ async fn wake_ups_during_a_run_fold_into_one_follow_up_run() {
         tokio::spawn(run_probe(
             "p".into(),
             schedule(3600, 0, 60),
-            Admission {
-                limiter: RunLimiter::default(),
-                reserve_bytes: 1024,
-                hold_items: false,
-            },
+            unlimited(),
             move || {
                 let started = started.clone();
                 async move {
