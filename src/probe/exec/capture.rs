@@ -20,6 +20,8 @@ const STDOUT_HEAD_BYTES: usize = 512;
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// The most room reserved for one read of a pipe (a pipe holds 64 KiB by default).
 const READ_CHUNK: usize = 64 * 1024;
+/// The room the first read gets: most probes print a few hundred bytes.
+const FIRST_CHUNK: usize = 4 * 1024;
 /// The buffer that bytes past the cap are read into and dropped from.
 const SCRATCH_BYTES: usize = 16 * 1024;
 
@@ -114,11 +116,15 @@ impl Capped {
 /// otherwise it drains the rest so the writer never blocks on a full pipe, and returns
 /// whether anything was dropped.
 ///
-/// Reads go straight into the spare room of `into` (at most [`READ_CHUNK`] reserved at a
-/// time, never past the cap), not through a zeroed buffer of their own: with probes every
-/// second, zeroing and freeing a 64 KiB buffer for each pipe of each run showed in the
-/// daemon's idle profile (BENCHMARKS.md). Only bytes past the cap, read to be counted and
-/// dropped, go through a scratch buffer, made when first needed.
+/// Reads go straight into the spare room of `into`, not through a zeroed buffer of their own:
+/// with probes every second, zeroing and freeing a 64 KiB buffer for each pipe of each run
+/// showed in the daemon's idle profile (BENCHMARKS.md). Room is added only when none is left:
+/// [`FIRST_CHUNK`] at first, then at least as much as is held (up to [`READ_CHUNK`] at a
+/// time, never asked past the cap). Reserving a whole chunk before every read made even a few
+/// bytes of output a 128 KiB buffer (the read that finds the end of file wanted room too),
+/// and the copy, the fresh pages and the heap given back and taken again at each run showed
+/// in the same profile. Only bytes past the cap, read to be counted and dropped, go through a
+/// scratch buffer, made when first needed.
 pub(super) async fn read_into(
     mut reader: impl AsyncRead + Unpin,
     cap: usize,
@@ -129,7 +135,10 @@ pub(super) async fn read_into(
     loop {
         let room = cap.saturating_sub(into.bytes.len());
         let read = if room > 0 {
-            into.bytes.reserve(room.min(READ_CHUNK));
+            if into.bytes.len() == into.bytes.capacity() {
+                let more = into.bytes.len().clamp(FIRST_CHUNK, READ_CHUNK);
+                into.bytes.reserve(more.min(room));
+            }
             reader.read_buf(&mut (&mut into.bytes).limit(room)).await
         } else {
             if scratch.is_empty() {
