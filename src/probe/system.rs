@@ -3,11 +3,12 @@
 //! Each collector yields one item. They report only what stays the same while nothing on the
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
 //! that the ContentHash skips them until something real changes. Everything is read on the
-//! blocking pool: host with `sysinfo` and `/proc/meminfo` (its CPU facts kept while the
-//! online CPUs stay the same: `cpus`), disks from `/proc/self/mountinfo` (read again only
-//! when the mount table changed) and `statvfs` (`mounts`), interfaces with `getifaddrs`
-//! (`interfaces`; read again only when the kernel tells of a link or address change:
-//! `link_changes`), and the rest from `/proc`, `/sys` and `/etc`.
+//! blocking pool: host with `sysinfo`, `/etc/os-release` (`os_release`) and
+//! `/proc/meminfo` (its CPU facts kept while the online CPUs stay the same: `cpus`), disks
+//! from `/proc/self/mountinfo` (read again only when the mount table changed) and `statvfs`
+//! (`mounts`), interfaces with `getifaddrs` (`interfaces`; read again only when the kernel
+//! tells of a link or address change: `link_changes`), and the rest from `/proc`, `/sys` and
+//! `/etc`.
 //!
 //! | collector | TypeName | one row per | attributes |
 //! |---|---|---|---|
@@ -156,10 +157,11 @@ fn host() -> Result<Vec<Row>, String> {
     if let Ok(name) = System::host_name() {
         insert(&mut row, "HostName", name);
     }
-    if let Ok(name) = System::name() {
+    let os = os_release::os_release();
+    if let Some(name) = os.name {
         insert(&mut row, "OSName", name);
     }
-    if let Ok(version) = System::os_version() {
+    if let Some(version) = os.version {
         insert(&mut row, "OSVersion", version);
     }
     if let Ok(kernel) = System::kernel_version() {
@@ -378,6 +380,7 @@ mod cpus;
 mod interfaces;
 mod link_changes;
 mod mounts;
+mod os_release;
 
 #[cfg(test)]
 mod tests;
