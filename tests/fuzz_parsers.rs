@@ -617,7 +617,10 @@ impl Folder {
     fn new() -> Folder {
         Folder {
             dir: tempfile::tempdir().expect("temp dir"),
+            // With time: a probe's blocking work is taken back from a held-up lane after a
+            // timer (src/probe/lane.rs).
             runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
                 .build()
                 .expect("runtime"),
         }

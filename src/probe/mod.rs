@@ -18,6 +18,7 @@
 mod error;
 pub mod exec;
 pub mod files;
+mod lane;
 pub mod limit;
 pub mod output;
 mod proc_text;

@@ -2,8 +2,8 @@
 //!
 //! Each collector yields one item. They report only what stays the same while nothing on the
 //! node changes (no free memory, no uptime, no CPU frequency, no temporary IPv6 addresses), so
-//! that the ContentHash skips them until something real changes. Everything is read on the
-//! blocking pool: host with `sysinfo`, `/etc/os-release` (`os_release`) and
+//! that the ContentHash skips them until something real changes. Everything is read off the
+//! runtime's thread (`lane`): host with `sysinfo`, `/etc/os-release` (`os_release`) and
 //! `/proc/meminfo` (its CPU facts kept while the online CPUs stay the same: `cpus`), disks
 //! from `/proc/self/mountinfo` (read again only when the mount table changed) and `statvfs`
 //! (`mounts`), interfaces with `getifaddrs` (`interfaces`; read again only when the kernel
@@ -99,11 +99,11 @@ impl SystemProbe {
         self.collectors.iter().map(|c| c.type_name()).collect()
     }
 
-    /// Runs every collector on the blocking pool. A collector that fails is reported in the
-    /// collection's errors; the others' items are still there.
+    /// Runs every collector off the runtime's thread (`lane`). A collector that fails is
+    /// reported in the collection's errors; the others' items are still there.
     pub async fn collect(&self) -> Result<Collection, ProbeError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.collect_blocking())
+        super::lane::run(move || this.collect_blocking())
             .await
             .map_err(|_| ProbeError::Crashed {
                 probe: self.probe.clone(),

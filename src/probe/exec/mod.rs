@@ -15,7 +15,8 @@
 //! page tables.
 //!
 //! Everything that may block before the start (the PATH search, the trust check of the
-//! program, the user lookup through NSS) runs on the blocking pool.
+//! program, the user lookup through NSS) runs off the runtime's thread, on the probes' lane
+//! (`lane`: one thread that runs due together share, the blocking pool behind it).
 //!
 //! When the trust checks apply, the program is opened when it is checked and executed
 //! through that descriptor (`/proc/self/fd/N`), not by its path again: what runs is the
@@ -82,7 +83,7 @@ pub struct ExecOutput {
 pub async fn run(spec: &ExecSpec) -> Result<ExecOutput, ProbeError> {
     let prepared = {
         let owned = spec.clone();
-        tokio::task::spawn_blocking(move || prepare(&owned))
+        super::lane::run(move || prepare(&owned))
             .await
             .map_err(|_| ProbeError::Crashed {
                 probe: spec.probe.clone(),

@@ -117,11 +117,11 @@ impl FilesProbe {
         Ok(replace_placeholder(&self.path, id))
     }
 
-    /// Reads the folder on the blocking pool.
+    /// Reads the folder off the runtime's thread (`lane`).
     pub async fn collect(&self, ctx: &CollectContext) -> Result<Collection, ProbeError> {
         let folder = self.folder(ctx)?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.scan(&folder))
+        super::lane::run(move || this.scan(&folder))
             .await
             .map_err(|_| ProbeError::Crashed {
                 probe: self.probe.clone(),
