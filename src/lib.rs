@@ -49,7 +49,8 @@
 //! daemon is given: tokio's monotonic time, on which the schedules are tested paused, and the
 //! system's UTC), [`watch`] (the folder watcher of `files` probes and of the configuration),
 //! [`logging`] (where log records go, natively to journald under systemd), [`durable`] (the one
-//! way a file is replaced so that it survives a power cut).
+//! way a file is replaced so that it survives a power cut), [`helper_thread`] (the daemon's
+//! own threads, which leave the process's signals to the main thread).
 //!
 //! The top, which nothing else uses: [`daemon`] is the long-running service, an event loop
 //! over a push controller, an identity resolver, the running probes, a configuration watch,
@@ -67,6 +68,7 @@ pub mod durable;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod fleet;
+pub mod helper_thread;
 pub mod identity;
 pub mod inventory;
 pub mod logging;

@@ -167,13 +167,12 @@ pub fn watch(folder: &Path, relevant_name: NameFilter) -> Result<mpsc::Receiver<
             };
             // Armed before returning, so that every change after this call is seen.
             state.add(*entry);
-            std::thread::Builder::new()
-                .name("ssm-inventoryd-watch".into())
-                .spawn(move || state.run())
-                .map_err(|source| WatchError::Thread {
+            crate::helper_thread::spawn("ssm-inventoryd-watch", move || state.run()).map_err(
+                |source| WatchError::Thread {
                     folder: folder.to_owned(),
                     source,
-                })?;
+                },
+            )?;
             let start = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             *shared = Some((start, sender));
             return Ok(rx);

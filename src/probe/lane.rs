@@ -114,9 +114,7 @@ impl Lane {
             return false;
         }
         if !queue.thread {
-            let started = std::thread::Builder::new()
-                .name("ssm-inventoryd-lane".into())
-                .spawn(move || self.work());
+            let started = crate::helper_thread::spawn("ssm-inventoryd-lane", move || self.work());
             if started.is_err() {
                 return false;
             }
