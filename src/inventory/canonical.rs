@@ -118,6 +118,46 @@ fn write_str(out: &mut Vec<u8>, mut bytes: &[u8]) {
     out.push(b'"');
 }
 
+/// `"name":"value"` for a name and value known to hold nothing JSON escapes: one reservation
+/// and two copies, without the search [`write_str`] makes.
+fn write_plain(out: &mut Vec<u8>, name: &str, value: &str) {
+    debug_assert!(
+        first_escape(name.as_bytes()).is_none() && first_escape(value.as_bytes()).is_none(),
+        "an attribute given as plain holds a byte JSON escapes: {name:?}: {value:?}"
+    );
+    out.reserve(name.len() + value.len() + 5);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+}
+
+/// One attribute on its way into [`Rows::push_attributes`].
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    /// Neither name nor value holds a byte that JSON escapes (`"`, `\`, below 0x20), so both
+    /// are copied as they are, without the search for one. True of a string read from JSON
+    /// text without escape sequences, which JSON does not allow those bytes raw in, and of a
+    /// number's or boolean's text: nearly every attribute a probe prints. Debug builds check
+    /// it.
+    pub plain: bool,
+}
+
+impl<'a> Attribute<'a> {
+    /// An attribute not known to be plain: it is searched for bytes to escape as it is
+    /// written.
+    pub fn new(name: &'a str, value: &'a str) -> Attribute<'a> {
+        Attribute {
+            name,
+            value,
+            plain: false,
+        }
+    }
+}
+
 /// The ContentHash of some rows and their canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canonical {
@@ -197,13 +237,34 @@ impl Rows {
 
     /// Adds a row of `len` attributes, given in byte order of their names, each name once.
     pub fn push<'a>(&mut self, len: usize, attributes: impl Iterator<Item = (&'a str, &'a str)>) {
+        self.push_attributes(
+            len,
+            false,
+            attributes.map(|(name, value)| Attribute::new(name, value)),
+        );
+    }
+
+    /// [`Rows::push`] for attributes that may be known to need no escaping
+    /// ([`Attribute::plain`]). `names_as_last`: the names are those of the last row pushed
+    /// here, in the same order, so they are not checked again (their values are).
+    pub fn push_attributes<'a>(
+        &mut self,
+        len: usize,
+        names_as_last: bool,
+        attributes: impl Iterator<Item = Attribute<'a>>,
+    ) {
         let row_index = self.count;
         self.count += 1;
         if self.count > MAX_ROWS || self.problem.is_some() {
             // The item is refused; what is left is only counted.
             return;
         }
-        if let Err(e) = self.checker.row(row_index, len) {
+        let started = if names_as_last && row_index > 0 {
+            self.checker.row_as_last(row_index, len)
+        } else {
+            self.checker.row(row_index, len)
+        };
+        if let Err(e) = started {
             self.problem = Some(e);
             return;
         }
@@ -214,17 +275,22 @@ impl Rows {
         }
         let start = self.bytes.len();
         self.bytes.push(b'{');
-        for (position, (key, value)) in attributes.enumerate() {
-            if let Err(e) = self.checker.attribute(row_index, position, key, value) {
+        for (position, attribute) in attributes.enumerate() {
+            let Attribute { name, value, plain } = attribute;
+            if let Err(e) = self.checker.attribute(row_index, position, name, value) {
                 self.problem = Some(e);
                 return;
             }
             if position > 0 {
                 self.bytes.push(b',');
             }
-            write_str(&mut self.bytes, key.as_bytes());
-            self.bytes.push(b':');
-            write_str(&mut self.bytes, value.as_bytes());
+            if plain {
+                write_plain(&mut self.bytes, name, value);
+            } else {
+                write_str(&mut self.bytes, name.as_bytes());
+                self.bytes.push(b':');
+                write_str(&mut self.bytes, value.as_bytes());
+            }
         }
         self.bytes.push(b'}');
         self.spans.push((start, self.bytes.len()));

@@ -294,3 +294,32 @@ fn capture_time_format() {
     assert_eq!(format_capture_time(t), "2026-03-04T05:06:07Z");
     assert!(validate::is_capture_time(&capture_time_now()));
 }
+
+#[test]
+fn a_row_with_the_last_rows_names_has_its_values_checked_and_later_names_compared() {
+    use validate::RowChecker;
+    let long = "x".repeat(limits::MAX_ATTRIBUTE_VALUE_CHARS + 1);
+    let mut checker = RowChecker::default();
+    checker.row(0, 2).unwrap();
+    checker.attribute(0, 0, "Name", "a").unwrap();
+    checker.attribute(0, 1, "Size", "1").unwrap();
+    // Names as the last row's: values are still checked, and the count.
+    checker.row_as_last(1, 2).unwrap();
+    checker.attribute(1, 0, "Name", "b").unwrap();
+    let e = checker.attribute(1, 1, "Size", &long).unwrap_err();
+    assert!(matches!(e, ItemError::ValueTooLong { row: 1, .. }), "{e}");
+    assert!(matches!(
+        checker.row_as_last(2, limits::MAX_ATTRIBUTES_PER_ROW + 1),
+        Err(ItemError::TooManyAttributes { row: 2, .. })
+    ));
+    // After rows taken as the last one's, a name spelled differently is still refused.
+    checker.row_as_last(3, 2).unwrap();
+    checker.attribute(3, 0, "Name", "c").unwrap();
+    checker.attribute(3, 1, "Size", "2").unwrap();
+    checker.row(4, 1).unwrap();
+    let e = checker.attribute(4, 0, "size", "3").unwrap_err();
+    assert!(
+        matches!(&e, ItemError::AttributeSpelling { row: 4, first, .. } if first == "Size"),
+        "{e}"
+    );
+}

@@ -256,12 +256,17 @@ pub fn check_rows(type_name: &str, rows: &[Row]) -> Result<(), ItemError> {
 /// name equal to the previous row's name at the same position has been checked already, which
 /// one short comparison shows. Other names cost a hash lookup. The names are copied (the
 /// previous row's into one reused buffer), so nothing borrows the text they were read from.
+/// A reader that already knows a row has the last row's names, in the same order, says so
+/// with [`RowChecker::row_as_last`], and then only the values are checked.
 #[derive(Debug, Clone, Default)]
 pub struct RowChecker {
     seen: HashSet<Box<str>>,
     folded: HashMap<String, Box<str>>,
     previous: Names,
     current: Names,
+    /// The current row's names are known to be the last row's, in the same order
+    /// ([`RowChecker::row_as_last`]).
+    names_known: bool,
 }
 
 /// One row's attribute names, in one buffer.
@@ -295,15 +300,19 @@ impl Names {
 impl RowChecker {
     /// Starts a row: checks its attribute count.
     pub fn row(&mut self, row_index: usize, attributes: usize) -> Result<(), ItemError> {
-        if attributes > MAX_ATTRIBUTES_PER_ROW {
-            return Err(ItemError::TooManyAttributes {
-                type_name: String::new(),
-                row: row_index,
-                count: attributes,
-            });
-        }
+        check_attribute_count(row_index, attributes)?;
         std::mem::swap(&mut self.previous, &mut self.current);
         self.current.clear();
+        self.names_known = false;
+        Ok(())
+    }
+
+    /// Starts a row whose names are the last row's, in the same order: they were checked with
+    /// it, so only the values are. `current` keeps the names of the last row checked by name,
+    /// which are this row's too, for the next row to be compared with.
+    pub fn row_as_last(&mut self, row_index: usize, attributes: usize) -> Result<(), ItemError> {
+        check_attribute_count(row_index, attributes)?;
+        self.names_known = true;
         Ok(())
     }
 
@@ -315,6 +324,9 @@ impl RowChecker {
         name: &str,
         value: &str,
     ) -> Result<(), ItemError> {
+        if self.names_known {
+            return check_value(row_index, name, value);
+        }
         let checked = self.previous.get(position) == Some(name);
         if !checked && !self.seen.contains(name) {
             check_attribute_name(row_index, name)?;
@@ -330,20 +342,35 @@ impl RowChecker {
             self.seen.insert(name.into());
         }
         self.current.push(name);
-        // Byte length bounds the character count from above, so most values skip counting.
-        if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
-            let chars = value.chars().count();
-            if chars > MAX_ATTRIBUTE_VALUE_CHARS {
-                return Err(ItemError::ValueTooLong {
-                    type_name: String::new(),
-                    row: row_index,
-                    name: name.to_owned(),
-                    chars,
-                });
-            }
-        }
-        Ok(())
+        check_value(row_index, name, value)
     }
+}
+
+fn check_attribute_count(row: usize, attributes: usize) -> Result<(), ItemError> {
+    if attributes > MAX_ATTRIBUTES_PER_ROW {
+        return Err(ItemError::TooManyAttributes {
+            type_name: String::new(),
+            row,
+            count: attributes,
+        });
+    }
+    Ok(())
+}
+
+fn check_value(row: usize, name: &str, value: &str) -> Result<(), ItemError> {
+    // Byte length bounds the character count from above, so most values skip counting.
+    if value.len() > MAX_ATTRIBUTE_VALUE_CHARS {
+        let chars = value.chars().count();
+        if chars > MAX_ATTRIBUTE_VALUE_CHARS {
+            return Err(ItemError::ValueTooLong {
+                type_name: String::new(),
+                row,
+                name: name.to_owned(),
+                chars,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_attribute_name(row: usize, name: &str) -> Result<(), ItemError> {

@@ -293,3 +293,91 @@ fn the_longest_numbers_keep_their_whole_text() {
     };
     assert_eq!(rows_of(text), vec![expected]);
 }
+
+/// The rows of an array of flat objects of strings (or null), read as maps by serde_json.
+fn maps_of(text: &str) -> Vec<Row> {
+    serde_json::from_str::<Vec<serde_json::Map<String, Value>>>(text)
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            m.into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                .collect()
+        })
+        .collect()
+}
+
+/// Canonical rows as `Rows` writes them from maps, searching every string for bytes to escape.
+fn canonical_of(rows: &[Row]) -> Vec<u8> {
+    Rows::from(rows).finish("Custom:T", true).unwrap().content
+}
+
+#[test]
+fn rows_are_put_in_key_order_whatever_order_their_keys_come_in() {
+    // The same keys in another order, a key dropped by null, a key given twice, new keys, and
+    // back to the first order: each row's bytes are those of its map.
+    let text = r#"[
+        {"b":"1","a":"2","c":"3"},
+        {"b":"4","a":"5","c":"6"},
+        {"c":"7","a":"8","b":"9"},
+        {"b":"10","a":null,"c":"11"},
+        {"b":"12","a":"13","c":"14","a":"15"},
+        {"z":"16","y":"17"},
+        {"b":"18","a":"19","c":"20"}
+    ]"#;
+    let docs = parse(text.as_bytes()).unwrap();
+    let expected = maps_of(text);
+    let streamed = docs.into_iter().next().unwrap().rows;
+    assert_eq!(streamed.to_rows(), expected);
+    assert_eq!(
+        streamed.finish("Custom:T", true).unwrap().content,
+        canonical_of(&expected)
+    );
+}
+
+#[test]
+fn escaped_names_and_values_are_escaped_again_and_plain_ones_copied() {
+    // Escape sequences in the text give strings that must be escaped again on the way out
+    // (quote, backslash, control characters), or not (`\u00e9` is plain UTF-8 once read).
+    let text = r#"[{"plain":"value","n":-1.5,"t":true,"q\"uote":"back\\slash\ttab\u0001","e\u00e9":"\u00e9"}]"#;
+    let rows = parse(text.as_bytes())
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+        .rows;
+    let content = rows.finish("Custom:T", true).unwrap().content;
+    assert_eq!(
+        String::from_utf8(content).unwrap(),
+        r#"[{"eé":"é","n":"-1.5","plain":"value","q\"uote":"back\\slash\ttab\u0001","t":"true"}]"#
+    );
+}
+
+#[test]
+fn a_row_with_the_last_rows_names_leaves_the_checks_of_later_names_whole() {
+    // Rows whose names are the last row's are not checked by name again; a name spelled
+    // differently later must still be refused, and at the row the checks from maps name.
+    for text in [
+        r#"[{"A":"1","b":"2"},{"A":"3","b":"4"},{"a":"5"}]"#,
+        r#"[{"A":"1"},{"A":"2"},{"B":"3"},{"B":"4"},{"A":"5"},{"b":"6"}]"#,
+        r#"[{},{},{"A":"1"},{"A":"2"},{"x":"3","a":"4"}]"#,
+        r#"[{"A":"1","C":"2"},{"C":"3","A":"4"},{"A":"5","C":"6"},{"c":"7"}]"#,
+    ] {
+        let streamed = parse(text.as_bytes())
+            .unwrap()
+            .into_iter()
+            .next()
+            .unwrap()
+            .rows;
+        let expected = Rows::from(maps_of(text).as_slice()).finish("Custom:T", false);
+        let got = streamed.finish("Custom:T", false);
+        assert!(
+            matches!(
+                got,
+                Err(crate::inventory::ItemError::AttributeSpelling { .. })
+            ),
+            "{text}: {got:?}"
+        );
+        assert_eq!(got, expected, "{text}");
+    }
+}

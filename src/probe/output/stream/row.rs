@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Key, Mode, Noted, Reader, Skip, refuse, skip_map, skip_seq};
+use crate::inventory::canonical::Attribute;
 use crate::inventory::limits::{
     MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES_PER_ROW, MAX_ROWS,
 };
@@ -197,16 +198,77 @@ impl<'de> Visitor<'de> for AttrSeed<'_, '_> {
 #[derive(Default)]
 pub(super) struct RowBuilder {
     text: String,
-    /// Each attribute's name and value in `text`.
-    entries: Vec<(Range<usize>, Range<usize>)>,
+    entries: Vec<Entry>,
+    /// The key order of the last row written, which the next row nearly always shares.
+    order: KeyOrder,
+    /// The keys so far are the first keys of `order`, in its order. Then a key that is the
+    /// next of `order` is not one this row has already (`order`'s keys are unique), so the
+    /// search for it is skipped.
+    as_last: bool,
+}
+
+/// One attribute of the row being read.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Its name and value in [`RowBuilder::text`].
+    key: Range<usize>,
+    value: Range<usize>,
+    /// Both were read as they stand in the JSON text (no escape sequences), or the value is a
+    /// number or boolean: nothing in them needs escaping ([`Attribute::plain`]).
+    plain: bool,
+}
+
+/// A row's keys in the order they came, and the order that sorts them.
+///
+/// Rows of one output nearly always give the same keys in the same order, so a row whose keys
+/// are the last row's, in the same order, is put in key order the way that row was (no sort),
+/// and its names, checked with that row, are not checked again.
+#[derive(Default)]
+struct KeyOrder {
+    /// The keys, one after another, in the order they came.
+    keys: String,
+    /// Where each key ends in `keys`.
+    ends: Vec<usize>,
+    /// Positions (in the order they came) in key order.
+    sorted: Vec<usize>,
+    /// The row count of the [`Rows`] the row with these keys was last written to, right
+    /// after it was: if it is still that, the last row there has these keys.
+    written_at: usize,
+}
+
+impl KeyOrder {
+    fn key(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.keys[start..end])
+    }
+
+    /// Makes this the order of `entries` (keys are unique in a row).
+    fn make(&mut self, text: &str, entries: &[Entry]) {
+        self.keys.clear();
+        self.ends.clear();
+        for e in entries {
+            self.keys.push_str(&text[e.key.clone()]);
+            self.ends.push(self.keys.len());
+        }
+        self.sorted.clear();
+        self.sorted.extend(0..entries.len());
+        self.sorted.sort_unstable_by(|&a, &b| {
+            text[entries[a].key.clone()].cmp(&text[entries[b].key.clone()])
+        });
+    }
 }
 
 impl RowBuilder {
     pub(super) fn add(&mut self, at: &RowAt, key: Cow<str>, attr: Attr) -> Result<(), OutputError> {
-        let position = self
-            .entries
-            .iter()
-            .position(|(k, _)| self.text[k.clone()] == *key);
+        let position = if self.as_last && self.order.key(self.entries.len()) == Some(&*key) {
+            None
+        } else {
+            self.as_last = false;
+            self.entries
+                .iter()
+                .position(|e| self.text[e.key.clone()] == *key)
+        };
         let too_long = |chars| {
             at.limit(
                 at.path(),
@@ -217,7 +279,9 @@ impl RowBuilder {
                 },
             )
         };
-        let value = match &attr {
+        // A borrowed string is a slice of the JSON text: it had no escape sequence there, so
+        // it holds no byte that needs one.
+        let (value, plain_value) = match &attr {
             Attr::Null => {
                 if let Some(i) = position {
                     self.entries.swap_remove(i);
@@ -233,15 +297,18 @@ impl RowBuilder {
             Attr::TooLong(chars) => return Err(too_long(*chars)),
             Attr::Str(s) => match chars_over(s, MAX_ATTRIBUTE_VALUE_CHARS) {
                 Some(chars) => return Err(too_long(chars)),
-                None => &**s,
+                None => (&**s, matches!(s, Cow::Borrowed(_))),
             },
-            Attr::Scalar(s) => s.as_str(),
+            Attr::Scalar(s) => (s.as_str(), true),
         };
+        let plain = plain_value && matches!(key, Cow::Borrowed(_));
         if let Some(i) = position {
             // The old value's text stays in the buffer until the row ends.
             let start = self.text.len();
             self.text.push_str(value);
-            self.entries[i].1 = start..self.text.len();
+            let entry = &mut self.entries[i];
+            entry.value = start..self.text.len();
+            entry.plain = plain;
             return Ok(());
         }
         if self.entries.len() == MAX_ATTRIBUTES_PER_ROW {
@@ -267,33 +334,42 @@ impl RowBuilder {
         self.text.push_str(&key);
         let value_start = self.text.len();
         self.text.push_str(value);
-        self.entries
-            .push((key_start..value_start, value_start..self.text.len()));
+        self.entries.push(Entry {
+            key: key_start..value_start,
+            value: value_start..self.text.len(),
+            plain,
+        });
         Ok(())
-    }
-
-    /// Puts the attributes in key order (keys are unique here).
-    fn sort(&mut self) {
-        let text = &self.text;
-        self.entries
-            .sort_unstable_by(|a, b| text[a.0.clone()].cmp(&text[b.0.clone()]));
     }
 
     pub(super) fn clear(&mut self) {
         self.text.clear();
         self.entries.clear();
+        self.as_last = true;
     }
 
-    /// Writes the row into `rows` and starts the next one.
+    /// Writes the row into `rows`, in key order, and starts the next one.
     pub(super) fn push_into(&mut self, rows: &mut Rows) {
-        self.sort();
         let text = &self.text;
-        rows.push(
-            self.entries.len(),
-            self.entries
-                .iter()
-                .map(|(k, v)| (&text[k.clone()], &text[v.clone()])),
+        let same_keys = self.as_last && self.entries.len() == self.order.ends.len();
+        if !same_keys {
+            self.order.make(text, &self.entries);
+        }
+        let names_as_last = same_keys && rows.len() == self.order.written_at;
+        let entries = &self.entries;
+        rows.push_attributes(
+            entries.len(),
+            names_as_last,
+            self.order.sorted.iter().map(|&i| {
+                let e = &entries[i];
+                Attribute {
+                    name: &text[e.key.clone()],
+                    value: &text[e.value.clone()],
+                    plain: e.plain,
+                }
+            }),
         );
+        self.order.written_at = rows.len();
         self.clear();
     }
 
@@ -303,10 +379,10 @@ impl RowBuilder {
         let row = self
             .entries
             .iter()
-            .map(|(k, v)| {
+            .map(|e| {
                 (
-                    self.text[k.clone()].to_owned(),
-                    self.text[v.clone()].to_owned(),
+                    self.text[e.key.clone()].to_owned(),
+                    self.text[e.value.clone()].to_owned(),
                 )
             })
             .collect();
