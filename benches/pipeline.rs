@@ -10,6 +10,13 @@
 //! and the script refuses to print a ratio when they differ (different data or a different
 //! pipeline would make the ratio meaningless).
 //!
+//! It then runs the daemon's own path on the same rows: printed as a probe prints them (one SSM
+//! Agent document per type, each row's attributes in the order generated, not sorted), read
+//! straight into canonical rows (`probe::output::parse`), checked, put in order and hashed
+//! (`Item::from_rows`), and packed. It must give the same items and requests (the same
+//! digest); its throughput is printed as `output_mbps`. Rows as maps exist only in tools and
+//! tests, so this is the figure for what a probe's output costs the daemon.
+//!
 //! "Content bytes" are the canonical JSON bytes of every item's Content (`[row,row,…]`), the
 //! bytes that are hashed. Throughput is content bytes / median wall time of one whole pass.
 //!
@@ -21,7 +28,8 @@ use std::time::{Duration, Instant};
 use md5::{Digest, Md5};
 use ssm_inventoryd::batch::{self, Budget};
 use ssm_inventoryd::inventory::canonical::canonical_content;
-use ssm_inventoryd::inventory::{Item, RawItem, Row, validate};
+use ssm_inventoryd::inventory::{Item, ItemHead, RawItem, Row, validate};
+use ssm_inventoryd::probe::output;
 use ssm_inventoryd::wire::{self, Payload};
 
 const TYPES: usize = 20;
@@ -107,6 +115,46 @@ fn generate(rows_per_type: usize) -> Vec<RawItem> {
             ..RawItem::default()
         })
         .collect()
+}
+
+/// Each type's rows as a probe prints them: an SSM Agent document, the attributes of each row
+/// in the order they were generated (not sorted), compact JSON.
+fn probe_outputs(raws: &[RawItem]) -> Vec<Vec<u8>> {
+    raws.iter()
+        .map(|raw| {
+            let mut out = format!(
+                "{{\"SchemaVersion\":\"{}\",\"TypeName\":\"{}\",\"Content\":[",
+                raw.schema_version, raw.type_name
+            )
+            .into_bytes();
+            for (i, row) in raw.rows.iter().enumerate() {
+                out.extend_from_slice(if i > 0 { b",{" } else { b"{" });
+                for (j, name) in ATTRIBUTES.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, name).expect("a string");
+                    out.push(b':');
+                    serde_json::to_writer(&mut out, &row[*name]).expect("a string");
+                }
+                out.push(b'}');
+            }
+            out.extend_from_slice(b"]}");
+            out
+        })
+        .collect()
+}
+
+/// A document read from a probe's output, with the CaptureTime the daemon gives it, as an item.
+fn item_of(doc: output::Document) -> Item {
+    let head = ItemHead {
+        type_name: doc.type_name.expect("a document names its type"),
+        schema_version: doc.schema_version.expect("a document has a SchemaVersion"),
+        capture_time: CAPTURE_TIME.into(),
+        context: None,
+        keep_order: false,
+    };
+    Item::from_rows(head, doc.rows).expect("generated items are valid")
 }
 
 /// The pipeline under test: everything from raw rows to packed requests.
@@ -239,6 +287,47 @@ fn main() {
     }
     let (check, serialise, hash) = (median(check), median(serialise), median(hash));
 
+    // The daemon's own path: the same rows as a probe prints them, read straight into their
+    // canonical form (`probe::output::parse`), then checked, put in order and hashed
+    // (`Item::from_rows`), then packed. Same items and requests (same digest) as from rows.
+    let outputs = probe_outputs(&data);
+    let output_bytes: usize = outputs.iter().map(Vec::len).sum();
+    let (mut from_output, mut reading) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let start = Instant::now();
+        let documents: Vec<output::Document> = outputs
+            .iter()
+            .flat_map(|text| output::parse(text).expect("generated output is valid"))
+            .collect();
+        let read = Instant::now();
+        let items: Vec<Item> = documents.into_iter().map(item_of).collect();
+        let sized: Vec<batch::Sized<'_>> = items
+            .iter()
+            .map(|item| batch::Sized {
+                bytes: wire::item_bytes(item, Payload::Full),
+                key: item.type_name(),
+            })
+            .collect();
+        let requests = batch::pack(
+            &sized,
+            wire::request_overhead(INSTANCE_ID),
+            Budget::new(MAX_REQUEST_BYTES),
+        );
+        let end = Instant::now();
+        from_output.push(end - start);
+        reading.push(read - start);
+        assert_eq!(
+            self::digest(&items, &requests),
+            digest,
+            "the same items and requests from the output as from rows"
+        );
+    }
+    let output_total = median(from_output.clone());
+    let output_all: Vec<String> = from_output
+        .iter()
+        .map(|d| format!("{:.1}", d.as_secs_f64() * 1e3))
+        .collect();
+
     let total = median(totals.clone());
     let mbps = content_bytes as f64 / total.as_secs_f64() / 1e6;
     let all: Vec<String> = totals
@@ -269,8 +358,19 @@ fn main() {
         content_bytes as f64 / hash.as_secs_f64() / 1e6,
         (item_new_ms - parts_ms).max(0.0)
     );
+    let output_mbps = content_bytes as f64 / output_total.as_secs_f64() / 1e6;
     println!(
-        "RESULT impl=rust seconds={:.6} content_bytes={content_bytes} mbps={mbps:.2} requests={request_count} digest={digest}",
+        "rust pipeline from probe output ({output_bytes} bytes of SSM Agent documents): median of {runs} runs {:.1} ms ({} ms) = {output_mbps:.1} MB/s",
+        output_total.as_secs_f64() * 1e3,
+        output_all.join(" ")
+    );
+    println!(
+        "rust pipeline from probe output: of which reading into canonical rows {:.1} ms, order + MD5 + pack {:.1} ms",
+        median(reading.clone()).as_secs_f64() * 1e3,
+        (output_total.as_secs_f64() - median(reading).as_secs_f64()).max(0.0) * 1e3
+    );
+    println!(
+        "RESULT impl=rust seconds={:.6} content_bytes={content_bytes} mbps={mbps:.2} output_mbps={output_mbps:.2} requests={request_count} digest={digest}",
         total.as_secs_f64()
     );
 }
