@@ -90,7 +90,7 @@ impl Lane {
         if self.submit(Arc::clone(&slot)) {
             tokio::select! {
                 biased;
-                done = &mut rx => return done.ok().and_then(Result::ok).ok_or(Panicked),
+                done = &mut rx => return outcome(done),
                 () = tokio::time::sleep(self.spill_after) => {}
             }
         }
@@ -99,7 +99,7 @@ impl Lane {
         if let Some(job) = take(&slot) {
             drop(tokio::task::spawn_blocking(job));
         }
-        rx.await.ok().and_then(Result::ok).ok_or(Panicked)
+        outcome(rx.await)
     }
 
     /// Queues `slot`, starting the thread if it is not there. False when it could not be
@@ -164,6 +164,13 @@ impl Lane {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A job's answer as it reached the caller: dropped unanswered or panicked, it is [`Panicked`].
+fn outcome<T>(
+    done: Result<std::thread::Result<T>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<T, Panicked> {
+    done.ok().and_then(Result::ok).ok_or(Panicked)
 }
 
 fn take(slot: &Slot) -> Option<Job> {
