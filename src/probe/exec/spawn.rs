@@ -31,26 +31,21 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::Duration;
 
 use libc::{c_char, c_int, c_long, c_void};
 use tokio::net::unix::pipe::Receiver;
-use tokio::signal::unix::{Signal, SignalKind};
+use tokio::signal::unix::SignalKind;
 
 use crate::probe::user::RunAs;
 
-/// The child's stack. What runs on it is [`child_main`], a few frames of raw system calls;
-/// it is reserved, not committed (`MAP_NORESERVE`), and only the pages touched are backed.
-const CHILD_STACK_BYTES: usize = 256 * 1024;
-/// How often a wait looks again when the runtime cannot tell it about SIGCHLD.
-const WAIT_POLL: Duration = Duration::from_millis(20);
+pub(super) use self::child::Child;
+use self::fds::{above_stdio, dev_null, pipe};
+use self::stack::Stack;
+
 /// The shell glibc's `execvp` hands a program to when the kernel does not know its format (a
 /// script without `#!`); the child does the same, so such probes keep running as before.
 const SCRIPT_SHELL: &str = "/bin/sh";
@@ -78,18 +73,6 @@ pub(super) struct Spawn<'a> {
     pub(super) env: &'a [(OsString, OsString)],
     pub(super) working_dir: Option<&'a Path>,
     pub(super) run_as: Option<&'a RunAs>,
-}
-
-/// A started program: its pid until it is reaped, and the daemon's ends of its stdout and
-/// stderr. Dropped before it has been reaped, it is killed (SIGKILL) and reaped aside.
-#[derive(Debug)]
-pub(super) struct Child {
-    pid: libc::pid_t,
-    status: Option<ExitStatus>,
-    /// Wakes [`Child::wait`] when a child of this process changes state.
-    sigchld: Option<Signal>,
-    pub(super) stdout: Option<Receiver>,
-    pub(super) stderr: Option<Receiver>,
 }
 
 /// Which step of the child's set-up failed, for the error.
@@ -313,13 +296,7 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
             _ => io::Error::new(os.kind(), format!("{}: {os}", step.describe())),
         });
     }
-    Ok(Child {
-        pid,
-        status: None,
-        sigchld,
-        stdout: Some(stdout),
-        stderr: Some(stderr),
-    })
+    Ok(Child::started(pid, sigchld, stdout, stderr))
 }
 
 /// `clone(flags, stack_top)`, the child running `entry(arg)` on `stack_top` and exiting with
@@ -538,217 +515,6 @@ unsafe fn close_range_cloexec(first: libc::c_uint, last: libc::c_uint) {
     };
 }
 
-impl Child {
-    /// The pid, until the program has been reaped (then it may be another process's).
-    pub(super) fn id(&self) -> Option<u32> {
-        match self.status {
-            None => u32::try_from(self.pid).ok(),
-            Some(_) => None,
-        }
-    }
-
-    /// Reaps the program if it has ended.
-    pub(super) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if let Some(status) = self.status {
-            return Ok(Some(status));
-        }
-        let mut raw = 0;
-        loop {
-            // SAFETY: waits, without blocking, for this one child of ours, not yet reaped.
-            let got = unsafe { libc::waitpid(self.pid, &mut raw, libc::WNOHANG) };
-            if got == self.pid {
-                let status = ExitStatus::from_raw(raw);
-                self.status = Some(status);
-                return Ok(Some(status));
-            }
-            if got == 0 {
-                return Ok(None);
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
-        }
-    }
-
-    /// Waits for the program to end, woken by SIGCHLD (any child's: each wait looks at its
-    /// own pid only).
-    pub(super) async fn wait(&mut self) -> io::Result<ExitStatus> {
-        loop {
-            if let Some(status) = self.try_wait()? {
-                return Ok(status);
-            }
-            match self.sigchld.as_mut() {
-                Some(signal) => {
-                    if signal.recv().await.is_none() {
-                        self.sigchld = None;
-                    }
-                }
-                None => tokio::time::sleep(WAIT_POLL).await,
-            }
-        }
-    }
-
-    /// Sends SIGKILL to the program unless it has been reaped.
-    pub(super) fn start_kill(&mut self) -> io::Result<()> {
-        if self.status.is_some() {
-            return Ok(());
-        }
-        // SAFETY: kill only sends a signal; the pid is an unreaped child of ours, so it is
-        // still the program.
-        if unsafe { libc::kill(self.pid, libc::SIGKILL) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Child {
-    /// A program that was never reaped (its run gave up waiting for it) is killed and, if it
-    /// has not ended yet, reaped by a thread of its own once it does: no zombie is left.
-    fn drop(&mut self) {
-        if self.status.is_some() {
-            return;
-        }
-        let _ = self.start_kill();
-        if matches!(self.try_wait(), Ok(None)) {
-            let pid = self.pid;
-            let reaper = std::thread::Builder::new()
-                .name("probe-reaper".into())
-                .spawn(move || {
-                    let mut status = 0;
-                    // SAFETY: waits for this one child of ours, whose `Child` is gone, so
-                    // nothing else waits for it.
-                    while unsafe { libc::waitpid(pid, &mut status, 0) } == -1
-                        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
-                    {
-                    }
-                });
-            if let Err(error) = reaper {
-                tracing::warn!(
-                    pid,
-                    "cannot start a thread to reap a killed probe program: {error}"
-                );
-            }
-        }
-    }
-}
-
-/// A mapping for the child's stack, unmapped on drop.
-struct Stack {
-    base: *mut c_void,
-}
-
-// SAFETY: the mapping belongs to this value alone; nothing else holds its address, and it is
-// only used through the value, by whichever thread has it.
-unsafe impl Send for Stack {}
-
-/// One stack kept for the next run. Mapping and unmapping one per run cost two system calls
-/// and, with the daemon's threads on other CPUs, a TLB shootdown of each at the unmapping
-/// (with probes every second, visible in the idle daemon's profile: BENCHMARKS.md). Runs
-/// that overlap map stacks of their own, which are unmapped when one is kept already. What
-/// stays resident is the few pages a child touched before its exec.
-static SPARE_STACK: Mutex<Option<Stack>> = Mutex::new(None);
-
-impl Stack {
-    /// The spare stack, or a new one.
-    fn take() -> io::Result<Stack> {
-        let spare = SPARE_STACK
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        spare.map_or_else(Stack::new, Ok)
-    }
-
-    /// Keeps this stack for the next run unless one is kept already. Only for a stack no
-    /// child runs on any more: with `CLONE_VFORK` that is once `clone` has returned.
-    fn give_back(self) {
-        let mut spare = SPARE_STACK.lock().unwrap_or_else(PoisonError::into_inner);
-        if spare.is_none() {
-            *spare = Some(self);
-        }
-    }
-
-    fn new() -> io::Result<Stack> {
-        // SAFETY: a new private anonymous mapping; nothing else refers to it.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                CHILD_STACK_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Stack { base })
-    }
-
-    /// The stack grows down: the child starts at the end of the mapping (page-aligned, so
-    /// aligned as every ABI wants).
-    fn top(&self) -> *mut c_void {
-        self.base.wrapping_byte_add(CHILD_STACK_BYTES)
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // SAFETY: the mapping is ours, of that size, and the child no longer runs on it (it
-        // has exec'd or exited before clone returned).
-        unsafe { libc::munmap(self.base, CHILD_STACK_BYTES) };
-    }
-}
-
-/// `/dev/null`, opened at the first run and kept: every run's stdin is a copy of it, made by
-/// the child's `dup3`, so a run costs no open and close of its own for it.
-fn dev_null() -> io::Result<BorrowedFd<'static>> {
-    static DEV_NULL: OnceLock<OwnedFd> = OnceLock::new();
-    if let Some(fd) = DEV_NULL.get() {
-        return Ok(fd.as_fd());
-    }
-    let opened = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
-    // A run that opened one at the same instant keeps the other; this one is closed.
-    Ok(DEV_NULL.get_or_init(|| opened).as_fd())
-}
-
-/// `fd`, or when it is 0–2 a close-on-exec copy of it numbered 3 or above. Rust opens 0–2 on
-/// `/dev/null` at start when they are closed, so new descriptors are 3 or above already; this
-/// keeps the child's `dup3` onto 0–2 from overwriting another of its descriptors even if a
-/// library closed one since.
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() >= 3 {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, owned by the OwnedFd below.
-    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if copy == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `copy` is a new descriptor nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
-}
-
-/// A close-on-exec pipe: (read end, write end). The read end, the daemon's, is non-blocking
-/// for the runtime; the write end, the program's, blocks as a program expects.
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds: [RawFd; 2] = [-1, -1];
-    // SAFETY: pipe2 writes two new descriptors into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both are new descriptors nothing else owns.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: F_SETFL on a descriptor we own; a pipe's only status flags are O_NONBLOCK and
-    // O_DIRECT, neither set yet.
-    if unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((read, write))
-}
-
 /// A C string, or the error `std::process::Command` gives for a NUL byte.
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| {
@@ -766,6 +532,10 @@ fn null_terminated<'a>(strings: impl Iterator<Item = &'a CString>) -> Vec<*const
         .chain(std::iter::once(std::ptr::null()))
         .collect()
 }
+
+mod child;
+mod fds;
+mod stack;
 
 #[cfg(test)]
 mod tests;
