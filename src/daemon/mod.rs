@@ -11,6 +11,8 @@
 //!   follow-up run ([`held_wakes`]);
 //! * [`identity_resolver`] finds the node's identity and client, with retries;
 //! * [`push_controller`] decides when to push (coalescing, backoff, timed refreshes);
+//!   [`pushing`] starts a push and takes its report back;
+//! * [`reloading`] reads the configuration again and switches to it, or refuses it;
 //! * [`config_watch`] notices configuration changes;
 //! * [`persist`] keeps writing the state while the disk refuses it;
 //! * [`report`] writes the status file, STATUS line and metrics;
@@ -28,6 +30,8 @@ mod identity_resolver;
 mod persist;
 mod probes;
 mod push_controller;
+mod pushing;
+mod reloading;
 mod report;
 
 use std::path::PathBuf;
@@ -46,11 +50,10 @@ use self::push_controller::{PushController, Timing, far_future};
 use self::report::Reporter;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
-use crate::cycle::{self, PushOptions, PushReport};
+use crate::cycle::PushReport;
 use crate::identity;
 use crate::notify::Notifier;
 use crate::outbox::Outbox;
-use crate::resident;
 use crate::scheduler::Outcome;
 use crate::sender::RetryPolicy;
 use crate::state::{self, InstanceState, State};
@@ -338,138 +341,6 @@ impl Daemon {
         self.connect_fleet();
     }
 
-    async fn start_push(&mut self) {
-        self.push.clear();
-        if self.identity.identity().is_some() && self.identity.client().is_none() {
-            let was = self.identity.client_error().map(str::to_owned);
-            self.identity.connect_again(&self.settings.agent).await;
-            match self.identity.client_error() {
-                Some(e) => {
-                    self.notifier.status(&format!("cannot push: {e}"));
-                    let now = self.clock.now();
-                    self.push.blocked(now, self.identity.instance_id());
-                    return;
-                }
-                None if was.is_some() => {
-                    self.notifier
-                        .status("root certificates found; pushing the inventory");
-                    self.connect_fleet();
-                }
-                None => {}
-            }
-        }
-        let (Some(identity), Some(client)) =
-            (self.identity.identity(), self.identity.client().cloned())
-        else {
-            // Pushed once the identity is known.
-            return;
-        };
-        let Some(mut state) = self.state.take() else {
-            return;
-        };
-        let collected = self.outbox.collected();
-        let agent = &self.settings.agent;
-        // One attempt per push: the daemon itself waits between pushes, so newer content
-        // replaces what was pending instead of the old bytes being retried.
-        let options = PushOptions::new(
-            agent,
-            &identity.instance_id,
-            RetryPolicy::of(agent).at_most(1),
-        );
-        let state_dir = agent.state_dir.clone();
-        let now = self.clock.now_utc();
-        self.push_cancel = CancellationToken::new();
-        let cancel = self.push_cancel.clone();
-        self.push_task = Some(tokio::spawn(async move {
-            let report = cycle::push(
-                &client, &collected, &mut state, &state_dir, &options, now, &cancel,
-            )
-            .await;
-            (state, report)
-        }));
-    }
-
-    async fn on_push_done(&mut self, joined: Result<(State, PushReport), tokio::task::JoinError>) {
-        // Folder changes held back while the push was in flight run now (or once their
-        // spacing has passed); their results make the next push, which could not have started
-        // any sooner.
-        self.probes.release_held(self.clock.now(), false);
-        let (state, report) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                // The push task panicked: a bug. Start over from what is on disk.
-                tracing::error!("a push stopped unexpectedly: {e}");
-                let state = state::load_logged(&self.settings.agent.state_dir).await;
-                self.state = Some(state);
-                let now = self.clock.now();
-                self.push.crashed(now, self.identity.instance_id());
-                return;
-            }
-        };
-        if let Some(e) = &report.state_error {
-            let backoff = self.persist_backoff();
-            self.persist.failed(e, self.clock.now(), backoff);
-        } else if report.state_saved {
-            self.persist.saved(&self.settings.agent.state_dir);
-        }
-        self.record_persistence();
-        if report.credentials_refused {
-            self.identity
-                .choose_credentials_again(&self.settings.agent)
-                .await;
-            self.connect_fleet();
-        }
-        if report.requests > 0 {
-            tracing::info!(
-                requests = report.requests,
-                bytes = report.bytes,
-                full = report.sent_full.len(),
-                hash_only = report.sent_hash_only.len(),
-                cleared = report.cleared.len(),
-                quarantined = report.quarantined.len(),
-                pending = report.pending.len(),
-                "push finished"
-            );
-        }
-        let first = !self.push.first_done();
-        self.state = Some(state);
-        let now_utc = self.clock.now_utc();
-        let acknowledged = self.acknowledged().cloned();
-        self.push
-            .finished(&report, acknowledged.as_ref(), self.clock.now(), now_utc);
-        let quarantined = acknowledged.as_ref().map_or(0, |s| s.quarantine.len());
-        self.report
-            .metrics
-            .record_push(&report, quarantined, now_utc);
-        self.report
-            .write_metrics(self.settings.agent.metrics_file.clone())
-            .await;
-        // Content the service now holds is let go; content it lost is collected again.
-        self.outbox.drop_acknowledged(acknowledged.as_ref());
-        if !report.recollect.is_empty() {
-            let probes = self.outbox.request_content(&report.recollect);
-            self.probes.wake(&probes);
-        }
-        // The request bodies and their SDK copies are gone; give their pages back.
-        if report.bytes >= allocator::WORTH_TRIMMING {
-            allocator::release_freed();
-        }
-        self.write_status(&report).await;
-        let line = self.report.status_line(self.acknowledged());
-        if first {
-            tracing::info!("first cycle done: {line}");
-        }
-        // A large push ran code a quiet node seldom runs again (the SDK's request path for
-        // megabytes of body): it goes out with the rest.
-        if std::mem::take(&mut self.code_ran_once) || report.bytes >= allocator::WORTH_TRIMMING {
-            // Reads /proc and asks the kernel per mapping: off the runtime's threads.
-            if let Ok(bytes) = tokio::task::spawn_blocking(resident::page_out_code).await {
-                tracing::debug!(bytes, "code that ran once advised out of memory");
-            }
-        }
-        self.notifier.status(&line);
-    }
-
     /// What the reports say about writing the state and the fleet store: STATUS and the
     /// status file each, the metrics both together.
     fn record_persistence(&mut self) {
@@ -524,110 +395,6 @@ impl Daemon {
         }
         let line = self.report.status_line(self.acknowledged());
         self.notifier.status(&line);
-    }
-
-    async fn write_status(&mut self, report: &PushReport) {
-        let Some(identity) = self.identity.identity() else {
-            return;
-        };
-        self.report
-            .write_status(
-                self.settings.agent.state_dir.clone(),
-                identity,
-                self.identity.credentials_source(),
-                report,
-                self.outbox.errors(),
-                self.clock.now_utc(),
-            )
-            .await;
-    }
-
-    /// Re-reads the configuration; an invalid one is refused and the running one stays.
-    /// Either way the outcome is reported to systemd and to `ssm-inventoryd reload`.
-    async fn reload(&mut self) {
-        let started_ns = crate::reload::monotonic_ns();
-        // `reload --fleet` left its request before the signal that brought us here.
-        let fleet_asked = self
-            .options
-            .runtime_dir
-            .as_deref()
-            .is_some_and(crate::reload::take_fleet_request);
-        self.notifier.reloading(started_ns / 1000);
-        let applied = self.apply_new_config();
-        self.code_ran_once = true;
-        let line = self.report.status_line(self.acknowledged());
-        let (applied, message) = match applied {
-            Ok(message) => {
-                self.notifier.ready(&line);
-                (true, message)
-            }
-            Err(e) => {
-                tracing::error!("reload refused, keeping the running configuration: {e}");
-                let message = e.to_string();
-                self.notifier
-                    .ready(&format!("{line}; reload refused: {message}"));
-                (false, message)
-            }
-        };
-        self.last_reload = Some((applied, message.clone()));
-        self.record_outcome(started_ns, applied, message, false)
-            .await;
-        if fleet_asked && let Err(why) = self.fleet.poll_now(started_ns) {
-            self.record_outcome(started_ns, false, why, true).await;
-        }
-    }
-
-    /// Writes how a reload (or, with `fleet`, a `reload --fleet` fetch) that began at
-    /// `started_ns` ended, for `ssm-inventoryd reload` to read.
-    async fn record_outcome(&self, started_ns: u64, applied: bool, message: String, fleet: bool) {
-        let Some(dir) = self.options.runtime_dir.clone() else {
-            return;
-        };
-        let outcome = crate::reload::Outcome {
-            pid: std::process::id(),
-            started_ns,
-            applied,
-            message,
-            fleet,
-        };
-        match tokio::task::spawn_blocking(move || crate::reload::record(&dir, &outcome)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("{e}"),
-            Err(e) => tracing::warn!("recording the reload stopped unexpectedly: {e}"),
-        }
-    }
-
-    /// Loads and validates the configuration and, if it is good, switches to it, saying
-    /// what it applied.
-    fn apply_new_config(&mut self) -> Result<String, ConfigError> {
-        let held: Vec<_> = self
-            .fleet_held
-            .iter()
-            .map(crate::fleet::store::Stored::source)
-            .collect();
-        let new = crate::fleet::load_with_held(&self.options.config_path, &held)?;
-        let old = &self.settings.agent;
-        let identity_changed = old.instance_id != new.agent.instance_id
-            || old.region != new.agent.region
-            || old.endpoint_url != new.agent.endpoint_url
-            || old.profile != new.agent.profile
-            || old.credentials_file != new.agent.credentials_file;
-        tracing::info!(probes = new.probes.len(), "configuration reloaded");
-        self.settings = new;
-        self.push.set_timing(Timing::of(&self.settings.agent));
-        if identity_changed {
-            self.identity.forget(self.clock.now());
-        }
-        let identity = self.identity.identity().cloned();
-        self.probes
-            .start(&self.settings, &mut self.outbox, identity.as_ref());
-        self.config_watch
-            .arm(&self.options.config_path, &self.settings.agent.probes_dir);
-        self.report.fleet = self.fleet.update(&self.settings);
-        Ok(format!(
-            "configuration reloaded: {} probes",
-            self.settings.probes.len()
-        ))
     }
 
     /// Stops scheduling, lets an in-flight push finish within the deadline, persists state.
