@@ -163,6 +163,13 @@ fn pipeline(raws: Vec<RawItem>) -> (Vec<Item>, Vec<batch::Request>) {
         .into_iter()
         .map(|raw| Item::new(raw).expect("generated items are valid"))
         .collect();
+    let requests = pack(&items);
+    (items, requests)
+}
+
+/// The items packed into requests as the daemon packs them (`wire::item_bytes` +
+/// `batch::pack`).
+fn pack(items: &[Item]) -> Vec<batch::Request> {
     let sized: Vec<batch::Sized<'_>> = items
         .iter()
         .map(|item| batch::Sized {
@@ -170,12 +177,11 @@ fn pipeline(raws: Vec<RawItem>) -> (Vec<Item>, Vec<batch::Request>) {
             key: item.type_name(),
         })
         .collect();
-    let requests = batch::pack(
+    batch::pack(
         &sized,
         wire::request_overhead(INSTANCE_ID),
         Budget::new(MAX_REQUEST_BYTES),
-    );
-    (items, requests)
+    )
 }
 
 /// MD5 over the hashes and the packing: equal on both sides only if both computed the same.
@@ -244,25 +250,13 @@ fn main() {
             .map(|raw| Item::new(raw).expect("valid"))
             .collect();
         let mid = Instant::now();
-        let sized: Vec<batch::Sized<'_>> = items
-            .iter()
-            .map(|item| batch::Sized {
-                bytes: wire::item_bytes(item, Payload::Full),
-                key: item.type_name(),
-            })
-            .collect();
-        let requests = batch::pack(
-            &sized,
-            wire::request_overhead(INSTANCE_ID),
-            Budget::new(MAX_REQUEST_BYTES),
-        );
+        let requests = pack(&items);
         let end = Instant::now();
         assert_eq!(requests.len(), request_count);
         std::hint::black_box(&requests);
         totals.push(end - start);
         item_new.push(mid - start);
         batching.push(end - mid);
-        drop(sized);
         drop(items);
     }
     // Where the time goes: the stages of Item::new timed on their own (medians over the runs).
@@ -301,18 +295,7 @@ fn main() {
             .collect();
         let read = Instant::now();
         let items: Vec<Item> = documents.into_iter().map(item_of).collect();
-        let sized: Vec<batch::Sized<'_>> = items
-            .iter()
-            .map(|item| batch::Sized {
-                bytes: wire::item_bytes(item, Payload::Full),
-                key: item.type_name(),
-            })
-            .collect();
-        let requests = batch::pack(
-            &sized,
-            wire::request_overhead(INSTANCE_ID),
-            Budget::new(MAX_REQUEST_BYTES),
-        );
+        let requests = pack(&items);
         let end = Instant::now();
         from_output.push(end - start);
         reading.push(read - start);
